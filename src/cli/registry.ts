@@ -1,0 +1,14 @@
+/**
+ * Check plugins by command name, loaded lazily so a run imports only its own check. bin/run.js uses this to
+ * run checks without loading oclif; the oclif command classes wrap the same plugins.
+ */
+import type {CheckPlugin} from '../plugins/plugin.js';
+
+export const checkPlugins: Readonly<Record<string, () => Promise<CheckPlugin<any>>>> = {
+  tcp: async () => (await import('../plugins/tcp/index.js')).tcpPlugin,
+};
+
+/** Arguments that belong to oclif (help, version), not to a check run. */
+export function wantsOclif(argv: readonly string[]): boolean {
+  return argv.some((a) => a === '--help' || a === '-h' || a === '--version');
+}

@@ -1,0 +1,119 @@
+/**
+ * Runs one check as a monitoring plugin: parse flags, run with a hard deadline, print exactly one result to
+ * stdout, exit with the right code. Every failure of the plugin itself (bad arguments, missing privileges,
+ * internal errors) becomes one UNKNOWN line, never a stack trace; a probe that runs out of time is CRITICAL
+ * (monitoring.md). The process exits explicitly, because a pcap session keeps the event loop alive after close.
+ */
+import type {CheckResult, VerboseLine} from '../core/result/check-result.js';
+import {EnvironmentError, UsageError} from '../core/result/errors.js';
+import {exitCodeFor, renderJson, renderNagios, type ExitCodeMode} from '../core/result/render.js';
+import {State} from '../core/result/state.js';
+import type {CheckPlugin, RunContext} from '../plugins/plugin.js';
+import type {FlagValues} from './flag-spec.js';
+import {parseFlags} from './parse-flags.js';
+import {secondsFlag} from './convert.js';
+
+/** Beyond the check's own deadline, the guard gives cleanup this long before it reports and exits. */
+const GUARD_GRACE_MS = 250;
+
+interface OutputSettings {
+  json: boolean;
+  exitCodes: ExitCodeMode;
+  verbosity: number;
+}
+
+/** Output settings even when the full parse fails, so a usage error still honours --json and --exit-codes. */
+function sniffOutputSettings(argv: readonly string[]): OutputSettings {
+  const exitIndex = argv.findIndex((a) => a === '--exit-codes' || a.startsWith('--exit-codes='));
+  const exitArg = exitIndex < 0 ? undefined : argv[exitIndex]!.includes('=') ? argv[exitIndex]!.split('=')[1] : argv[exitIndex + 1];
+  return {
+    json: argv.includes('--json'),
+    exitCodes: exitArg === 'keepalived' ? 'keepalived' : 'nagios',
+    verbosity: 0,
+  };
+}
+
+function settingsFrom(values: FlagValues): OutputSettings {
+  return {
+    json: values['json'] === true,
+    exitCodes: values['exit-codes'] === 'keepalived' ? 'keepalived' : 'nagios',
+    verbosity: typeof values['verbose'] === 'number' ? values['verbose'] : 0,
+  };
+}
+
+export function errorResult(plugin: Pick<CheckPlugin, 'title'>, error: unknown): CheckResult {
+  const known = error instanceof UsageError || error instanceof EnvironmentError;
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    check: plugin.title,
+    state: State.Unknown,
+    summary: known ? message : `internal error: ${message}`,
+    details: [],
+    perfdata: [],
+  };
+}
+
+export async function runCheckCommand(plugin: CheckPlugin, argv: readonly string[]): Promise<never> {
+  const started = performance.now();
+  let settings = sniffOutputSettings(argv);
+  const verbose: VerboseLine[] = [];
+  const cleanups: Array<() => void> = [];
+  let done = false;
+
+  const finish = (result: CheckResult): Promise<never> => {
+    if (done) return new Promise<never>(() => {});
+    done = true;
+    for (const fn of cleanups.splice(0).reverse()) {
+      try {
+        fn();
+      } catch {
+        // Cleanup failures must not mask the verdict.
+      }
+    }
+    const merged: CheckResult = {...result, verbose: [...verbose, ...(result.verbose ?? [])]};
+    const text = settings.json
+      ? JSON.stringify(renderJson(merged, settings.exitCodes, settings.verbosity), null, 2) + '\n'
+      : renderNagios(merged, settings.verbosity);
+    const code = exitCodeFor(result.state, settings.exitCodes);
+    return new Promise<never>(() => {
+      process.stdout.write(text, () => process.exit(code));
+    });
+  };
+
+  try {
+    const values = parseFlags(plugin.flags, argv);
+    settings = settingsFrom(values);
+    const timeoutMs = secondsFlag(values, 'timeout');
+    const options = plugin.prepare(values);
+    const context: RunContext = {
+      deadline: started + timeoutMs,
+      timeoutMs,
+      verbosity: settings.verbosity,
+      note: (level, text) => verbose.push({level, text}),
+      onCleanup: (fn) => cleanups.push(fn),
+    };
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      process.once(signal, () =>
+        finish({check: plugin.title, state: State.Unknown, summary: `interrupted by ${signal}`, details: [], perfdata: []}),
+      );
+    }
+    const guard = setTimeout(() => {
+      void finish({
+        check: plugin.title,
+        state: State.Critical,
+        summary: `check did not finish within ${formatSeconds(timeoutMs)}`,
+        details: [],
+        perfdata: [],
+      });
+    }, timeoutMs + GUARD_GRACE_MS);
+    guard.unref();
+    return await finish(await plugin.run(options, context));
+  } catch (error) {
+    return finish(errorResult(plugin, error));
+  }
+}
+
+export function formatSeconds(ms: number): string {
+  const s = ms / 1000;
+  return `${Number.isInteger(s) ? s : s.toFixed(3).replace(/0+$/, '')} s`;
+}

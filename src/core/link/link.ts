@@ -1,0 +1,30 @@
+/**
+ * The one small interface every frame channel implements: the pcap channel on a real interface and the
+ * in-memory channel used by deterministic tests. Frames are whole Ethernet frames (destination MAC first).
+ *
+ * Received buffers are owned by the handler: implementations copy out of any shared capture buffer before
+ * delivering, so a handler may keep a frame across asynchronous work.
+ */
+import type {MacAddress} from '../wire/address.js';
+
+/** Milliseconds on a monotonic clock (performance.now() in real links, scripted time in tests). */
+export type Millis = number;
+
+export type FrameHandler = (frame: Buffer, receivedAt: Millis) => void;
+
+export interface FrameLink {
+  /** Interface name (for messages), e.g. `eth0` or `mem0`. */
+  readonly name: string;
+  /** The MAC address frames sent on this link should carry as their Ethernet source. */
+  readonly mac: MacAddress;
+  /** Sends one whole Ethernet frame; throws LinkError when the frame cannot be handed to the interface. */
+  send(frame: Uint8Array): void;
+  /** Registers the receiver; frames the link itself sent are not delivered back. */
+  onFrame(handler: FrameHandler): void;
+  /** Stops delivery and releases the interface. Idempotent. */
+  close(): void;
+}
+
+export class LinkError extends Error {
+  override readonly name = 'LinkError';
+}

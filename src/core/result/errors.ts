@@ -1,0 +1,12 @@
+/**
+ * Errors that end a check with UNKNOWN (3) and one line of text: the plugin could not judge the service.
+ * Anything else thrown is a bug, but is still reported as one UNKNOWN line (never a stack trace) by the runner.
+ */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** The environment prevents the check from running: missing privileges, unknown interface, no route... */
+export class EnvironmentError extends Error {
+  override readonly name = 'EnvironmentError';
+}

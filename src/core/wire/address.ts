@@ -1,0 +1,184 @@
+/**
+ * Link-layer and network-layer addresses shared by every codec.
+ *
+ * IP addresses are address-family generic from the start (IPv6 is part of the mission): shared types carry an
+ * `IpAddress` with its family, never a bare IPv4 number. Both classes are immutable values over their bytes;
+ * parse functions return `undefined` for bad text instead of throwing, so callers validating user input
+ * decide how to report it.
+ */
+import {isIPv4, isIPv6} from 'node:net';
+
+export type IpFamily = 4 | 6;
+
+export class MacAddress {
+  static readonly LENGTH = 6;
+  static readonly BROADCAST = new MacAddress(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+  static readonly ZERO = new MacAddress(Buffer.alloc(6));
+
+  private constructor(private readonly octets: Buffer) {}
+
+  /** Accepts `aa:bb:cc:dd:ee:ff` or `aa-bb-cc-dd-ee-ff`, any case. */
+  static parse(text: string): MacAddress | undefined {
+    const m = /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i.exec(
+      text.trim(),
+    );
+    if (!m) return undefined;
+    return new MacAddress(Buffer.from(m.slice(1).map((h) => Number.parseInt(h, 16))));
+  }
+
+  /** Copies 6 bytes at `offset`; the caller guarantees the length (codecs check it before). */
+  static fromBytes(bytes: Uint8Array, offset = 0): MacAddress {
+    return new MacAddress(Buffer.from(bytes.subarray(offset, offset + MacAddress.LENGTH)));
+  }
+
+  get bytes(): Buffer {
+    return Buffer.from(this.octets);
+  }
+
+  writeTo(target: Uint8Array, offset: number): void {
+    target.set(this.octets, offset);
+  }
+
+  equals(other: MacAddress | undefined): boolean {
+    return other !== undefined && this.octets.equals(other.octets);
+  }
+
+  get isBroadcast(): boolean {
+    return this.octets.every((b) => b === 0xff);
+  }
+
+  get isMulticast(): boolean {
+    return (this.octets[0]! & 0x01) === 1;
+  }
+
+  get isZero(): boolean {
+    return this.octets.every((b) => b === 0);
+  }
+
+  toString(): string {
+    return [...this.octets].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+}
+
+export class IpAddress {
+  private constructor(
+    readonly family: IpFamily,
+    private readonly octets: Buffer,
+  ) {}
+
+  /** Parses dotted-quad IPv4 or any RFC 4291 text form of IPv6 (no zone index, no prefix). */
+  static parse(text: string): IpAddress | undefined {
+    const t = text.trim();
+    if (isIPv4(t)) return new IpAddress(4, Buffer.from(t.split('.').map((p) => Number.parseInt(p, 10))));
+    if (isIPv6(t)) return new IpAddress(6, ipv6TextToBytes(t));
+    return undefined;
+  }
+
+  static fromBytes(bytes: Uint8Array, offset: number, family: IpFamily): IpAddress {
+    const length = family === 4 ? 4 : 16;
+    return new IpAddress(family, Buffer.from(bytes.subarray(offset, offset + length)));
+  }
+
+  static readonly V4_ANY = IpAddress.parse('0.0.0.0')!;
+  static readonly V6_ANY = IpAddress.parse('::')!;
+
+  get length(): number {
+    return this.octets.length;
+  }
+
+  get bytes(): Buffer {
+    return Buffer.from(this.octets);
+  }
+
+  writeTo(target: Uint8Array, offset: number): void {
+    target.set(this.octets, offset);
+  }
+
+  equals(other: IpAddress | undefined): boolean {
+    return other !== undefined && this.family === other.family && this.octets.equals(other.octets);
+  }
+
+  get isUnspecified(): boolean {
+    return this.octets.every((b) => b === 0);
+  }
+
+  get isLoopback(): boolean {
+    if (this.family === 4) return this.octets[0] === 127;
+    return this.octets.subarray(0, 15).every((b) => b === 0) && this.octets[15] === 1;
+  }
+
+  get isMulticast(): boolean {
+    return this.family === 4 ? (this.octets[0]! & 0xf0) === 0xe0 : this.octets[0] === 0xff;
+  }
+
+  /** IPv4 limited broadcast 255.255.255.255 (subnet broadcasts need the prefix and are checked by callers). */
+  get isLimitedBroadcast(): boolean {
+    return this.family === 4 && this.octets.every((b) => b === 0xff);
+  }
+
+  /** True when the first `prefixLength` bits equal those of `network`. */
+  inPrefix(network: IpAddress, prefixLength: number): boolean {
+    if (network.family !== this.family) return false;
+    let bits = prefixLength;
+    for (let i = 0; i < this.octets.length && bits > 0; i++, bits -= 8) {
+      const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+      if ((this.octets[i]! & mask) !== (network.octets[i]! & mask)) return false;
+    }
+    return true;
+  }
+
+  toString(): string {
+    if (this.family === 4) return [...this.octets].join('.');
+    return ipv6BytesToText(this.octets);
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+}
+
+function ipv6TextToBytes(text: string): Buffer {
+  // isIPv6 already validated the syntax; expand an embedded IPv4 tail, then the `::`.
+  let t = text;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(t);
+  if (v4) {
+    const p = v4[1]!.split('.').map((x) => Number.parseInt(x, 10));
+    t = t.slice(0, v4.index) + `${((p[0]! << 8) | p[1]!).toString(16)}:${((p[2]! << 8) | p[3]!).toString(16)}`;
+  }
+  const [head, tail] = t.includes('::') ? t.split('::') : [t, undefined];
+  const headGroups = head ? head.split(':') : [];
+  const tailGroups = tail ? tail.split(':') : [];
+  const fill = tail === undefined ? 0 : 8 - headGroups.length - tailGroups.length;
+  const groups = [...headGroups, ...Array<string>(fill).fill('0'), ...tailGroups];
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(Number.parseInt(g, 16), i * 2));
+  return out;
+}
+
+/** RFC 5952 canonical text: lower case, longest run (>= 2) of zero groups compressed, first one on ties. */
+function ipv6BytesToText(bytes: Buffer): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i));
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}

@@ -1,0 +1,102 @@
+/**
+ * Everything a VIP-path check needs before its first segment: the egress interface and source address, a
+ * reserved source port, a capture on the interface filtered to this flow (and ARP), and the real server's MAC.
+ */
+import {anyOf, arpFrames, tcpFromPeer} from '../../core/link/bpf.js';
+import type {FrameLink} from '../../core/link/link.js';
+import {PcapLink} from '../../core/link/pcap-link.js';
+import {ArpTimeoutError, resolveArp} from '../../core/neighbor/arp-resolver.js';
+import {interfaceInfo, isLocalAddress} from '../../core/neighbor/interfaces.js';
+import {chooseEgress, chooseSourceAddress} from '../../core/neighbor/route.js';
+import {EnvironmentError} from '../../core/result/errors.js';
+import {reservePort, type PortReservation} from '../../core/tcp/port-reservation.js';
+import {IpAddress, MacAddress} from '../../core/wire/address.js';
+import type {RunContext} from '../plugin.js';
+import type {TargetOptions} from './target.js';
+
+export interface VipPath {
+  readonly link: FrameLink;
+  readonly interfaceName: string;
+  readonly source: IpAddress;
+  readonly localPort: number;
+  readonly rsMac: MacAddress;
+  /** How the MAC was obtained, for the output. */
+  readonly macOrigin: 'arp' | 'static';
+  readonly arpMs: number | undefined;
+  readonly mtu: number;
+  readonly vipIsLocal: boolean;
+}
+
+/** The real server did not answer ARP: it is down or unplugged, which is CRITICAL, not a plugin problem. */
+export class NeighborUnreachableError extends Error {
+  override readonly name = 'NeighborUnreachableError';
+}
+
+export async function openVipPath(target: TargetOptions, context: RunContext): Promise<VipPath> {
+  // The source must be of the VIP's family; the interface is chosen by the route to the real server.
+  const egress = chooseEgress(target.rs, target.interfaceName, target.source?.family === target.vip.family ? target.source : undefined);
+  const info = interfaceInfo(egress.interfaceName);
+  if (!info.ethernet) throw new EnvironmentError(`interface ${info.name} is not an Ethernet interface`);
+  if (!info.up) throw new EnvironmentError(`interface ${info.name} is down`);
+  const source =
+    target.vip.family === egress.source.family
+      ? egress.source
+      : (target.source ?? chooseSourceAddress(info.addresses, target.vip));
+  if (!source) throw new EnvironmentError(`interface ${info.name} has no IPv${target.vip.family} address; give --source`);
+  context.note(2, `egress ${info.name} (${info.mac}), source ${source}, real server ${target.rs}, VIP ${target.vip}:${target.port}`);
+
+  const reservation = await reserveSourcePort(source);
+  context.onCleanup(() => reservation.release());
+  const filter = anyOf(arpFrames(), tcpFromPeer(target.vip, target.port, reservation.port));
+  context.note(3, `capture filter: ${filter}`);
+  const link = new PcapLink({interfaceName: info.name, mac: info.mac, filter});
+  context.onCleanup(() => link.close());
+
+  let rsMac = target.mac;
+  let arpMs: number | undefined;
+  if (!rsMac) {
+    if (target.rs.family !== 4) {
+      throw new EnvironmentError('resolving an IPv6 real server address (NDP) is not implemented yet; give --mac');
+    }
+    const arpSource = chooseSourceAddress(info.addresses, target.rs);
+    if (!arpSource) throw new EnvironmentError(`interface ${info.name} has no IPv4 address to send ARP from`);
+    try {
+      const resolution = await resolveArp(link, {
+        target: target.rs,
+        source: arpSource,
+        deadline: context.deadline,
+        trace: (text) => context.note(3, text),
+      });
+      rsMac = resolution.mac;
+      arpMs = resolution.elapsedMs;
+      context.note(1, `resolved ${target.rs} to ${rsMac} by ARP in ${resolution.elapsedMs.toFixed(2)} ms (${resolution.requests} request(s))`);
+    } catch (error) {
+      if (error instanceof ArpTimeoutError) {
+        throw new NeighborUnreachableError(
+          `real server ${target.rs} did not answer ARP on ${info.name} within the deadline (is it down or on another segment?)`,
+        );
+      }
+      throw error;
+    }
+  }
+  return {
+    link,
+    interfaceName: info.name,
+    source,
+    localPort: reservation.port,
+    rsMac,
+    macOrigin: target.mac ? 'static' : 'arp',
+    arpMs,
+    mtu: info.mtu,
+    vipIsLocal: isLocalAddress(target.vip),
+  };
+}
+
+async function reserveSourcePort(source: IpAddress): Promise<PortReservation> {
+  try {
+    return await reservePort(source);
+  } catch {
+    // --source may name an address this host does not hold; then reserve the port on the wildcard address.
+    return reservePort(source.family === 4 ? IpAddress.V4_ANY : IpAddress.V6_ANY);
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The `tcp` check's run: decide the path (role), probe, and turn the outcome into a result.
+ */
+import {randomInt} from 'node:crypto';
+import type {CheckResult, ProbePath} from '../../core/result/check-result.js';
+import {evaluateThresholds} from '../../core/result/check-result.js';
+import type {PerfDatum} from '../../core/result/perfdata.js';
+import {State, stateName, worst} from '../../core/result/state.js';
+import {drive} from '../../core/tcp/drive.js';
+import {TcpFlow} from '../../core/tcp/flow.js';
+import {SynProbe, type SynProbeOutcome} from '../../core/tcp/syn-probe.js';
+import {isLocalAddress} from '../../core/neighbor/interfaces.js';
+import {formatSeconds} from '../../cli/run-check.js';
+import type {RunContext} from '../plugin.js';
+import {decidePath} from '../common/role.js';
+import {ripConnect, type RipConnectOutcome} from '../common/rip-connect.js';
+import {NeighborUnreachableError, openVipPath, type VipPath} from '../common/vip-path.js';
+import type {TcpCheckOptions} from './options.js';
+
+/** First SYN retransmission; doubles each time (RFC 6298 backoff), bounded by the deadline. */
+const INITIAL_SYN_RTO_MS = 200;
+
+export async function runTcpCheck(options: TcpCheckOptions, context: RunContext): Promise<CheckResult> {
+  const decision = decidePath(options.role, options.target.vip, isLocalAddress);
+  if (decision.path === 'rip') {
+    const {rs, port, source} = options.target;
+    const outcome = await ripConnect(rs, port, context.deadline, {
+      ...(source ? {source} : {}),
+      cleanClose: options.cleanClose,
+    });
+    return ripResult(options, context, outcome, decision.reason);
+  }
+  let path: VipPath;
+  try {
+    path = await openVipPath(options.target, context);
+  } catch (error) {
+    if (error instanceof NeighborUnreachableError) {
+      return {check: 'TCP', state: State.Critical, summary: error.message, details: [], perfdata: [timePerf(undefined, options, context)], path: 'vip'};
+    }
+    throw error;
+  }
+  if (!path.vipIsLocal) {
+    context.note(
+      1,
+      `${options.target.vip} is not local here: this host's kernel answers the server's SYN-ACK with a RST addressed to the VIP ` +
+        '(harmless for a handshake check; see docs/lvs-dr-notes.md)',
+    );
+  }
+  const {vip, port, rs} = options.target;
+  const probe = new SynProbe({
+    localPort: path.localPort,
+    remotePort: port,
+    isn: randomInt(0, 2 ** 32),
+    mss: path.mtu - (vip.family === 4 ? 40 : 60),
+    close: options.cleanClose ? 'fin' : 'rst',
+    initialRtoMs: INITIAL_SYN_RTO_MS,
+    deadline: context.deadline,
+    timestampBase: randomInt(0, 2 ** 32),
+  });
+  const flow = new TcpFlow(
+    {
+      localMac: path.link.mac,
+      remoteMac: path.rsMac,
+      localIp: path.source,
+      remoteIp: vip,
+      localPort: path.localPort,
+      remotePort: port,
+    },
+    randomInt(0, 65536),
+  );
+  await drive(path.link, flow, probe, {
+    trace: (text) => context.note(3, text),
+    onBadChecksum: () => context.note(3, 'captured segments carry bad TCP checksums (checksum offload); accepted'),
+  });
+  for (const note of probe.notes) context.note(1, note);
+  return vipResult(options, context, probe.outcome ?? {kind: 'timeout', attempts: 0}, path, decision.reason);
+}
+
+function timePerf(seconds: number | undefined, options: TcpCheckOptions, context: RunContext): PerfDatum {
+  return {
+    label: 'time',
+    value: seconds,
+    uom: 's',
+    ...(options.thresholds.warning ? {warn: options.thresholds.warning} : {}),
+    ...(options.thresholds.critical ? {crit: options.thresholds.critical} : {}),
+    min: 0,
+    max: context.timeoutMs / 1000,
+  };
+}
+
+/** Applies -w/-c to a successful probe's time; the state and a suffix for the summary. */
+function judgeTime(seconds: number, options: TcpCheckOptions): {state: State; suffix: string} {
+  const state = evaluateThresholds(seconds, options.thresholds);
+  return {state, suffix: state === State.Ok ? '' : ` (response time ${stateName(state).toLowerCase()} threshold)`};
+}
+
+function vipResult(
+  options: TcpCheckOptions,
+  context: RunContext,
+  outcome: SynProbeOutcome,
+  path: VipPath,
+  reason: string,
+): CheckResult {
+  const {vip, port, rs} = options.target;
+  const service = formatService(vip.toString(), port);
+  const via = `via ${rs} (${path.rsMac})`;
+  const data = {
+    vip: vip.toString(),
+    rs: rs.toString(),
+    port,
+    mac: path.rsMac.toString(),
+    macOrigin: path.macOrigin,
+    interface: path.interfaceName,
+    source: path.source.toString(),
+    sourcePort: path.localPort,
+    role: reason,
+    attempts: outcome.attempts,
+    outcome: outcome.kind,
+  };
+  const base = {check: 'TCP', path: 'vip' as ProbePath, data};
+  const details = [`path: VIP path on ${path.interfaceName} (${reason})`];
+  switch (outcome.kind) {
+    case 'open': {
+      const seconds = outcome.rttMs / 1000;
+      const judged = judgeTime(seconds, options);
+      if (outcome.closedCleanly === false) details.push('the connection opened but did not close cleanly (aborted with RST)');
+      return {
+        ...base,
+        state: worst(State.Ok, judged.state),
+        summary: `${service} answered ${via} in ${formatMs(outcome.rttMs)}${judged.suffix}`,
+        details,
+        perfdata: [timePerf(seconds, options, context)],
+      };
+    }
+    case 'refused':
+      return {
+        ...base,
+        state: State.Critical,
+        summary: `${service} refused the connection ${via} (RST after ${formatMs(outcome.rttMs)}): the real server holds the VIP but nothing listens on port ${port}`,
+        details,
+        perfdata: [timePerf(outcome.rttMs / 1000, options, context)],
+      };
+    case 'timeout':
+      return {
+        ...base,
+        state: State.Critical,
+        summary:
+          `no answer from ${service} ${via} within ${formatSeconds(context.timeoutMs)} ` +
+          `(${outcome.attempts} SYN${outcome.attempts === 1 ? '' : 's'} sent; is the VIP configured on the real server's loopback?)`,
+        details,
+        perfdata: [timePerf(undefined, options, context)],
+      };
+  }
+}
+
+function ripResult(options: TcpCheckOptions, context: RunContext, outcome: RipConnectOutcome, reason: string): CheckResult {
+  const {rs, port, vip} = options.target;
+  const service = formatService(rs.toString(), port);
+  const base = {
+    check: 'TCP',
+    path: 'rip' as ProbePath,
+    data: {vip: vip.toString(), rs: rs.toString(), port, role: reason, outcome: outcome.kind},
+    details: [`path: kernel connect to RIP (${reason}); the VIP path was not tested`],
+  };
+  switch (outcome.kind) {
+    case 'open': {
+      const judged = judgeTime(outcome.ms / 1000, options);
+      return {
+        ...base,
+        state: judged.state,
+        summary: `${service} answered (kernel connect to RIP) in ${formatMs(outcome.ms)}${judged.suffix}`,
+        perfdata: [timePerf(outcome.ms / 1000, options, context)],
+      };
+    }
+    case 'refused':
+      return {...base, state: State.Critical, summary: `${service} refused the connection (kernel connect to RIP)`, perfdata: [timePerf(outcome.ms / 1000, options, context)]};
+    case 'timeout':
+      return {
+        ...base,
+        state: State.Critical,
+        summary: `no answer from ${service} (kernel connect to RIP) within ${formatSeconds(context.timeoutMs)}`,
+        perfdata: [timePerf(undefined, options, context)],
+      };
+    case 'error':
+      return {
+        ...base,
+        state: State.Critical,
+        summary: `connect to ${service} failed: ${outcome.code}`,
+        perfdata: [timePerf(undefined, options, context)],
+      };
+  }
+}
+
+function formatService(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+function formatMs(ms: number): string {
+  return ms < 10 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(1)} ms`;
+}
