@@ -40,10 +40,9 @@ async function up(args: Args): Promise<void> {
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
-    const started = Date.now();
     lab.destroy().then(
       () => {
-        process.stderr.write(`lab ${lab.id}: ${signal}, destroyed in ${Date.now() - started} ms\n`);
+        process.stderr.write(`lab ${lab.id}: ${signal}, torn down\n`);
         clearInterval(keepAlive);
         process.exitCode = 0;
       },

@@ -2,6 +2,7 @@
 // and every wait has a bound: a command that overruns its timeout is killed with SIGKILL.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export interface RunResult {
   /** Exit status, or null when the process was killed by a signal (including our timeout). */
@@ -17,6 +18,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Written to stdin, which is then closed. Without it stdin is /dev/null. */
   input?: string;
+  /** Added to (and overriding) this process's environment. */
+  env?: NodeJS.ProcessEnv;
   /** Called with the child right after it is spawned, so an owner can kill it in an emergency. */
   track?: (child: ChildProcess) => void;
 }
@@ -44,7 +47,10 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
   if (file === undefined) return Promise.reject(new Error('run: empty argv'));
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, {
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
+    });
     options.track?.(child);
     const stdout = new Tail(MAX_OUTPUT);
     const stderr = new Tail(MAX_OUTPUT);
@@ -121,13 +127,24 @@ export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boo
   });
 }
 
-/** True if a process with this pid exists (in our PID namespace). EPERM means it exists but is not ours. */
+/**
+ * True if a process with this pid is running (in our PID namespace). A zombie counts as dead: it has
+ * exited and merely waits for its parent to reap it, which may never happen when PID 1 of a container
+ * does not reap orphans.
+ */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false; // EPERM: exists, not ours
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..."; comm may contain spaces and parentheses, the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false; // gone between the two checks
   }
 }
 

@@ -36,7 +36,10 @@ export function decodeFrame(bytes: Buffer): Parsed<DecodedFrame> {
     else frame.innerError = arp.error;
   } else if (etherType === EtherType.IPv4 || etherType === EtherType.IPv6) {
     const ip = parseIpPacket(etherType, payload);
-    if (!ip.ok) return ok({...frame, innerError: ip.error});
+    if (!ip.ok) {
+      frame.innerError = ip.error;
+      return ok(frame);
+    }
     frame.ip = ip.value;
     // A fragment's payload is not a whole segment (and later fragments hold no header at all).
     if (ip.value.protocol === IpProtocol.TCP && !ip.value.isFragment) {

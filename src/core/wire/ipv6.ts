@@ -177,7 +177,9 @@ export function buildIpv6(repr: Ipv6Repr, payload: Uint8Array): Buffer {
   if (repr.source.family !== 6 || repr.destination.family !== 6) {
     throw new TypeError(`IPv6 packet with non-IPv6 address: ${repr.source} > ${repr.destination}`);
   }
-  if (payload.length > MAX_PAYLOAD_LENGTH) throw new RangeError(`IPv6 payload of ${payload.length} bytes exceeds 65535`);
+  if (payload.length > MAX_PAYLOAD_LENGTH) {
+    throw new RangeError(`IPv6 payload of ${payload.length} bytes exceeds 65535`);
+  }
   const packet = Buffer.alloc(Ipv6Packet.HEADER_LENGTH + payload.length);
   const versionClassFlow = (6 << 28) | (((repr.trafficClass ?? 0) & 0xff) << 20) | ((repr.flowLabel ?? 0) & 0xfffff);
   packet.writeUInt32BE(versionClassFlow >>> 0, field.versionClassFlow);

@@ -131,6 +131,7 @@ export class TcpSegment {
     return this.bytes[field.flags]!;
   }
 
+  /** True when every bit of `flag` (one TcpFlags value, or several OR-ed) is set. */
   has(flag: number): boolean {
     return (this.flags & flag) === flag;
   }

@@ -1,7 +1,7 @@
 /**
  * The `tcp` check's run: decide the path (role), probe, and turn the outcome into a result.
  */
-import {randomInt} from 'node:crypto';
+import {randomUint32} from '../../core/random.js';
 import type {CheckResult, ProbePath} from '../../core/result/check-result.js';
 import {evaluateThresholds} from '../../core/result/check-result.js';
 import type {PerfDatum} from '../../core/result/perfdata.js';
@@ -50,12 +50,12 @@ export async function runTcpCheck(options: TcpCheckOptions, context: RunContext)
   const probe = new SynProbe({
     localPort: path.localPort,
     remotePort: port,
-    isn: randomInt(0, 2 ** 32),
+    isn: randomUint32(),
     mss: path.mtu - (vip.family === 4 ? 40 : 60),
     close: options.cleanClose ? 'fin' : 'rst',
     initialRtoMs: INITIAL_SYN_RTO_MS,
     deadline: context.deadline,
-    timestampBase: randomInt(0, 2 ** 32),
+    timestampBase: randomUint32(),
   });
   const flow = new TcpFlow(
     {
@@ -66,7 +66,7 @@ export async function runTcpCheck(options: TcpCheckOptions, context: RunContext)
       localPort: path.localPort,
       remotePort: port,
     },
-    randomInt(0, 65536),
+    randomUint32() & 0xffff,
   );
   await drive(path.link, flow, probe, {
     trace: (text) => context.note(3, text),
