@@ -94,7 +94,9 @@ const KILL_WAIT_MS = 3_000;
 const liveLabs = new Set<Lab>();
 
 export class Lab {
+  /** `<prefix><owner pid>x<4 hex>`; every namespace name is `<id>-<role>`. */
   readonly id: string;
+  /** Whether IPv6 is configured. hosts[*].ipv6/linkLocal and vip6 always hold the planned addresses. */
   readonly ipv6: boolean;
   readonly vip4 = VIP4;
   readonly vip6 = VIP6;

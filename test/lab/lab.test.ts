@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { cleanupStaleLabs, createLab, HOST_NAMES, type HostName, type Lab } from '../../src/lab/lab.js';
 import { labTmpDir, listNamespaces, NETNS_RUN_DIR } from '../../src/lab/netns.js';
 import { pidAlive as alive } from '../../src/lab/proc.js';
-import { describeLab, REPO_ROOT, requireLabOrSkip } from './harness.js';
+import { describeLab, REPO_ROOT, requireLabOrSkip, runVipcheck } from './harness.js';
 
 interface AddrInfo {
   family: 'inet' | 'inet6';
@@ -233,12 +233,29 @@ describeLab('lab: topology', (s) => {
     }
   });
 
-  it('sends from the director own address, not from the VIP, on both families', async () => {
+  it("sends from the director's own address, not from the VIP, on both families", async () => {
     const { lab } = s;
     const r4 = await lab.execOk('director', ['ip', '-4', 'route', 'get', lab.hosts.good.ipv4]);
     assert.match(r4.stdout, new RegExp(` src ${lab.hosts.director.ipv4.replace(/\./g, '\\.')} `));
     const r6 = await lab.execOk('director', ['ip', '-6', 'route', 'get', lab.hosts.good.ipv6]);
     assert.match(r6.stdout, new RegExp(` src ${lab.hosts.director.ipv6} `));
+  });
+
+  it('shows why the IPv6 VIP is deprecated: otherwise it is the source, and RIP checks invert', async () => {
+    const { lab } = s;
+    const vip6 = ['address', 'replace', `${lab.vip6}/128`, 'dev', 'eth0', 'nodad', 'preferred_lft'];
+    try {
+      await lab.execOk('director', ['ip', '-6', ...vip6, 'forever']);
+      const r6 = await lab.execOk('director', ['ip', '-6', 'route', 'get', lab.hosts.good.ipv6]);
+      assert.match(r6.stdout, new RegExp(` src ${lab.vip6} `));
+      // good holds the VIP on lo and answers "itself"; novip answers the director. A kernel RIP check
+      // from such a director fails the healthy server and passes the broken one.
+      assert.equal(await lab.tcpConnect('director', lab.hosts.good.ipv6, 80, { timeoutMs: 1_000 }), 'timeout');
+      assert.equal(await lab.tcpConnect('director', lab.hosts.novip.ipv6, 80, { timeoutMs: 1_000 }), 'open');
+    } finally {
+      await lab.execOk('director', ['ip', '-6', ...vip6, '0']);
+    }
+    assert.equal(await lab.tcpConnect('director', lab.hosts.good.ipv6, 80), 'open');
   });
 
   it('has exactly one MAC answering ARP and NDP for the VIP: the director', async () => {
@@ -267,6 +284,14 @@ describeLab('lab: topology', (s) => {
     assert.equal(r.timedOut, true);
     assert.equal(r.code, null);
     assert.ok(Date.now() - started < 3_000, `returned after ${Date.now() - started} ms`);
+  });
+
+  it('runs the vipcheck CLI inside a lab namespace (runVipcheck)', async () => {
+    const r = await runVipcheck(s.lab, 'director', ['--version'], { timeoutMs: 15_000 });
+    assert.equal(r.code, 0, `bin/run.js --version failed (is dist built? npm run build): ${r.stderr}`);
+    assert.match(r.stdout, /^vipcheck\//);
+    assert.equal(r.timedOut, false);
+    assert.ok(r.ms > 0);
   });
 
   it('refuses to run in a namespace that is not its own', async () => {

@@ -8,7 +8,7 @@
 import {readFileSync} from 'node:fs';
 import {EnvironmentError} from '../result/errors.js';
 import {IpAddress} from '../wire/address.js';
-import {interfaceAddresses, type InterfaceAddress} from './interfaces.js';
+import {interfaceAddresses, interfaceInfo, type InterfaceAddress} from './interfaces.js';
 
 export interface RouteEntry {
   readonly interfaceName: string;
@@ -126,7 +126,9 @@ export interface EgressChoice {
  */
 export function chooseEgress(target: IpAddress, explicitInterface?: string, explicitSource?: IpAddress): EgressChoice {
   let interfaceName = explicitInterface;
-  if (!interfaceName) {
+  if (interfaceName) {
+    interfaceInfo(interfaceName); // throws a clear EnvironmentError for a missing interface
+  } else {
     const route = bestRoute(readRoutes(target.family), target);
     if (!route) throw new EnvironmentError(`no route to ${target}; give --interface`);
     if (route.gateway) {
