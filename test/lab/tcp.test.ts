@@ -3,7 +3,7 @@
  * JSON, thresholds, and the plugin's own failures.
  */
 import assert from 'node:assert/strict';
-import {chmodSync, mkdtempSync, writeFileSync} from 'node:fs';
+import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {describeLab, runVipcheck, type VipcheckRun} from './harness.js';
@@ -126,6 +126,9 @@ describeLab('tcp check through the VIP path', (s) => {
 
   describe('roles', () => {
     let dir = '';
+    after(() => {
+      if (dir) rmSync(dir, {recursive: true, force: true});
+    });
     const roleFile = (content: string) => {
       dir ||= mkdtempSync(join(tmpdir(), 'vipcheck-lab-role-'));
       const file = join(dir, `role-${Math.random().toString(16).slice(2)}`);
@@ -199,6 +202,15 @@ describeLab('tcp check through the VIP path', (s) => {
         assert.equal(run.stdout.split('\n').filter(Boolean).length <= 2, true, run.stdout);
       });
     }
+  });
+
+  it('binds the subnet address for a kernel connect over IPv6, never the /128 VIP', async () => {
+    const args = ['tcp', '--vip', s.lab.vip6, '--rs', s.lab.hosts.good.ipv6, '-p', '80', '--role', 'backup', '-vv', '-t', '2'];
+    const run = await runVipcheck(s.lab, 'director', args);
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stdout, /kernel connect from 2001:db8:100::2/);
+    const novip = await runVipcheck(s.lab, 'director', ['tcp', '--vip', s.lab.vip6, '--rs', s.lab.hosts.novip.ipv6, '-p', '80', '--role', 'backup']);
+    assert.equal(novip.code, 0, 'the RIP path does not see the missing VIP: that is what the VIP path is for');
   });
 
   it('checks an IPv6 VIP through the real server MAC', async () => {

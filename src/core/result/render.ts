@@ -81,9 +81,7 @@ export function perfDatumToJson(p: PerfDatum): JsonPerfDatum {
 }
 
 export function renderJson(result: CheckResult, mode: ExitCodeMode, verbosity: number): Record<string, unknown> {
-  // Check-specific facts first, so they can never overwrite the fixed fields every consumer relies on.
-  return {
-    ...(result.data ?? {}),
+  const fixed: Record<string, unknown> = {
     check: result.check.toLowerCase(),
     status: stateName(result.state),
     code: exitCodeFor(result.state, mode),
@@ -94,4 +92,7 @@ export function renderJson(result: CheckResult, mode: ExitCodeMode, verbosity: n
     details: result.details,
     ...(verbosity > 0 ? {verbose: (result.verbose ?? []).filter((v) => v.level <= verbosity).map((v) => v.text)} : {}),
   };
+  // Check-specific facts follow, and can never overwrite the fixed fields every consumer relies on.
+  const extra = Object.entries(result.data ?? {}).filter(([key]) => !(key in fixed));
+  return {...fixed, ...Object.fromEntries(extra)};
 }

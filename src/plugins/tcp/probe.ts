@@ -10,6 +10,8 @@ import {drive} from '../../core/tcp/drive.js';
 import {TcpFlow} from '../../core/tcp/flow.js';
 import {SynProbe, type SynProbeOutcome} from '../../core/tcp/syn-probe.js';
 import {isLocalAddress} from '../../core/neighbor/interfaces.js';
+import {chooseEgress} from '../../core/neighbor/route.js';
+import type {IpAddress} from '../../core/wire/address.js';
 import {formatSeconds} from '../../cli/run-check.js';
 import type {RunContext} from '../plugin.js';
 import {decidePath} from '../common/role.js';
@@ -23,7 +25,9 @@ const INITIAL_SYN_RTO_MS = 200;
 export async function runTcpCheck(options: TcpCheckOptions, context: RunContext): Promise<CheckResult> {
   const decision = decidePath(options.role, options.target.vip, isLocalAddress);
   if (decision.path === 'rip') {
-    const {rs, port, source} = options.target;
+    const {rs, port} = options.target;
+    const source = ripSourceAddress(options);
+    if (source) context.note(2, `kernel connect from ${source}`);
     const outcome = await ripConnect(rs, port, context.deadline, {
       ...(source ? {source} : {}),
       cleanClose: options.cleanClose,
@@ -74,6 +78,21 @@ export async function runTcpCheck(options: TcpCheckOptions, context: RunContext)
   });
   for (const note of probe.notes) context.note(1, note);
   return vipResult(options, context, probe.outcome ?? {kind: 'timeout', attempts: 0}, path, decision.reason);
+}
+
+/**
+ * The source for the kernel connect to RIP:port. Left to itself, Linux prefers a /128 IPv6 VIP on the
+ * director's interface as the source (its longest-match score is capped by the address's own prefix), and
+ * the real server, which holds the VIP itself, then answers itself: a healthy server times out and one
+ * without the VIP passes. So bind the same subnet address the VIP path would use, when there is one.
+ */
+function ripSourceAddress(options: TcpCheckOptions): IpAddress | undefined {
+  if (options.target.source) return options.target.source;
+  try {
+    return chooseEgress(options.target.rs, options.target.interfaceName).source;
+  } catch {
+    return undefined; // not on-link or no route: let the kernel choose, the connect itself will report
+  }
 }
 
 function timePerf(seconds: number | undefined, options: TcpCheckOptions, context: RunContext): PerfDatum {
