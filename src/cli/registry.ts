@@ -1,5 +1,5 @@
 /**
- * Check plugins by command name, loaded lazily so a run imports only its own check. bin/run.js uses this to
+ * Check plugins by command name, loaded lazily so a run imports only its own check. bin/run.cjs uses this to
  * run checks without loading oclif; the oclif command classes wrap the same plugins.
  */
 import type {CheckPlugin} from '../plugins/plugin.js';

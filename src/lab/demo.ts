@@ -5,7 +5,7 @@
 import {fileURLToPath} from 'node:url';
 import {createLab, type Lab} from './lab.js';
 
-const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/run.cjs', import.meta.url));
 
 interface Step {
   readonly title: string;

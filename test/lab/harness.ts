@@ -20,7 +20,7 @@ import { newLabId, nsName } from '../../src/lab/netns.js';
 /** Repository root, from this file's location (test/lab/harness.ts). */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The vipcheck CLI entry point. */
-export const VIPCHECK_BIN = join(REPO_ROOT, 'bin', 'run.js');
+export const VIPCHECK_BIN = join(REPO_ROOT, 'bin', 'run.cjs');
 
 let prerequisiteProblem: string | null | undefined;
 
@@ -104,7 +104,7 @@ export interface VipcheckRun {
 }
 
 /**
- * Runs `ip netns exec <ns> node bin/run.js ...args` (the same Node binary as the tests) and collects the
+ * Runs `ip netns exec <ns> node bin/run.cjs ...args` (the same Node binary as the tests) and collects the
  * result; never throws for a non-zero exit. ns is a host name ('director', 'client', ...) or one of the
  * lab's namespace names.
  */

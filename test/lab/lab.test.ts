@@ -288,7 +288,7 @@ describeLab('lab: topology', (s) => {
 
   it('runs the vipcheck CLI inside a lab namespace (runVipcheck)', async () => {
     const r = await runVipcheck(s.lab, 'director', ['--version'], { timeoutMs: 15_000 });
-    assert.equal(r.code, 0, `bin/run.js --version failed (is dist built? npm run build): ${r.stderr}`);
+    assert.equal(r.code, 0, `bin/run.cjs --version failed (is dist built? npm run build): ${r.stderr}`);
     assert.match(r.stdout, /^vipcheck\//);
     assert.equal(r.timedOut, false);
     assert.ok(r.ms > 0);

@@ -35,3 +35,21 @@ export function icmp6(): BpfExpression {
 export function anyOf(...parts: BpfExpression[]): BpfExpression {
   return expr(parts.map((p) => `(${p})`).join(' or '));
 }
+
+/**
+ * NDP Neighbor Advertisements (ICMPv6 type 136), in both directions (PcapLink drops those with our own Ethernet
+ * source, i.e. our kernel's). `ip6[40]` is the first byte after the fixed IPv6
+ * header: BPF offsets do not follow extension headers, so an advertisement behind one (hop-by-hop, destination
+ * options) is not captured. Linux never sends NDP that way, and libpcap's `icmp6`, which also matches ICMPv6
+ * behind a fragment header, then reads the fragment header at byte 40, so fragmented NDP (to be ignored anyway,
+ * RFC 6980) is not captured either. Hop limit, checksum and target are checked by the resolver, not here, so
+ * that a trace can report an advertisement that fails them.
+ */
+export function ndpAdvertisements(): BpfExpression {
+  return expr('(icmp6 and ip6[40] == 136)');
+}
+
+/** The frames that answer a neighbour resolution for an address of `family`: ARP for 4, NDP advertisements for 6. */
+export function neighborAnswers(family: IpAddress['family']): BpfExpression {
+  return family === 4 ? arpFrames() : ndpAdvertisements();
+}

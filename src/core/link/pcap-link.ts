@@ -62,9 +62,11 @@ let binding: PcapBinding | undefined;
 
 function loadBinding(): PcapBinding {
   if (binding) return binding;
-  const require = createRequire(import.meta.url);
+  // The check runs from a CommonJS bundle (dist/fast-path.cjs), where `require` exists and import.meta does not;
+  // the ES module build (tests, the lab) has only import.meta.
+  const load = typeof require === 'function' ? require : createRequire(import.meta.url);
   try {
-    binding = require('pcap/build/Release/pcap_binding.node') as PcapBinding;
+    binding = load('pcap/build/Release/pcap_binding.node') as PcapBinding;
   } catch (error) {
     throw new LinkError(
       `the pcap native addon is not built (${(error as Error).message.split('\n')[0]}); ` +

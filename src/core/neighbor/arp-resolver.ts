@@ -4,29 +4,15 @@
  * NIC changed would send the probe into the void and raise a false alarm, and one ARP round trip on a LAN costs
  * well under a millisecond.
  */
-import type {FrameLink, Millis} from '../link/link.js';
+import type {FrameLink} from '../link/link.js';
 import {IpAddress, MacAddress} from '../wire/address.js';
 import {ArpOperation, ArpPacket, buildArp} from '../wire/arp.js';
 import {EtherType, EthernetFrame, buildEthernet} from '../wire/ethernet.js';
+import {NeighborTimeoutError, solicitNeighbor, type NeighborResolution, type NeighborResolveOptions} from './solicit.js';
 
-export interface ArpResolveOptions {
-  readonly target: IpAddress;
-  /** Sender protocol address in our requests: the address we will talk from (never the VIP). */
-  readonly source: IpAddress;
-  /** Absolute deadline on performance.now()'s clock. */
-  readonly deadline: Millis;
-  /** First retry after this long, doubling up to `maxIntervalMs`. */
-  readonly intervalMs?: number;
-  readonly maxIntervalMs?: number;
-  /** Called for every request sent and reply seen (packet trace at -vvv). */
-  readonly trace?: (text: string) => void;
-}
+export type ArpResolveOptions = NeighborResolveOptions;
 
-export interface ArpResolution {
-  readonly mac: MacAddress;
-  readonly requests: number;
-  readonly elapsedMs: number;
-}
+export type ArpResolution = NeighborResolution;
 
 export function buildArpRequest(senderMac: MacAddress, senderIp: IpAddress, targetIp: IpAddress): Buffer {
   const arp = buildArp({
@@ -56,48 +42,23 @@ export function arpAnswerFrom(frame: Buffer, target: IpAddress): MacAddress | un
   return isReply || isAnnouncement ? p.senderMac : undefined;
 }
 
-export class ArpTimeoutError extends Error {
+export class ArpTimeoutError extends NeighborTimeoutError {
   override readonly name = 'ArpTimeoutError';
+
+  constructor(message: string) {
+    super(message, 'ARP');
+  }
 }
 
 export function resolveArp(link: FrameLink, options: ArpResolveOptions): Promise<ArpResolution> {
-  const started = performance.now();
-  const request = buildArpRequest(link.mac, options.source, options.target);
-  let interval = options.intervalMs ?? 100;
-  const maxInterval = options.maxIntervalMs ?? 1000;
-  let requests = 0;
-  return new Promise<ArpResolution>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (outcome: () => void) => {
-      if (timer) clearTimeout(timer);
-      link.onFrame(() => {});
-      outcome();
-    };
-    link.onFrame((frame) => {
-      const mac = arpAnswerFrom(frame, options.target);
-      if (!mac) return;
-      options.trace?.(`ARP reply ${options.target} is-at ${mac}`);
-      finish(() => resolve({mac, requests, elapsedMs: performance.now() - started}));
-    });
-    const sendNext = () => {
-      const remaining = options.deadline - performance.now();
-      if (remaining <= 0) {
-        finish(() =>
-          reject(new ArpTimeoutError(`no ARP reply from ${options.target} on ${link.name} after ${requests} requests`)),
-        );
-        return;
-      }
-      try {
-        link.send(request);
-      } catch (error) {
-        finish(() => reject(error));
-        return;
-      }
-      requests++;
-      options.trace?.(`ARP who-has ${options.target} tell ${options.source} (request ${requests})`);
-      timer = setTimeout(sendNext, Math.min(interval, remaining));
-      interval = Math.min(interval * 2, maxInterval);
-    };
-    sendNext();
+  const {target, source} = options;
+  return solicitNeighbor(link, options, {
+    request: buildArpRequest(link.mac, source, target),
+    describeRequest: (n) => `ARP who-has ${target} tell ${source} (request ${n})`,
+    answerFrom: (frame) => {
+      const mac = arpAnswerFrom(frame, target);
+      return mac ? {mac, text: `ARP reply ${target} is-at ${mac}`} : undefined;
+    },
+    timeoutError: (requests) => new ArpTimeoutError(`no ARP reply from ${target} on ${link.name} after ${requests} requests`),
   });
 }

@@ -8,6 +8,7 @@
  */
 import {ArpOperation, ArpPacket} from './arp.js';
 import {EthernetFrame, EtherType} from './ethernet.js';
+import {Icmpv6Type, NDP_HOP_LIMIT, NeighborAdvertisement, parseNeighborMessage, type NeighborSolicitation} from './icmpv6.js';
 import {IpProtocol, parseIpPacket, type IpPacketView} from './ip.js';
 import {ok, type Parsed} from './parsed.js';
 import {seqAdd} from './seq.js';
@@ -91,7 +92,41 @@ function describeIp(ip: IpPacketView, tcp: TcpSegment | undefined, innerError: s
   const addresses = `${ip.source} > ${ip.destination}`;
   if (innerError !== undefined) return `${family} ${addresses}: ${protocol} [invalid: ${innerError}], ${length}`;
   if (ip.isFragment) return `${family} ${addresses}: ${protocol} fragment, ${length}`;
+  if (isNeighborDiscovery(ip)) {
+    const ndp = parseNeighborMessage(ip.payload);
+    if (!ndp.ok) return `${family} ${addresses}: ${protocol} [invalid: ${ndp.error}], ${length}`;
+    return `${family} ${addresses}: ${describeNdp(ip, ndp.value)}, ${length}`;
+  }
   return `${family} ${addresses}: ${protocol}, ${length}`;
+}
+
+function isNeighborDiscovery(ip: IpPacketView): boolean {
+  if (ip.family !== 6 || ip.protocol !== IpProtocol.ICMPv6) return false;
+  const type = ip.payload[0];
+  return type === Icmpv6Type.NeighborSolicitation || type === Icmpv6Type.NeighborAdvertisement;
+}
+
+/**
+ * tcpdump's words for NS and NA (`ICMP6, neighbor solicitation, who has 2001:db8::11` / `ICMP6, neighbor
+ * advertisement, tgt is 2001:db8::11, Flags [solicited, override]`), plus the link-layer address option, and a
+ * wrong checksum or a hop limit other than 255 when present: both make every receiver drop the message.
+ */
+function describeNdp(ip: IpPacketView, message: NeighborSolicitation | NeighborAdvertisement): string {
+  const parts: string[] = [];
+  if (message instanceof NeighborAdvertisement) {
+    parts.push(`ICMP6, neighbor advertisement, tgt is ${message.target}`, `Flags [${message.flagsText()}]`);
+    const mac = message.targetLinkLayerAddress;
+    if (mac) parts.push(`target link-address ${mac}`);
+  } else {
+    parts.push(`ICMP6, neighbor solicitation, who has ${message.target}`);
+    const mac = message.sourceLinkLayerAddress;
+    if (mac) parts.push(`source link-address ${mac}`);
+  }
+  if (!message.checksumValid(ip.source, ip.destination)) {
+    parts.push(`cksum ${hex(message.checksum)} (incorrect -> ${hex(message.expectedChecksum(ip.source, ip.destination))})`);
+  }
+  if (ip.hopLimit !== NDP_HOP_LIMIT) parts.push(`hlim ${ip.hopLimit} (not ${NDP_HOP_LIMIT})`);
+  return parts.join(', ');
 }
 
 function describeTcp(ip: IpPacketView, tcp: TcpSegment): string {

@@ -4,6 +4,7 @@ export * from './arp.js';
 export * from './checksum.js';
 export * from './ethernet.js';
 export * from './frame.js';
+export * from './icmpv6.js';
 export * from './ip.js';
 export * from './ipv4.js';
 export * from './ipv6.js';

@@ -1,0 +1,79 @@
+/**
+ * Gathers the facts local mode judges: every interface in /sys/class/net (link type and flags through the core
+ * interfaceInfo), its addresses from os.networkInterfaces() with alias labels such as `lo:0` folded into their
+ * device, and the ARP sysctls from a /proc tree (a parameter, so tests point it at a fake tree).
+ *
+ * os.networkInterfaces() lists only interfaces that are up and running; an address on a down interface is not
+ * local to the kernel either, so the VIP there counts as missing.
+ */
+import {readdirSync, readFileSync} from 'node:fs';
+import {networkInterfaces} from 'node:os';
+import {interfaceAddresses, interfaceInfo, type InterfaceAddress} from '../../core/neighbor/interfaces.js';
+import {EnvironmentError} from '../../core/result/errors.js';
+import type {LocalFacts, LocalInterface} from './local.js';
+import {readConf} from './sysctl.js';
+
+/** ARPHRD_TUNNEL (ipip, tunl0) and ARPHRD_IPGRE from linux/if_arp.h: where IPVS-TUN traffic is decapsulated. */
+const TUNNEL_TYPES = new Set([768, 778]);
+
+export interface LocalFactsSources {
+  readonly procRoot?: string;
+  /** Interface names; default: the entries of /sys/class/net. */
+  readonly interfaceNames?: () => string[];
+}
+
+export function gatherLocalFacts(sources: LocalFactsSources = {}): LocalFacts {
+  const procRoot = sources.procRoot ?? '/proc';
+  const names = (sources.interfaceNames ?? listSysInterfaces)();
+  const aliases = aliasAddresses();
+  const interfaces: LocalInterface[] = [];
+  for (const name of names) {
+    let info;
+    try {
+      info = interfaceInfo(name);
+    } catch {
+      continue; // vanished since the listing, or a name we refuse to put into a path
+    }
+    interfaces.push({
+      name,
+      mac: info.mac,
+      up: info.up,
+      ethernet: info.ethernet,
+      arp: info.arp,
+      tunnel: TUNNEL_TYPES.has(Number.parseInt(readSysType(name), 10)),
+      addresses: [...info.addresses, ...(aliases.get(name) ?? [])],
+      conf: readConf(procRoot, name),
+    });
+  }
+  const all = readConf(procRoot, 'all');
+  if (Object.keys(all).length === 0) {
+    throw new EnvironmentError(`cannot read ${procRoot}/sys/net/ipv4/conf/all (is /proc mounted?)`);
+  }
+  return {interfaces, all};
+}
+
+function listSysInterfaces(): string[] {
+  try {
+    return readdirSync('/sys/class/net');
+  } catch {
+    throw new EnvironmentError('cannot list /sys/class/net');
+  }
+}
+
+function readSysType(name: string): string {
+  try {
+    return readFileSync(`/sys/class/net/${name}/type`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Addresses carrying an alias label (`lo:0`, `eth0:vip`), which os.networkInterfaces() lists under the label. */
+function aliasAddresses(): Map<string, InterfaceAddress[]> {
+  const byDevice = new Map<string, InterfaceAddress[]>();
+  for (const label of Object.keys(networkInterfaces()).filter((l) => l.includes(':'))) {
+    const device = label.split(':')[0]!;
+    byDevice.set(device, [...(byDevice.get(device) ?? []), ...interfaceAddresses(label)]);
+  }
+  return byDevice;
+}

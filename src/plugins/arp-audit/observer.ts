@@ -1,0 +1,141 @@
+/**
+ * The sans-IO heart of the active and passive modes: captured frames and their time stamps go in, a record of
+ * who said what about the VIP (and about the real servers' addresses) comes out. No timers, no sockets; the
+ * capture driver (capture.ts) feeds it and the classifiers (active.ts, passive.ts) judge the record.
+ *
+ * Every ARP packet is sorted into one of:
+ * - a response to one of our probes: a reply with sender IP = VIP and target IP 0.0.0.0 (RFC 826 answers a
+ *   probe by swapping the addresses, so the target is the probe's 0.0.0.0), addressed to us or broadcast,
+ *   while probes are out;
+ * - a VIP claim: any other packet whose sender IP is the VIP (reply, request, gratuitous announcement). Each
+ *   writes the sender MAC into the cache of every host that already knows the VIP;
+ * - a sighting of a real server: any packet whose sender IP is a --rs address names that address's MAC;
+ * - a probe for the VIP by someone else (RFC 5227 duplicate detection, or another audit), counted.
+ * Malformed frames are counted and otherwise ignored: capture input is hostile.
+ */
+import type {Millis} from '../../core/link/link.js';
+import type {IpAddress, MacAddress} from '../../core/wire/address.js';
+import {ArpOperation, ArpPacket} from '../../core/wire/arp.js';
+import {EthernetFrame, EtherType} from '../../core/wire/ethernet.js';
+
+export type ClaimKind = 'reply' | 'request' | 'gratuitous';
+
+export interface ProbeResponse {
+  readonly at: Millis;
+  /** 1-based number of the probe most recently sent when the response arrived. */
+  readonly round: number;
+  readonly senderMac: MacAddress;
+  readonly ethernetSource: MacAddress;
+}
+
+export interface VipClaim {
+  readonly at: Millis;
+  readonly kind: ClaimKind;
+  readonly senderMac: MacAddress;
+  readonly ethernetSource: MacAddress;
+  /** For requests: whom the sender asked for (the client, the gateway...). */
+  readonly targetIp: IpAddress;
+}
+
+export interface ObserverConfig {
+  readonly vip: IpAddress;
+  /** The MAC our probes carry; responses must be addressed to it (or broadcast). */
+  readonly ownMac: MacAddress;
+  /** Real server addresses (--rs) whose MACs name offenders. */
+  readonly rips: readonly IpAddress[];
+}
+
+export class ArpObserver {
+  readonly probeTimes: Millis[] = [];
+  readonly responses: ProbeResponse[] = [];
+  readonly claims: VipClaim[] = [];
+  /** RFC 5227 probes for the VIP sent by other hosts. */
+  foreignProbes = 0;
+  /** Frames that were not well-formed Ethernet/IPv4 ARP. */
+  malformed = 0;
+  frames = 0;
+  private readonly ripMacs = new Map<string, MacAddress[]>();
+
+  constructor(readonly config: ObserverConfig) {}
+
+  /** Records that probe number probeTimes.length + 1 went out at `at`. */
+  probeSent(at: Millis): void {
+    this.probeTimes.push(at);
+  }
+
+  /** Declares a real server address's MAC known without ARP (the address is local to this host). */
+  knowRealServer(rip: IpAddress, mac: MacAddress): void {
+    this.learn(rip, mac);
+  }
+
+  observe(frame: Buffer, at: Millis): void {
+    this.frames++;
+    const ethernet = EthernetFrame.parse(frame);
+    if (!ethernet.ok || ethernet.value.etherType !== EtherType.ARP) {
+      this.malformed++;
+      return;
+    }
+    const parsed = ArpPacket.parse(ethernet.value.payload);
+    if (!parsed.ok) {
+      this.malformed++;
+      return;
+    }
+    const eth = ethernet.value;
+    const arp = parsed.value;
+    const {vip, ownMac} = this.config;
+    const senderIp = arp.senderIp;
+    const senderMac = arp.senderMac;
+    if (this.config.rips.some((r) => r.equals(senderIp))) this.learn(senderIp, senderMac);
+    if (arp.isProbe) {
+      if (arp.targetIp.equals(vip) && !eth.source.equals(ownMac)) this.foreignProbes++;
+      return;
+    }
+    if (!senderIp.equals(vip)) return;
+    const toUs = eth.destination.equals(ownMac) || eth.destination.isBroadcast || arp.targetMac.equals(ownMac);
+    if (arp.operation === ArpOperation.Reply && arp.targetIp.isUnspecified && toUs && this.probeTimes.length > 0) {
+      this.responses.push({at, round: this.roundAt(at), senderMac, ethernetSource: eth.source});
+      return;
+    }
+    const kind: ClaimKind = arp.isGratuitous ? 'gratuitous' : arp.operation === ArpOperation.Reply ? 'reply' : 'request';
+    this.claims.push({at, kind, senderMac, ethernetSource: eth.source, targetIp: arp.targetIp});
+  }
+
+  /** The real server (--rs address) owning `mac`, if one was seen using it. */
+  realServerOf(mac: MacAddress): IpAddress | undefined {
+    for (const rip of this.config.rips) {
+      if (this.ripMacs.get(rip.toString())?.some((m) => m.equals(mac))) return rip;
+    }
+    return undefined;
+  }
+
+  macsOf(rip: IpAddress): readonly MacAddress[] {
+    return this.ripMacs.get(rip.toString()) ?? [];
+  }
+
+  unresolvedRealServers(): IpAddress[] {
+    return this.config.rips.filter((r) => this.macsOf(r).length === 0);
+  }
+
+  private learn(rip: IpAddress, mac: MacAddress): void {
+    if (mac.isZero || mac.isMulticast) return;
+    const known = this.ripMacs.get(rip.toString()) ?? [];
+    if (!known.some((m) => m.equals(mac))) this.ripMacs.set(rip.toString(), [...known, mac]);
+  }
+
+  private roundAt(at: Millis): number {
+    let round = 1;
+    for (let i = 0; i < this.probeTimes.length; i++) if (this.probeTimes[i]! <= at) round = i + 1;
+    return round;
+  }
+}
+
+/** Distinct MACs in first-seen order. */
+export function distinctMacs(macs: Iterable<MacAddress>): MacAddress[] {
+  const out: MacAddress[] = [];
+  for (const mac of macs) if (!out.some((m) => m.equals(mac))) out.push(mac);
+  return out;
+}
+
+export function includesMac(list: readonly MacAddress[], mac: MacAddress): boolean {
+  return list.some((m) => m.equals(mac));
+}
