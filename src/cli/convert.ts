@@ -1,7 +1,7 @@
 /**
  * Conversions of flag text into typed values, each failing with one line that names the flag.
  */
-import {UsageError} from '../core/result/errors.js';
+import {UsageError} from '../core/errors.js';
 import {Range} from '../core/result/range.js';
 import {IpAddress, MacAddress} from '../core/wire/address.js';
 import type {FlagValues} from './flag-spec.js';

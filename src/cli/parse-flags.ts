@@ -3,7 +3,7 @@
  * positional arguments are errors, reported as one UNKNOWN line).
  */
 import {parseArgs, type ParseArgsConfig} from 'node:util';
-import {UsageError} from '../core/result/errors.js';
+import {UsageError} from '../core/errors.js';
 import type {FlagSpec, FlagValues} from './flag-spec.js';
 
 export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]): FlagValues {

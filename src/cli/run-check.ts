@@ -5,7 +5,7 @@
  * (monitoring.md). The process exits explicitly, because a pcap session keeps the event loop alive after close.
  */
 import type {CheckResult, VerboseLine} from '../core/result/check-result.js';
-import {EnvironmentError, UsageError} from '../core/result/errors.js';
+import {EnvironmentError, UsageError} from '../core/errors.js';
 import {exitCodeFor, renderJson, renderNagios, type ExitCodeMode} from '../core/result/render.js';
 import {State} from '../core/result/state.js';
 import type {CheckPlugin, RunContext} from '../plugins/plugin.js';

@@ -5,6 +5,7 @@
  * Received buffers are owned by the handler: implementations copy out of any shared capture buffer before
  * delivering, so a handler may keep a frame across asynchronous work.
  */
+import {EnvironmentError} from '../errors.js';
 import type {MacAddress} from '../wire/address.js';
 
 /** Milliseconds on a monotonic clock (performance.now() in real links, scripted time in tests). */
@@ -25,6 +26,7 @@ export interface FrameLink {
   close(): void;
 }
 
-export class LinkError extends Error {
+/** The interface cannot be used (privileges, missing device, addon not built): UNKNOWN with the reason. */
+export class LinkError extends EnvironmentError {
   override readonly name = 'LinkError';
 }

@@ -4,7 +4,7 @@
  */
 import {readFileSync} from 'node:fs';
 import {networkInterfaces} from 'node:os';
-import {EnvironmentError} from '../result/errors.js';
+import {EnvironmentError} from '../errors.js';
 import {IpAddress, MacAddress} from '../wire/address.js';
 
 /** ARPHRD_ETHER from linux/if_arp.h: the only link type we build frames for. */

@@ -6,7 +6,7 @@
  * Policy routing (ip rule) is not consulted; `--interface` and `--source` override the lookup.
  */
 import {readFileSync} from 'node:fs';
-import {EnvironmentError} from '../result/errors.js';
+import {EnvironmentError} from '../errors.js';
 import {IpAddress} from '../wire/address.js';
 import {interfaceAddresses, interfaceInfo, type InterfaceAddress} from './interfaces.js';
 

@@ -1,5 +1,5 @@
 export * from './state.js';
-export * from './errors.js';
+export * from '../errors.js';
 export * from './range.js';
 export * from './perfdata.js';
 export * from './check-result.js';

@@ -3,7 +3,7 @@
  * without `@` a value alerts when it is outside [start, end] (inclusive), with `@` when inside.
  * start omitted = 0, `~` = minus infinity, empty end = plus infinity; start > end is an error.
  */
-import {UsageError} from './errors.js';
+import {UsageError} from '../errors.js';
 
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
 

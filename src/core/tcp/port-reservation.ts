@@ -3,7 +3,7 @@
  * kernel does not hand the same port to another connection during the check (what the original C checkers did).
  */
 import {createServer, type Server} from 'node:net';
-import {EnvironmentError} from '../result/errors.js';
+import {EnvironmentError} from '../errors.js';
 import type {IpAddress} from '../wire/address.js';
 
 export interface PortReservation {

@@ -325,7 +325,7 @@ function buildNeighborMessage(
 /** The solicited-node multicast group of an IPv6 address (RFC 4291 section 2.7.1): ff02::1:ff + its low 24 bits. */
 export function solicitedNodeMulticast(target: IpAddress): IpAddress {
   if (target.family !== 6) throw new TypeError(`solicited-node address of non-IPv6 address ${target}`);
-  const group = Buffer.from('ff020000000000000000000001ff0000', 'hex');
+  const group = Buffer.from('ff02 0000 0000 0000 0000 0001 ff00 0000'.replace(/ /g, ''), 'hex');
   group.set(target.bytes.subarray(13), 13);
   return IpAddress.fromBytes(group, 0, 6);
 }

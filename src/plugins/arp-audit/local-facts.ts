@@ -9,7 +9,7 @@
 import {readdirSync, readFileSync} from 'node:fs';
 import {networkInterfaces} from 'node:os';
 import {interfaceAddresses, interfaceInfo, type InterfaceAddress} from '../../core/neighbor/interfaces.js';
-import {EnvironmentError} from '../../core/result/errors.js';
+import {EnvironmentError} from '../../core/errors.js';
 import type {LocalFacts, LocalInterface} from './local.js';
 import {readConf} from './sysctl.js';
 

@@ -5,7 +5,7 @@
  * lvs-dr.md). Without a role the VIP path is used: a monitoring host on the segment is a valid vantage point.
  */
 import {readFileSync} from 'node:fs';
-import {EnvironmentError, UsageError} from '../../core/result/errors.js';
+import {EnvironmentError, UsageError} from '../../core/errors.js';
 import type {ProbePath} from '../../core/result/check-result.js';
 import type {IpAddress} from '../../core/wire/address.js';
 

@@ -1,7 +1,7 @@
 /**
  * Typed options shared by every VIP-path check, converted from TARGET_FLAGS, ROLE_FLAGS and OUTPUT_FLAGS.
  */
-import {UsageError} from '../../core/result/errors.js';
+import {UsageError} from '../../core/errors.js';
 import type {Thresholds} from '../../core/result/check-result.js';
 import type {IpAddress, MacAddress} from '../../core/wire/address.js';
 import type {FlagValues} from '../../cli/flag-spec.js';

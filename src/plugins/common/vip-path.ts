@@ -8,7 +8,7 @@ import {PcapLink} from '../../core/link/pcap-link.js';
 import {ArpTimeoutError, resolveArp} from '../../core/neighbor/arp-resolver.js';
 import {interfaceInfo, isLocalAddress} from '../../core/neighbor/interfaces.js';
 import {chooseEgress, chooseSourceAddress} from '../../core/neighbor/route.js';
-import {EnvironmentError} from '../../core/result/errors.js';
+import {EnvironmentError} from '../../core/errors.js';
 import {reservePort, type PortReservation} from '../../core/tcp/port-reservation.js';
 import {IpAddress, MacAddress} from '../../core/wire/address.js';
 import type {RunContext} from '../plugin.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {parseFlags} from '../../../src/cli/parse-flags.js';
-import {UsageError} from '../../../src/core/result/errors.js';
+import {UsageError} from '../../../src/core/errors.js';
 import {tcpPlugin} from '../../../src/plugins/tcp/index.js';
 
 const base = ['--vip', '198.51.100.100', '--rs', '198.51.100.11', '--port', '80'];

@@ -3,7 +3,7 @@ import {mkdtempSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {decidePath, parseRoleFile} from '../../../src/plugins/common/role.js';
-import {EnvironmentError} from '../../../src/core/result/errors.js';
+import {EnvironmentError} from '../../../src/core/errors.js';
 import {IpAddress} from '../../../src/core/wire/address.js';
 
 const vip = IpAddress.parse('198.51.100.100')!;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {Range} from '../../../src/core/result/range.js';
-import {UsageError} from '../../../src/core/result/errors.js';
+import {UsageError} from '../../../src/core/errors.js';
 
 describe('Range (Nagios threshold syntax)', () => {
   // The table from the Monitoring Plugins guidelines, as reproduced in monitoring.md.
