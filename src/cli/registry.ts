@@ -6,6 +6,7 @@ import type {CheckPlugin} from '../plugins/plugin.js';
 
 export const checkPlugins: Readonly<Record<string, () => Promise<CheckPlugin<any>>>> = {
   tcp: async () => (await import('../plugins/tcp/index.js')).tcpPlugin,
+  'arp-audit': async () => (await import('../plugins/arp-audit/index.js')).arpAuditPlugin,
 };
 
 /** Arguments that belong to oclif (help, version), not to a check run. */

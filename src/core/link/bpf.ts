@@ -19,6 +19,13 @@ export function arpFrames(): BpfExpression {
   return expr('arp');
 }
 
+/** ARP packets whose sender or target protocol address is one of `addresses` (IPv4 only; all ARP when empty). */
+export function arpInvolving(addresses: readonly IpAddress[]): BpfExpression {
+  if (addresses.length === 0) return arpFrames();
+  for (const a of addresses) if (a.family !== 4) throw new RangeError(`ARP carries IPv4 addresses only, got ${a}`);
+  return expr(addresses.map((a) => `(arp host ${a.toString()})`).join(' or '));
+}
+
 /** TCP segments of one flow as seen from the local end: from remote ip:port to our port. */
 export function tcpFromPeer(remote: IpAddress, remotePort: number, localPort: number): BpfExpression {
   const family = remote.family === 4 ? 'ip' : 'ip6';

@@ -1,0 +1,90 @@
+/**
+ * A FIFO of bytes kept as the chunks they arrived in, so appending never copies and reading the front is
+ * usually a subarray. Used for the send queue (bytes from SND.UNA on, read at any offset for (re)transmission)
+ * and for received data the application has not read yet.
+ */
+export class ByteQueue {
+  private chunks: Buffer[] = [];
+  /** Index of the first live chunk; consumed chunks before it are compacted away in batches. */
+  private head = 0;
+  /** Bytes already consumed from chunks[head]. */
+  private headOffset = 0;
+  private total = 0;
+
+  get length(): number {
+    return this.total;
+  }
+
+  /** Appends `data` without copying: the caller hands over ownership. */
+  push(data: Buffer): void {
+    if (data.length === 0) return;
+    this.chunks.push(data);
+    this.total += data.length;
+  }
+
+  /** Removes and returns up to `max` bytes from the front: one chunk or a part of it, never a copy. */
+  shift(max = Infinity): Buffer | undefined {
+    const chunk = this.chunks[this.head];
+    if (chunk === undefined || max <= 0) return undefined;
+    const available = chunk.length - this.headOffset;
+    const take = Math.min(available, max);
+    const out = chunk.subarray(this.headOffset, this.headOffset + take);
+    this.advance(take);
+    return out;
+  }
+
+  /** Discards `count` bytes from the front (acknowledged data). */
+  drop(count: number): void {
+    if (count < 0 || count > this.total) throw new RangeError(`cannot drop ${count} of ${this.total} bytes`);
+    this.advance(count);
+  }
+
+  /**
+   * The bytes in [offset, offset + length) without consuming them: a subarray when they lie in one chunk,
+   * else a copy.
+   */
+  peek(offset: number, length: number): Buffer {
+    if (offset < 0 || length < 0 || offset + length > this.total) {
+      throw new RangeError(`cannot peek ${length} bytes at ${offset} of ${this.total}`);
+    }
+    if (length === 0) return Buffer.alloc(0);
+    let index = this.head;
+    let skip = offset + this.headOffset;
+    while (skip >= this.chunks[index]!.length) skip -= this.chunks[index++]!.length;
+    const first = this.chunks[index]!;
+    if (skip + length <= first.length) return first.subarray(skip, skip + length);
+    const out = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const chunk = this.chunks[index++]!;
+      const piece = chunk.subarray(skip, skip + (length - filled));
+      piece.copy(out, filled);
+      filled += piece.length;
+      skip = 0;
+    }
+    return out;
+  }
+
+  private advance(count: number): void {
+    this.total -= count;
+    while (count > 0) {
+      const chunk = this.chunks[this.head]!;
+      const left = chunk.length - this.headOffset;
+      if (count < left) {
+        this.headOffset += count;
+        return;
+      }
+      count -= left;
+      this.head++;
+      this.headOffset = 0;
+    }
+    // Drop consumed chunk references now and then so the array (and the memory it pins) does not grow forever.
+    if (this.head === this.chunks.length) {
+      this.chunks = [];
+      this.head = 0;
+    } else if (this.head >= 64 && this.head * 2 >= this.chunks.length) {
+      this.chunks = this.chunks.slice(this.head);
+      this.head = 0;
+    }
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * The receive half of a connection (gVisor's rcv.go): RCV.NXT, the window we advertise, in-order delivery to
+ * the application's queue, out-of-order reassembly, the peer's FIN, when to acknowledge, and the cap on bytes
+ * received.
+ *
+ * Sequence numbers are converted to stream offsets (data bytes since IRS + 1) at the entry, with wrap-safe
+ * arithmetic relative to RCV.NXT; nothing further in needs to think about wrap-around.
+ *
+ * Window: free space in the application's queue (data delivered but not read yet). The right edge we advertise
+ * never moves left (RFC 9293 3.8.6: do not shrink the window) and moves right only in steps of at least
+ * min(buffer / 2, MSS) (receiver-side silly window syndrome avoidance, RFC 9293 3.8.6.2.2). Out-of-order data is
+ * accepted only inside the advertised window, so all received data together stays within the buffer size.
+ */
+import type {Millis} from '../link/link.js';
+import {seqAdd, seqInRange, seqSub} from '../wire/seq.js';
+import {ByteQueue} from './byte-queue.js';
+import {Reassembler} from './reassembly.js';
+
+export interface ReceiverConfig {
+  /** Receive buffer: the most data held for the application, and so the largest window advertised. */
+  readonly bufferSize: number;
+  /** More in-order data than this ends the connection (a hostile or runaway server). */
+  readonly maxReceiveBytes: number;
+  /** Our MSS, for the window-update step size. */
+  readonly mss: number;
+  /** Delay for acknowledging a lone in-order segment; 0 acknowledges every segment at once. */
+  readonly delayedAckMs: Millis;
+  readonly maxOutOfOrderPieces: number;
+}
+
+/** What one segment's data did, for the connection's events and counters. */
+export interface ReceiveOutcome {
+  /** In-order bytes newly made readable. */
+  readonly delivered: number;
+  /** The peer's FIN was reached (in order) by this segment. */
+  readonly finReached: boolean;
+  readonly kind: 'in-order' | 'out-of-order' | 'duplicate' | 'beyond-window' | 'none';
+  /** Delivery stopped at maxReceiveBytes: the connection must end. */
+  readonly limitExceeded: boolean;
+}
+
+/** A segment's ACK fields as we would send them now. */
+export interface AckFields {
+  readonly ack: number;
+  /** The 16-bit window field (already shifted by our window scale). */
+  readonly window: number;
+}
+
+export class Receiver {
+  private irs = 0;
+  /** Data bytes delivered in order: the stream offset of the next byte we expect. */
+  private delivered = 0;
+  private finOffset: number | undefined;
+  private finSeen = false;
+  private readonly unread = new ByteQueue();
+  private readonly outOfOrder: Reassembler;
+  /** Stream offset of the window's right edge as last advertised. */
+  private advertisedEdge = 0;
+  private scale = 0;
+  private unackedSegments = 0;
+  /** When the delayed ACK falls due (Infinity: none pending). */
+  ackDue: Millis = Infinity;
+  /** Something requires an ACK now (out-of-order data, a duplicate, a FIN, a window update). */
+  ackNow = false;
+
+  constructor(private readonly config: ReceiverConfig) {
+    this.outOfOrder = new Reassembler(config.maxOutOfOrderPieces);
+    this.advertisedEdge = this.synWindow();
+  }
+
+  /** The window field for our SYN, which is never scaled (RFC 7323 2.2). */
+  synWindow(): number {
+    return Math.min(this.config.bufferSize, 0xffff);
+  }
+
+  /** Called with the SYN-ACK: the peer's ISN and the shift our window fields use from now on. */
+  synchronize(irs: number, scale: number): void {
+    this.irs = irs;
+    this.scale = scale;
+  }
+
+  /** RCV.NXT: the next sequence number expected (after the FIN once it has arrived). */
+  get nextSeq(): number {
+    return seqAdd(this.irs, 1 + this.delivered + (this.finSeen ? 1 : 0));
+  }
+
+  get bytesReceived(): number {
+    return this.delivered;
+  }
+
+  get finReceived(): boolean {
+    return this.finSeen;
+  }
+
+  /** Bytes delivered in order but not read by the application yet. */
+  get readableLength(): number {
+    return this.unread.length;
+  }
+
+  get hasOutOfOrderData(): boolean {
+    return !this.outOfOrder.isEmpty;
+  }
+
+  /** The window the peer currently believes in (RCV.WND of RFC 9293). */
+  get advertisedWindow(): number {
+    return Math.max(0, this.advertisedEdge - this.delivered);
+  }
+
+  /**
+   * RFC 9293 3.10.7.4's acceptability test against the window we advertised, with one leniency Linux also
+   * has: at a zero window a segment starting exactly at RCV.NXT is acceptable, so its ACK field is processed
+   * (its data is then dropped for lack of room) -- this is how the peer's zero-window probes get answered.
+   */
+  acceptable(seq: number, length: number): boolean {
+    const next = this.nextSeq;
+    const window = this.advertisedWindow;
+    if (window === 0) return seq === next;
+    const end = seqAdd(next, window);
+    if (length === 0) return seqInRange(seq, next, end);
+    return seqInRange(seq, next, end) || seqInRange(seqAdd(seq, length - 1), next, end);
+  }
+
+  /** Whether `seq` lies in the advertised window (RST and SYN checks of RFC 5961). */
+  inWindow(seq: number): boolean {
+    return seqInRange(seq, this.nextSeq, seqAdd(this.nextSeq, Math.max(1, this.advertisedWindow)));
+  }
+
+  /** Takes the payload and FIN of an acceptable segment. */
+  receive(now: Millis, seq: number, payload: Buffer, fin: boolean): ReceiveOutcome {
+    if (this.finSeen) {
+      // Everything up to the FIN is already here; this can only be a retransmission. Acknowledge it again.
+      if (payload.length > 0 || fin) this.ackNow = true;
+      return {delivered: 0, finReached: false, kind: payload.length > 0 || fin ? 'duplicate' : 'none', limitExceeded: false};
+    }
+    const start = this.delivered + seqSub(seq, seqAdd(this.irs, 1 + this.delivered));
+    const end = start + payload.length;
+    const edge = Math.max(this.advertisedEdge, this.delivered);
+    const lo = Math.max(start, this.delivered);
+    const hi = Math.min(end, edge);
+    let kind: ReceiveOutcome['kind'] = payload.length === 0 ? 'none' : 'duplicate';
+    let delivered = 0;
+    let limitExceeded = false;
+
+    if (end > edge) {
+      kind = 'beyond-window';
+      this.ackNow = true; // tell the peer where our window really ends
+    }
+    // A FIN past the window is dropped with the data before it; it comes again.
+    if (fin && end <= edge && this.finOffset === undefined) this.finOffset = end;
+
+    if (hi > lo && lo === this.delivered) {
+      kind = 'in-order';
+      const hadHoles = this.hasOutOfOrderData;
+      const pieces = [payload.subarray(lo - start, hi - start), ...(hadHoles ? [] : [])];
+      let reach = hi;
+      if (hadHoles) {
+        pieces.push(...this.outOfOrder.takeFrom(hi));
+        this.ackNow = true; // a hole filled: acknowledge at once so the sender leaves recovery (RFC 5681 4.2)
+      }
+      for (const piece of pieces) {
+        const room = this.config.maxReceiveBytes - this.delivered;
+        const take = Math.min(room, piece.length);
+        if (take > 0) {
+          this.unread.push(Buffer.from(piece.subarray(0, take)));
+          this.delivered += take;
+          delivered += take;
+        }
+        if (take < piece.length) {
+          limitExceeded = true;
+          break;
+        }
+        reach = this.delivered;
+      }
+      void reach;
+      this.countInOrderSegment(now);
+    } else if (hi > lo) {
+      kind = 'out-of-order';
+      this.outOfOrder.insert(lo, payload.subarray(lo - start, hi - start));
+      this.ackNow = true; // duplicate ACK with SACK blocks: the sender's loss signal (RFC 5681 4.2)
+    } else if (payload.length > 0) {
+      this.ackNow = true; // an old duplicate: our ACK for it was probably lost
+    }
+
+    let finReached = false;
+    if (!limitExceeded && this.finOffset !== undefined && this.delivered === this.finOffset) {
+      this.finSeen = true;
+      finReached = true;
+      this.ackNow = true;
+    }
+    return {delivered, finReached, kind, limitExceeded};
+  }
+
+  /** Reads up to `max` bytes the application has not read yet; may schedule a window update. */
+  read(max = Infinity): Buffer | undefined {
+    const chunk = this.unread.shift(max);
+    if (chunk && this.windowUpdateWorthwhile()) this.ackNow = true;
+    return chunk;
+  }
+
+  /** Delayed ACK timer expiry. */
+  onAckTimer(now: Millis): void {
+    if (now >= this.ackDue) this.ackNow = true;
+  }
+
+  /** Whether an ACK must go out now (when no data segment carries it). */
+  get wantsAck(): boolean {
+    return this.ackNow;
+  }
+
+  /** ACK number and window field for an outgoing segment; records the advertised edge and clears ACK debts. */
+  ackFields(): AckFields {
+    const edge = this.edgeToAdvertise();
+    const window = Math.min(0xffff, Math.ceil((edge - this.delivered) / 2 ** this.scale));
+    this.advertisedEdge = this.delivered + window * 2 ** this.scale;
+    this.ackNow = false;
+    this.ackDue = Infinity;
+    this.unackedSegments = 0;
+    return {ack: this.nextSeq, window};
+  }
+
+  /** SACK blocks (sequence numbers, right edge exclusive) for the out-of-order data, most recent first. */
+  sackBlocks(max: number): Array<[number, number]> {
+    return this.outOfOrder
+      .ranges()
+      .slice(0, max)
+      .map(({start, end}) => [seqAdd(this.irs, 1 + start), seqAdd(this.irs, 1 + end)]);
+  }
+
+  /** RFC 9293 3.8.6.3 / RFC 1122: acknowledge at least every second full segment, else within the ACK delay. */
+  private countInOrderSegment(now: Millis): void {
+    this.unackedSegments++;
+    if (this.config.delayedAckMs <= 0 || this.unackedSegments >= 2) this.ackNow = true;
+    else if (this.ackDue === Infinity) this.ackDue = now + this.config.delayedAckMs;
+  }
+
+  private edgeToAdvertise(): number {
+    const free = Math.max(0, this.config.bufferSize - this.unread.length);
+    const candidate = this.delivered + Math.min(free, 0xffff * 2 ** this.scale);
+    const current = Math.max(this.advertisedEdge, this.delivered);
+    return candidate - current >= this.swsStep() ? candidate : current;
+  }
+
+  /** A window update is worth a segment when it at least doubles the window the peer knows (as Linux does). */
+  private windowUpdateWorthwhile(): boolean {
+    const known = this.advertisedWindow;
+    const fresh = this.edgeToAdvertise() - this.delivered;
+    return fresh - known >= this.swsStep() && fresh >= 2 * known;
+  }
+
+  private swsStep(): number {
+    return Math.min(Math.floor(this.config.bufferSize / 2), this.config.mss);
+  }
+}

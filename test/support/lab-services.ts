@@ -1,0 +1,103 @@
+/**
+ * Extra servers and network conditions in a lab real server's namespace, for checks beyond the lab's basic
+ * port-80 HTTP server: the Node fixture servers (servers/fixture-servers.cjs), nginx from Debian with HTTPS
+ * (a throwaway CA made here with openssl), and packet loss on the real server's egress (nftables numgen).
+ * Everything is stopped with the lab (processes are tracked by lab.spawn; files live in the lab's tmpDir).
+ */
+import {execFileSync} from 'node:child_process';
+import {mkdirSync, writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {fileURLToPath} from 'node:url';
+import type {Lab, HostName} from '../../src/lab/lab.js';
+
+const FIXTURE_SERVERS = fileURLToPath(new URL('./servers/fixture-servers.cjs', import.meta.url));
+
+export const FIXTURE_PORTS = {http: 8080, lfOnly: 8081, closeDelimited: 8082, banner: 2222, redis: 6379} as const;
+export const TLS_PORT = 443;
+/** The name in the server certificate (and the SNI the tests send). */
+export const TLS_NAME = 'www.example.test';
+
+async function waitListening(lab: Lab, host: HostName, ports: readonly number[], address: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (const port of ports) {
+    for (;;) {
+      if ((await lab.tcpConnect(host, address, port, {timeoutMs: 500})) === 'open') break;
+      if (Date.now() > deadline) throw new Error(`${host}: nothing listens on ${address}:${port} after 10 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** Starts the Node fixture servers in `host` and waits until every port accepts connections. */
+export async function startFixtureServers(lab: Lab, host: HostName): Promise<void> {
+  lab.spawn(host, [process.execPath, FIXTURE_SERVERS]);
+  await waitListening(lab, host, Object.values(FIXTURE_PORTS), lab.hosts[host].ipv4);
+}
+
+export interface TlsFixture {
+  readonly caFile: string;
+  readonly dir: string;
+}
+
+/** A CA and a server certificate for TLS_NAME and the VIP, valid for `days` days (openssl CLI). */
+export function makeCertificates(dir: string, vip: string, days = 30): TlsFixture {
+  mkdirSync(dir, {recursive: true});
+  const openssl = (...args: string[]) => execFileSync('openssl', args, {cwd: dir, stdio: ['ignore', 'ignore', 'pipe']});
+  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem',
+    '-days', '30', '-subj', '/CN=vipcheck lab CA');
+  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr',
+    '-subj', `/CN=${TLS_NAME}`);
+  writeFileSync(join(dir, 'san.ext'), `subjectAltName=DNS:${TLS_NAME},IP:${vip}\n`);
+  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem',
+    '-days', String(days), '-extfile', 'san.ext');
+  return {caFile: join(dir, 'ca.pem'), dir};
+}
+
+/** nginx (Debian's) serving HTTPS on TLS_PORT in `host`, with certificates from makeCertificates. */
+export async function startNginxTls(lab: Lab, host: HostName, tls: TlsFixture): Promise<void> {
+  const root = join(tls.dir, 'www');
+  mkdirSync(root, {recursive: true});
+  writeFileSync(join(root, 'index.html'), `hello over TLS from ${host}\n`);
+  const conf = join(tls.dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    [
+      'worker_processes 1;',
+      `pid ${join(tls.dir, 'nginx.pid')};`,
+      `error_log ${join(tls.dir, 'error.log')};`,
+      'events { worker_connections 64; }',
+      'http {',
+      `  access_log ${join(tls.dir, 'access.log')};`,
+      `  client_body_temp_path ${tls.dir}; proxy_temp_path ${tls.dir}; fastcgi_temp_path ${tls.dir};`,
+      `  uwsgi_temp_path ${tls.dir}; scgi_temp_path ${tls.dir};`,
+      '  server {',
+      `    listen ${TLS_PORT} ssl; listen [::]:${TLS_PORT} ssl;`,
+      `    server_name ${TLS_NAME};`,
+      `    ssl_certificate ${join(tls.dir, 'server.pem')}; ssl_certificate_key ${join(tls.dir, 'server.key')};`,
+      `    root ${root};`,
+      '    location = /health { return 200 "ok\\n"; }',
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  lab.spawn(host, ['nginx', '-c', conf, '-g', 'daemon off;']);
+  await waitListening(lab, host, [TLS_PORT], lab.hosts[host].ipv4);
+}
+
+/**
+ * Drops `percent` % of the TCP segments `host` sends from `sourcePort`, at random (nftables numgen), until
+ * removed. Applies to the real server's egress only, so the checker's segments all arrive.
+ */
+export async function addEgressLoss(lab: Lab, host: HostName, sourcePort: number, percent: number): Promise<void> {
+  const rules = [
+    'add table inet vipcheck_loss',
+    'add chain inet vipcheck_loss out { type filter hook output priority 0; policy accept; }',
+    `add rule inet vipcheck_loss out tcp sport ${sourcePort} numgen random mod 100 < ${percent} drop`,
+  ].join('\n');
+  await lab.execOk(host, ['nft', '-f', '-'], {input: `${rules}\n`});
+}
+
+export async function removeEgressLoss(lab: Lab, host: HostName): Promise<void> {
+  await lab.exec(host, ['nft', 'delete', 'table', 'inet', 'vipcheck_loss']);
+}
