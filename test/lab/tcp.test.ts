@@ -222,6 +222,21 @@ describeLab('tcp check through the VIP path', (s) => {
     assert.match(firstLine(closed), /refused/);
   });
 
+  it('resolves an IPv6 real server by NDP and checks the IPv6 VIP through it', async () => {
+    const good = await runVipcheck(s.lab, 'director', ['tcp', '--vip', s.lab.vip6, '--rs', s.lab.hosts.good.ipv6, '-p', '80', '-v', '--json']);
+    assert.equal(good.code, 0, good.stdout);
+    const json = JSON.parse(good.stdout);
+    assert.equal(json.mac, s.lab.hosts.good.mac);
+    assert.equal(json.macOrigin, 'ndp');
+    assert.ok((json.verbose as string[]).some((l) => /resolved 2001:db8:100::11 to 02:00:00:00:00:11 by NDP/.test(l)), good.stdout);
+    const novip = await runVipcheck(s.lab, 'director', ['tcp', '--vip', s.lab.vip6, '--rs', s.lab.hosts.novip.ipv6, '-p', '80', '-t', '0.6']);
+    assert.equal(novip.code, 2, novip.stdout);
+    assert.match(firstLine(novip), /no answer from \[2001:db8:100::100\]:80 via 2001:db8:100::12 \(02:00:00:00:00:12\)/);
+    const nobody = await runVipcheck(s.lab, 'director', ['tcp', '--vip', s.lab.vip6, '--rs', '2001:db8:100::99', '-p', '80', '-t', '0.6']);
+    assert.equal(nobody.code, 2, nobody.stdout);
+    assert.match(firstLine(nobody), /real server 2001:db8:100::99 did not answer NDP on eth0/);
+  });
+
   it('gives the same result through oclif as through the fast path', async () => {
     for (const args of [tcp('closed'), ['tcp', '--vip', vip()], tcp('good', '--bogus')]) {
       const fast = await runVipcheck(s.lab, 'director', args);

@@ -4,9 +4,9 @@
  * kernel's neighbour cache.
  *
  * The solicitation goes to the target's solicited-node multicast group (ff02::1:ffXX:XXXX, Ethernet
- * 33:33:ff:XX:XX:XX) with hop limit 255 and a Source Link-Layer Address option. The option is not optional for
- * us: without it the target would first have to resolve our address by NDP before it could answer, and nothing
- * here answers solicitations.
+ * 33:33:ff:XX:XX:XX) with hop limit 255 and a Source Link-Layer Address option. The option is not optional:
+ * Linux (ndisc_recv_ns) does not answer a multicast solicitation without it from a sender it has no neighbour
+ * entry for yet, it stays silent (measured on 6.18; it does not resolve the sender first either).
  *
  * An advertisement is believed when it passes the checks a receiving kernel applies (RFC 4861 section 7.1.2,
  * see ndpValidationError): hop limit 255, code 0, no fragment header, a correct checksum (NDP is built by the

@@ -1,85 +1,174 @@
 /**
- * Connects a sans-IO TCP machine to a frame link and real timers: frames in -> segments for the machine,
+ * Connects a sans-IO TCP machine to a frame link and a clock: frames in -> segments for the machine,
  * segments out -> frames, and a single timer armed at the machine's `pollAt()`. The machine never sees a
  * socket or a clock of its own, which is what makes it testable by script.
+ *
+ * The clock is real time by default; tests pass a virtual clock so that exchanges with loss and retransmission
+ * timeouts run deterministically and without waiting. An application that changes the machine from outside
+ * (writes, reads, shutdown, abort) calls `wake()` on the handle; wakes within one tick are coalesced into one
+ * poll, so a header and a body written together leave in one segment when they fit.
  */
+import {performance} from 'node:perf_hooks';
 import type {FrameLink, Millis} from '../link/link.js';
 import {describeFrame} from '../wire/frame.js';
-import type {TcpSegment} from '../wire/tcp.js';
 import type {TcpFlow} from './flow.js';
-import type {OutgoingSegment} from './syn-probe.js';
+import type {OutgoingSegment, SansIoTcp} from './segment.js';
 
-export interface SansIoTcp {
-  start(now: Millis): OutgoingSegment[];
-  receive(now: Millis, segment: TcpSegment): OutgoingSegment[];
-  poll(now: Millis): OutgoingSegment[];
-  pollAt(): Millis;
-  readonly finished: boolean;
+export type {SansIoTcp} from './segment.js';
+
+export interface ScheduledTimer {
+  cancel(): void;
+  /** Lets the process exit while only this timer is pending (real timers only). */
+  unref?(): void;
+  ref?(): void;
 }
+
+export interface DriveClock {
+  now(): Millis;
+  /** Calls `callback` once at time `at` (at once if it has passed). */
+  schedule(at: Millis, callback: () => void): ScheduledTimer;
+}
+
+/** performance.now() and setTimeout: what production runs on. */
+export const realClock: DriveClock = {
+  now: () => performance.now(),
+  schedule(at, callback) {
+    const timer = setTimeout(callback, Math.max(0, at - performance.now()));
+    return {cancel: () => clearTimeout(timer), unref: () => timer.unref(), ref: () => timer.ref()};
+  },
+};
 
 export interface DriveOptions {
   /** Packet trace sink (-vvv): one line per frame sent or received on the flow. */
   readonly trace?: (text: string) => void;
   /** Reported once per flow when captured segments carry bad checksums (normal with offload). */
   readonly onBadChecksum?: () => void;
+  /** Default: real time. */
+  readonly clock?: DriveClock;
+  /** Runs after every call into the machine (and its segments were sent), so its owner can drain events. */
+  readonly afterStep?: () => void;
 }
 
-export function drive(link: FrameLink, flow: TcpFlow, machine: SansIoTcp, options: DriveOptions = {}): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    let settled = false;
-    let reportedChecksum = false;
+export interface DriveHandle {
+  /** Settles when the machine has finished; rejects if sending failed or the machine threw. */
+  readonly done: Promise<void>;
+  /** The machine changed from outside: poll it soon (coalesced per microtask). */
+  wake(): void;
+  /** Whether the pending timer keeps the process alive (like net.Socket ref/unref); the default is ref. */
+  ref(): void;
+  unref(): void;
+  readonly running: boolean;
+}
 
-    const settle = (error?: unknown) => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      link.onFrame(() => {});
-      if (error) reject(error);
-      else resolve();
-    };
+/**
+ * A machine whose `pollAt()` stays in the past while its polls send nothing would spin the event loop; after
+ * this many such polls in a row the driver gives up with an error instead (a bug, never expected).
+ */
+const MAX_IDLE_IMMEDIATE_POLLS = 1000;
 
-    const emit = (segments: OutgoingSegment[]) => {
-      for (const out of segments) {
-        const frame = flow.frame(out);
-        options.trace?.(`> ${describeFrame(frame)}`);
-        link.send(frame);
-      }
-    };
-
-    const step = (work: () => OutgoingSegment[]) => {
-      if (settled) return;
-      try {
-        emit(work());
-      } catch (error) {
-        settle(error);
-        return;
-      }
-      if (machine.finished) {
-        settle();
-        return;
-      }
-      arm();
-    };
-
-    const arm = () => {
-      if (timer) clearTimeout(timer);
-      const at = machine.pollAt();
-      if (!Number.isFinite(at)) return;
-      timer = setTimeout(() => step(() => machine.poll(performance.now())), Math.max(0, at - performance.now()));
-    };
-
-    link.onFrame((frame, receivedAt) => {
-      const inbound = flow.match(frame);
-      if (!inbound) return;
-      options.trace?.(`< ${describeFrame(frame)}${inbound.checksumValid ? '' : ' (bad checksum, offload?)'}`);
-      if (!inbound.checksumValid && !reportedChecksum) {
-        reportedChecksum = true;
-        options.onBadChecksum?.();
-      }
-      step(() => machine.receive(receivedAt, inbound.segment));
-    });
-
-    step(() => machine.start(performance.now()));
+export function startDriving(link: FrameLink, flow: TcpFlow, machine: SansIoTcp, options: DriveOptions = {}): DriveHandle {
+  const clock = options.clock ?? realClock;
+  let timer: ScheduledTimer | undefined;
+  let settled = false;
+  let reportedChecksum = false;
+  let wakeQueued = false;
+  let referenced = true;
+  let idleImmediatePolls = 0;
+  let resolveDone!: () => void;
+  let rejectDone!: (error: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
   });
+
+  const settle = (error?: unknown) => {
+    if (settled) return;
+    settled = true;
+    timer?.cancel();
+    timer = undefined;
+    link.onFrame(() => {});
+    if (error) rejectDone(error);
+    else resolveDone();
+  };
+
+  const emit = (segments: OutgoingSegment[]) => {
+    for (const out of segments) {
+      const frame = flow.frame(out);
+      options.trace?.(`> ${describeFrame(frame)}`);
+      link.send(frame);
+    }
+  };
+
+  const step = (work: () => OutgoingSegment[], immediatePoll = false) => {
+    if (settled) return;
+    try {
+      const segments = work();
+      emit(segments);
+      idleImmediatePolls = immediatePoll && segments.length === 0 ? idleImmediatePolls + 1 : 0;
+      options.afterStep?.();
+      if (idleImmediatePolls > MAX_IDLE_IMMEDIATE_POLLS) throw new Error('TCP machine keeps asking for a poll without doing anything (bug)');
+    } catch (error) {
+      settle(error);
+      return;
+    }
+    if (machine.finished) {
+      settle();
+      return;
+    }
+    arm();
+  };
+
+  const arm = () => {
+    timer?.cancel();
+    timer = undefined;
+    const at = machine.pollAt();
+    if (!Number.isFinite(at)) return;
+    const immediate = at <= clock.now();
+    timer = clock.schedule(at, () => {
+      timer = undefined;
+      step(() => machine.poll(clock.now()), immediate);
+    });
+    if (!referenced) timer.unref?.();
+  };
+
+  link.onFrame((frame, receivedAt) => {
+    const inbound = flow.match(frame);
+    if (!inbound) return;
+    options.trace?.(`< ${describeFrame(frame)}${inbound.checksumValid ? '' : ' (bad checksum, offload?)'}`);
+    if (!inbound.checksumValid && !reportedChecksum) {
+      reportedChecksum = true;
+      options.onBadChecksum?.();
+    }
+    step(() => machine.receive(receivedAt, inbound.segment));
+  });
+
+  step(() => machine.start(clock.now()));
+
+  return {
+    done,
+    wake() {
+      if (settled || wakeQueued) return;
+      wakeQueued = true;
+      queueMicrotask(() => {
+        wakeQueued = false;
+        step(() => machine.poll(clock.now()));
+      });
+    },
+    ref() {
+      referenced = true;
+      timer?.ref?.();
+    },
+    unref() {
+      referenced = false;
+      timer?.unref?.();
+    },
+    get running() {
+      return !settled;
+    },
+  };
+}
+
+/** Runs `machine` over `link` until it finishes (the handshake probe's whole life). */
+export function drive(link: FrameLink, flow: TcpFlow, machine: SansIoTcp, options: DriveOptions = {}): Promise<void> {
+  return startDriving(link, flow, machine, options).done;
 }

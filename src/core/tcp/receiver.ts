@@ -12,7 +12,7 @@
  * accepted only inside the advertised window, so all received data together stays within the buffer size.
  */
 import type {Millis} from '../link/link.js';
-import {seqAdd, seqInRange, seqSub} from '../wire/seq.js';
+import {seqAdd, seqGe, seqInRange, seqLe, seqSub} from '../wire/seq.js';
 import {ByteQueue} from './byte-queue.js';
 import {Reassembler} from './reassembly.js';
 
@@ -107,17 +107,15 @@ export class Receiver {
   }
 
   /**
-   * RFC 9293 3.10.7.4's acceptability test against the window we advertised, with one leniency Linux also
-   * has: at a zero window a segment starting exactly at RCV.NXT is acceptable, so its ACK field is processed
-   * (its data is then dropped for lack of room) -- this is how the peer's zero-window probes get answered.
+   * The acceptability test of RFC 9293 3.10.7.4 in Linux's form (tcp_sequence): the segment must not end before
+   * RCV.NXT and must not start beyond the advertised right edge. It is slightly more lenient than the RFC's
+   * table at the edges, on purpose: a zero-window probe starting exactly at RCV.NXT, or a segment that exactly
+   * repeats the last one, is accepted so its ACK field is processed; its data is then dropped (no room, or
+   * already held) and answered with an ACK like any other.
    */
   acceptable(seq: number, length: number): boolean {
     const next = this.nextSeq;
-    const window = this.advertisedWindow;
-    if (window === 0) return seq === next;
-    const end = seqAdd(next, window);
-    if (length === 0) return seqInRange(seq, next, end);
-    return seqInRange(seq, next, end) || seqInRange(seqAdd(seq, length - 1), next, end);
+    return seqGe(seqAdd(seq, length), next) && seqLe(seq, seqAdd(next, this.advertisedWindow));
   }
 
   /** Whether `seq` lies in the advertised window (RST and SYN checks of RFC 5961). */
@@ -134,7 +132,8 @@ export class Receiver {
     }
     const start = this.delivered + seqSub(seq, seqAdd(this.irs, 1 + this.delivered));
     const end = start + payload.length;
-    const edge = Math.max(this.advertisedEdge, this.delivered);
+    // Nothing is accepted past a FIN already seen out of order (the peer cannot send beyond its own FIN).
+    const edge = Math.min(Math.max(this.advertisedEdge, this.delivered), this.finOffset ?? Infinity);
     const lo = Math.max(start, this.delivered);
     const hi = Math.min(end, edge);
     let kind: ReceiveOutcome['kind'] = payload.length === 0 ? 'none' : 'duplicate';
@@ -150,17 +149,15 @@ export class Receiver {
 
     if (hi > lo && lo === this.delivered) {
       kind = 'in-order';
-      const hadHoles = this.hasOutOfOrderData;
-      const pieces = [payload.subarray(lo - start, hi - start), ...(hadHoles ? [] : [])];
-      let reach = hi;
-      if (hadHoles) {
+      const pieces = [payload.subarray(lo - start, hi - start)];
+      if (this.hasOutOfOrderData) {
         pieces.push(...this.outOfOrder.takeFrom(hi));
         this.ackNow = true; // a hole filled: acknowledge at once so the sender leaves recovery (RFC 5681 4.2)
       }
       for (const piece of pieces) {
-        const room = this.config.maxReceiveBytes - this.delivered;
-        const take = Math.min(room, piece.length);
+        const take = Math.min(this.config.maxReceiveBytes - this.delivered, piece.length);
         if (take > 0) {
+          // A copy: the payload is a view into a whole captured frame we should not keep alive.
           this.unread.push(Buffer.from(piece.subarray(0, take)));
           this.delivered += take;
           delivered += take;
@@ -169,9 +166,7 @@ export class Receiver {
           limitExceeded = true;
           break;
         }
-        reach = this.delivered;
       }
-      void reach;
       this.countInOrderSegment(now);
     } else if (hi > lo) {
       kind = 'out-of-order';

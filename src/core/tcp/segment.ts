@@ -1,12 +1,27 @@
 /**
- * What every sans-IO TCP machine here (the handshake probe, the full connection) hands to its driver: TCP header
- * fields and payload. The caller (TcpFlow) adds IP and Ethernet, so the machines never know the link.
+ * The contract between the sans-IO TCP machines here (the handshake probe, the full connection) and their
+ * driver: time and the flow's segments in, TCP segments out (header fields and payload; TcpFlow adds IP and
+ * Ethernet), and the time the machine next needs a poll. The machines never see a socket, a link or a clock.
  */
-import type {TcpRepr} from '../wire/tcp.js';
+import type {Millis} from '../link/link.js';
+import type {TcpRepr, TcpSegment} from '../wire/tcp.js';
 
 export interface OutgoingSegment {
   readonly repr: TcpRepr;
   readonly payload: Buffer;
+}
+
+export interface SansIoTcp {
+  /** Opens the connection (sends the SYN). Called once. */
+  start(now: Millis): OutgoingSegment[];
+  /** One inbound segment of the flow (the driver has matched addresses). */
+  receive(now: Millis, segment: TcpSegment): OutgoingSegment[];
+  /** Timers and anything the application queued since the last call. */
+  poll(now: Millis): OutgoingSegment[];
+  /** When poll() is needed next: a time at or before now means at once, Infinity means never. */
+  pollAt(): Millis;
+  /** Nothing more will be sent or accepted; the driver can stop. */
+  readonly finished: boolean;
 }
 
 export const EMPTY_PAYLOAD: Buffer = Buffer.alloc(0);

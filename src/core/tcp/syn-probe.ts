@@ -12,8 +12,9 @@
  * Retransmitted SYNs carry distinct timestamp values, so the echoed TSecr tells which attempt was answered and
  * the round-trip time stays exact despite retransmission (Karn's problem).
  */
-import {TcpFlags, type TcpOptions, type TcpRepr, type TcpSegment} from '../wire/tcp.js';
+import {TcpFlags, type TcpOptions, type TcpSegment} from '../wire/tcp.js';
 import {seqAdd} from '../wire/seq.js';
+import type {OutgoingSegment} from './segment.js';
 
 export type Millis = number;
 
@@ -41,11 +42,7 @@ export type SynProbeOutcome =
   | {readonly kind: 'refused'; readonly rttMs: Millis; readonly attempts: number}
   | {readonly kind: 'timeout'; readonly attempts: number};
 
-/** A segment for the caller to send: header fields and payload; the caller adds IP and Ethernet. */
-export interface OutgoingSegment {
-  readonly repr: TcpRepr;
-  readonly payload: Buffer;
-}
+export type {OutgoingSegment} from './segment.js';
 
 type Phase = 'idle' | 'syn-sent' | 'closing' | 'done';
 

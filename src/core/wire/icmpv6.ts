@@ -222,7 +222,9 @@ export function parseNeighborMessage(bytes: Buffer): Parsed<NeighborSolicitation
 /** Checks length, type and option list; returns the options. */
 function parseNeighborBody(bytes: Buffer, type: number): Parsed<NdpOption[]> {
   const name = type === Icmpv6Type.NeighborSolicitation ? 'neighbor solicitation' : 'neighbor advertisement';
-  if (bytes.length < Icmpv6Message.HEADER_LENGTH) return fail(truncated('ICMPv6 header', 4, bytes.length));
+  if (bytes.length < Icmpv6Message.HEADER_LENGTH) {
+    return fail(truncated('ICMPv6 header', Icmpv6Message.HEADER_LENGTH, bytes.length));
+  }
   if (bytes[field.type] !== type) return fail(`ICMPv6 type ${bytes[field.type]} is not a ${name}`);
   if (bytes.length < NDP_OPTIONS_OFFSET) return fail(truncated(name, NDP_OPTIONS_OFFSET, bytes.length));
   const options: NdpOption[] = [];

@@ -79,13 +79,13 @@ export function classifyActive({observer, expectation, interfaceName, windowMs}:
   const findings: Finding[] = [];
   const self = holdsVip(expectation);
   const answering = responders.length + (self ? 1 : 0);
-  const list = responders.map((r) => `${describeMac(r.mac, realServerOf)} (${r.rounds.length}/${probes} probes)`).join(', ');
+  const list = responders.map((r) => describeMac(r.mac, realServerOf, `${r.rounds.length}/${probes} probes`)).join(', ');
   if (answering > 1) {
     findings.push(
       finding(
         'A1',
         self
-          ? `${responders.length} other MAC(s) answer who-has ${vip} although this host (${ownMac}) holds it: ${list}`
+          ? `${responders.length === 1 ? 'another MAC answers' : `${responders.length} other MACs answer`} who-has ${vip} although this host (${ownMac}) holds it: ${list}`
           : `${responders.length} MACs answer who-has ${vip}: ${list}`,
         {ip: vip, fix: 'on every responder that is not the director: sysctl -w net.ipv4.conf.all.arp_ignore=1'},
       ),
@@ -99,7 +99,7 @@ export function classifyActive({observer, expectation, interfaceName, windowMs}:
         ? `not an expected MAC (${expected.join(', ')}${expectedAnswered ? '' : ', which did not answer'})`
         : 'and real servers must never answer for the VIP';
     findings.push(
-      finding('A2', `${describeMac(r.mac, realServerOf)} answers who-has ${vip} (${r.rounds.length}/${probes} probes), ${why}`, {
+      finding('A2', `${describeMac(r.mac, realServerOf, `${r.rounds.length}/${probes} probes`)} answers who-has ${vip}, ${why}`, {
         mac: r.mac,
         ip: r.realServer,
         fix: foreignResponderFix(r.mac, r.realServer, vip, realServerOf),

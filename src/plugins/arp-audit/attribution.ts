@@ -38,10 +38,11 @@ export function expectedSenders(expectation: Expectation): readonly MacAddress[]
 /** Finds the real server (--rs) that uses a MAC. */
 export type RealServerOf = (mac: MacAddress) => IpAddress | undefined;
 
-/** `02:00:00:00:00:11 (real server 198.51.100.11)`, or the bare MAC. */
-export function describeMac(mac: MacAddress, realServerOf: RealServerOf): string {
+/** `02:00:00:00:00:11 (real server 198.51.100.11, <extra>)`, `02:00:00:00:00:02 (<extra>)` or the bare MAC. */
+export function describeMac(mac: MacAddress, realServerOf: RealServerOf, extra?: string): string {
   const rip = realServerOf(mac);
-  return rip ? `${mac} (real server ${rip})` : mac.toString();
+  const notes = [...(rip ? [`real server ${rip}`] : []), ...(extra ? [extra] : [])];
+  return notes.length > 0 ? `${mac} (${notes.join(', ')})` : mac.toString();
 }
 
 /** Where a fix must be run: `on 198.51.100.11`, or `on the host owning 02:...` when it is not named. */

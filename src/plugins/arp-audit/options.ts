@@ -93,8 +93,13 @@ function activePlan(values: FlagValues, timeoutMs: number, budgetMs: number): Ac
   const explicit = [probesText === undefined ? '' : `--probes ${probes}`, intervalMs === undefined ? '' : `--interval ${seconds(intervalMs)}`]
     .filter((t) => t !== '')
     .join(' and ');
-  probes ??= Math.max(1, Math.min(DEFAULT_PROBES, Math.floor(budgetMs / (intervalMs ?? DEFAULT_INTERVAL_MS))));
+  // Several rounds matter more than long gaps (a LAN answers within a millisecond): shrink the interval first.
+  probes ??= intervalMs === undefined ? DEFAULT_PROBES : Math.max(1, Math.min(DEFAULT_PROBES, Math.floor(budgetMs / intervalMs)));
   intervalMs ??= Math.min(DEFAULT_INTERVAL_MS, Math.floor(budgetMs / probes));
+  if (explicit === '' && intervalMs < MIN_INTERVAL_MS) {
+    probes = Math.max(1, Math.min(probes, Math.floor(budgetMs / MIN_INTERVAL_MS)));
+    intervalMs = MIN_INTERVAL_MS;
+  }
   if (intervalMs < MIN_INTERVAL_MS || probes * intervalMs > budgetMs) {
     const what = explicit === '' ? 'the active probes' : explicit;
     throw new UsageError(

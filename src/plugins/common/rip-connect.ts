@@ -3,7 +3,9 @@
  * path (the original checkers' fallback had no timeout at all).
  */
 import {connect} from 'node:net';
+import {chooseEgress} from '../../core/neighbor/route.js';
 import type {IpAddress} from '../../core/wire/address.js';
+import type {TargetOptions} from './target.js';
 
 export type RipConnectOutcome =
   | {readonly kind: 'open'; readonly ms: number}
@@ -43,4 +45,23 @@ export function ripConnect(
       resolve(error.code === 'ECONNREFUSED' ? {kind: 'refused', ms} : {kind: 'error', code: error.code ?? error.message, ms});
     });
   });
+}
+
+/**
+ * The source for a kernel connect to RIP:port. Left to itself, Linux prefers a /128 IPv6 VIP on the director's
+ * interface as the source (its longest-match score is capped by the address's own prefix), and the real
+ * server, which holds the VIP itself, then answers itself: a healthy server times out and one without the VIP
+ * passes. So bind the subnet address the VIP path would use, when there is one.
+ */
+export function ripSource(target: TargetOptions): IpAddress | undefined {
+  if (target.source) return target.source;
+  try {
+    return chooseEgress(target.rs, target.interfaceName).source;
+  } catch {
+    return undefined; // not on-link or no route: let the kernel choose; the connect itself reports
+  }
+}
+
+export function formatHostPort(address: IpAddress, port: number): string {
+  return address.family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
 }

@@ -2,10 +2,10 @@
  * Everything a VIP-path check needs before its first segment: the egress interface and source address, a
  * reserved source port, a capture on the interface filtered to this flow (and ARP), and the real server's MAC.
  */
-import {anyOf, arpFrames, tcpFromPeer} from '../../core/link/bpf.js';
+import {anyOf, neighborAnswers, tcpFromPeer} from '../../core/link/bpf.js';
 import type {FrameLink} from '../../core/link/link.js';
 import {PcapLink} from '../../core/link/pcap-link.js';
-import {ArpTimeoutError, resolveArp} from '../../core/neighbor/arp-resolver.js';
+import {NeighborTimeoutError, resolveNeighbor} from '../../core/neighbor/resolve.js';
 import {interfaceInfo, isLocalAddress} from '../../core/neighbor/interfaces.js';
 import {chooseEgress, chooseSourceAddress} from '../../core/neighbor/route.js';
 import {EnvironmentError} from '../../core/errors.js';
@@ -21,8 +21,8 @@ export interface VipPath {
   readonly localPort: number;
   readonly rsMac: MacAddress;
   /** How the MAC was obtained, for the output. */
-  readonly macOrigin: 'arp' | 'static';
-  readonly arpMs: number | undefined;
+  readonly macOrigin: 'arp' | 'ndp' | 'static';
+  readonly resolveMs: number | undefined;
   readonly mtu: number;
   readonly vipIsLocal: boolean;
 }
@@ -47,33 +47,38 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
 
   const reservation = await reserveSourcePort(source);
   context.onCleanup(() => reservation.release());
-  const filter = anyOf(arpFrames(), tcpFromPeer(target.vip, target.port, reservation.port));
+  // The neighbour answers (ARP or NDP, by the RIP's family) and the flow's segments from VIP:port.
+  const filter = anyOf(neighborAnswers(target.rs.family), tcpFromPeer(target.vip, target.port, reservation.port));
   context.note(3, `capture filter: ${filter}`);
   const link = new PcapLink({interfaceName: info.name, mac: info.mac, filter});
   context.onCleanup(() => link.close());
 
   let rsMac = target.mac;
-  let arpMs: number | undefined;
+  let resolvedBy: 'arp' | 'ndp' | 'static' = 'static';
+  let resolveMs: number | undefined;
   if (!rsMac) {
-    if (target.rs.family !== 4) {
-      throw new EnvironmentError('resolving an IPv6 real server address (NDP) is not implemented yet; give --mac');
+    const neighborSource = chooseSourceAddress(info.addresses, target.rs);
+    if (!neighborSource) {
+      throw new EnvironmentError(`interface ${info.name} has no IPv${target.rs.family} address to resolve ${target.rs} from`);
     }
-    const arpSource = chooseSourceAddress(info.addresses, target.rs);
-    if (!arpSource) throw new EnvironmentError(`interface ${info.name} has no IPv4 address to send ARP from`);
     try {
-      const resolution = await resolveArp(link, {
+      const resolution = await resolveNeighbor(link, {
         target: target.rs,
-        source: arpSource,
+        source: neighborSource,
         deadline: context.deadline,
         trace: (text) => context.note(3, text),
       });
       rsMac = resolution.mac;
-      arpMs = resolution.elapsedMs;
-      context.note(1, `resolved ${target.rs} to ${rsMac} by ARP in ${resolution.elapsedMs.toFixed(2)} ms (${resolution.requests} request(s))`);
+      resolveMs = resolution.elapsedMs;
+      resolvedBy = resolution.protocol === 'ARP' ? 'arp' : 'ndp';
+      context.note(
+        1,
+        `resolved ${target.rs} to ${rsMac} by ${resolution.protocol} in ${resolution.elapsedMs.toFixed(2)} ms (${resolution.requests} request(s))`,
+      );
     } catch (error) {
-      if (error instanceof ArpTimeoutError) {
+      if (error instanceof NeighborTimeoutError) {
         throw new NeighborUnreachableError(
-          `real server ${target.rs} did not answer ARP on ${info.name} within the deadline (is it down or on another segment?)`,
+          `real server ${target.rs} did not answer ${error.protocol} on ${info.name} within the deadline (is it down or on another segment?)`,
         );
       }
       throw error;
@@ -85,8 +90,8 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
     source,
     localPort: reservation.port,
     rsMac,
-    macOrigin: target.mac ? 'static' : 'arp',
-    arpMs,
+    macOrigin: resolvedBy,
+    resolveMs,
     mtu: info.mtu,
     vipIsLocal: isLocalAddress(target.vip),
   };

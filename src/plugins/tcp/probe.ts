@@ -10,12 +10,10 @@ import {drive} from '../../core/tcp/drive.js';
 import {TcpFlow} from '../../core/tcp/flow.js';
 import {SynProbe, type SynProbeOutcome} from '../../core/tcp/syn-probe.js';
 import {isLocalAddress} from '../../core/neighbor/interfaces.js';
-import {chooseEgress} from '../../core/neighbor/route.js';
-import type {IpAddress} from '../../core/wire/address.js';
 import {formatSeconds} from '../../cli/run-check.js';
 import type {RunContext} from '../plugin.js';
 import {decidePath} from '../common/role.js';
-import {ripConnect, type RipConnectOutcome} from '../common/rip-connect.js';
+import {formatHostPort, ripConnect, ripSource, type RipConnectOutcome} from '../common/rip-connect.js';
 import {NeighborUnreachableError, openVipPath, type VipPath} from '../common/vip-path.js';
 import type {TcpCheckOptions} from './options.js';
 
@@ -26,7 +24,7 @@ export async function runTcpCheck(options: TcpCheckOptions, context: RunContext)
   const decision = decidePath(options.role, options.target.vip, isLocalAddress);
   if (decision.path === 'rip') {
     const {rs, port} = options.target;
-    const source = ripSourceAddress(options);
+    const source = ripSource(options.target);
     if (source) context.note(2, `kernel connect from ${source}`);
     const outcome = await ripConnect(rs, port, context.deadline, {
       ...(source ? {source} : {}),
@@ -80,21 +78,6 @@ export async function runTcpCheck(options: TcpCheckOptions, context: RunContext)
   return vipResult(options, context, probe.outcome ?? {kind: 'timeout', attempts: 0}, path, decision.reason);
 }
 
-/**
- * The source for the kernel connect to RIP:port. Left to itself, Linux prefers a /128 IPv6 VIP on the
- * director's interface as the source (its longest-match score is capped by the address's own prefix), and
- * the real server, which holds the VIP itself, then answers itself: a healthy server times out and one
- * without the VIP passes. So bind the same subnet address the VIP path would use, when there is one.
- */
-function ripSourceAddress(options: TcpCheckOptions): IpAddress | undefined {
-  if (options.target.source) return options.target.source;
-  try {
-    return chooseEgress(options.target.rs, options.target.interfaceName).source;
-  } catch {
-    return undefined; // not on-link or no route: let the kernel choose, the connect itself will report
-  }
-}
-
 function timePerf(seconds: number | undefined, options: TcpCheckOptions, context: RunContext): PerfDatum {
   return {
     label: 'time',
@@ -121,7 +104,7 @@ function vipResult(
   reason: string,
 ): CheckResult {
   const {vip, port, rs} = options.target;
-  const service = formatService(vip.toString(), port);
+  const service = formatHostPort(vip, port);
   const via = `via ${rs} (${path.rsMac})`;
   const data = {
     vip: vip.toString(),
@@ -174,7 +157,7 @@ function vipResult(
 
 function ripResult(options: TcpCheckOptions, context: RunContext, outcome: RipConnectOutcome, reason: string): CheckResult {
   const {rs, port, vip} = options.target;
-  const service = formatService(rs.toString(), port);
+  const service = formatHostPort(rs, port);
   const base = {
     check: 'TCP',
     path: 'rip' as ProbePath,
@@ -208,10 +191,6 @@ function ripResult(options: TcpCheckOptions, context: RunContext, outcome: RipCo
         perfdata: [timePerf(undefined, options, context)],
       };
   }
-}
-
-function formatService(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 function formatMs(ms: number): string {

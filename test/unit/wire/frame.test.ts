@@ -130,7 +130,8 @@ describe('wire/frame', () => {
       );
       assert.equal(
         describe_(kernelFrames.ndpSolicitation),
-        '02:00:00:00:00:01 > 33:33:ff:00:01:00 IPv6 2001:db8::2 > ff02::1:ff00:100: ICMPv6, length 32',
+        '02:00:00:00:00:01 > 33:33:ff:00:01:00 IPv6 2001:db8::2 > ff02::1:ff00:100: ICMP6, neighbor solicitation, ' +
+          'who has 2001:db8::100, source link-address 02:00:00:00:00:01, length 32',
       );
       assert.equal(
         describeFrame(ethernetAround(EtherType.IPv6, ipv6LaterFragment)),
