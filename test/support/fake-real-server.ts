@@ -15,7 +15,20 @@ export interface ReceivedSegment {
   readonly destinationMac: MacAddress;
 }
 
-export type TcpResponder = (segment: TcpSegment, reply: (repr: Omit<TcpRepr, 'sourcePort' | 'destinationPort'>) => void) => void;
+/** `reply` answers the segment's sender from the address and port it was sent to; `payload` defaults to none. */
+export type TcpResponder = (
+  segment: TcpSegment,
+  reply: (repr: Omit<TcpRepr, 'sourcePort' | 'destinationPort'>, payload?: Buffer) => void,
+  /** Where the segment came from, for servers that send later on their own (timers). */
+  from: TcpEndpoint,
+) => void;
+
+/** One side of a TCP flow as the server sees it. */
+export interface TcpEndpoint {
+  readonly mac: MacAddress;
+  readonly ip: IpAddress;
+  readonly port: number;
+}
 
 export class FakeRealServer {
   readonly link: MemoryLink;
@@ -48,11 +61,17 @@ export class FakeRealServer {
     if (!tcp.ok) return;
     const segment = tcp.value;
     this.received.push({segment, destinationMac: eth.value.destination});
-    this.respond(segment, (repr) => {
-      const bytes = buildTcp({...repr, sourcePort: segment.destinationPort, destinationPort: segment.sourcePort}, Buffer.alloc(0), destination, source);
-      const packet = buildIpPacket({family: destination.family, source: destination, destination: source, protocol: IpProtocol.TCP}, bytes);
-      this.link.send(buildEthernet({destination: eth.value.source, source: this.mac, etherType: eth.value.etherType}, packet));
-    });
+    const peer: TcpEndpoint = {mac: eth.value.source, ip: source, port: segment.sourcePort};
+    const local: TcpEndpoint = {mac: this.mac, ip: destination, port: segment.destinationPort};
+    this.respond(segment, (repr, payload) => this.sendTcp(local, peer, repr, payload), peer);
+  }
+
+  /** Sends one TCP segment from `local` (an address of this server, e.g. the VIP) to `peer`. */
+  sendTcp(local: TcpEndpoint, peer: TcpEndpoint, repr: Omit<TcpRepr, 'sourcePort' | 'destinationPort'>, payload: Buffer = Buffer.alloc(0)): void {
+    const bytes = buildTcp({...repr, sourcePort: local.port, destinationPort: peer.port}, payload, local.ip, peer.ip);
+    const packet = buildIpPacket({family: local.ip.family, source: local.ip, destination: peer.ip, protocol: IpProtocol.TCP}, bytes);
+    const etherType = local.ip.family === 4 ? EtherType.IPv4 : EtherType.IPv6;
+    this.link.send(buildEthernet({destination: peer.mac, source: this.mac, etherType}, packet));
   }
 
   private receiveArp(eth: EthernetFrame): void {

@@ -1,8 +1,16 @@
 /**
- * A FIFO of bytes kept as the chunks they arrived in, so appending never copies and reading the front is
- * usually a subarray. Used for the send queue (bytes from SND.UNA on, read at any offset for (re)transmission)
- * and for received data the application has not read yet.
+ * A FIFO of bytes kept as chunks, so reading the front is usually a subarray. Used for the send queue (bytes
+ * from SND.UNA on, read at any offset for (re)transmission) and for received data the application has not read
+ * yet.
+ *
+ * `pushCopy` packs small pieces into shared blocks: a peer (or an application) sending one byte at a time must
+ * not cost one Buffer object per byte, which at a 256 KiB window would be hundreds of thousands of objects.
  */
+
+/** Pieces below this size are packed into blocks; larger ones get a copy of their own. */
+const PACK_BELOW = 1024;
+const BLOCK_SIZE = 16 * 1024;
+
 export class ByteQueue {
   private chunks: Buffer[] = [];
   /** Index of the first live chunk; consumed chunks before it are compacted away in batches. */
@@ -15,11 +23,49 @@ export class ByteQueue {
     return this.total;
   }
 
+  /** Live chunks (objects held): what pushCopy keeps small. */
+  get chunkCount(): number {
+    return this.chunks.length - this.head;
+  }
+
+  /** The block small pieces are packed into, how much of it is used, and the chunk viewing its tail. */
+  private block: Buffer | undefined;
+  private blockUsed = 0;
+  private blockChunk = -1;
+  private blockChunkStart = 0;
+
   /** Appends `data` without copying: the caller hands over ownership. */
   push(data: Buffer): void {
     if (data.length === 0) return;
     this.chunks.push(data);
     this.total += data.length;
+  }
+
+  /** Appends a copy of `data`; small pieces go into a shared block, extending the last chunk when they can. */
+  pushCopy(data: Uint8Array): void {
+    if (data.length === 0) return;
+    if (data.length >= PACK_BELOW) {
+      this.push(Buffer.from(data));
+      return;
+    }
+    if (!this.block || this.blockUsed + data.length > this.block.length) {
+      this.block = Buffer.allocUnsafe(BLOCK_SIZE);
+      this.blockUsed = 0;
+      this.blockChunk = -1;
+    }
+    const start = this.blockUsed;
+    this.block.set(data, start);
+    this.blockUsed += data.length;
+    this.total += data.length;
+    const last = this.chunks.length - 1;
+    if (this.blockChunk === last && last >= this.head) {
+      // The last chunk is a view of this block ending where the new bytes start: widen it.
+      this.chunks[last] = this.block.subarray(this.blockChunkStart, this.blockUsed);
+    } else {
+      this.chunks.push(this.block.subarray(start, this.blockUsed));
+      this.blockChunk = this.chunks.length - 1;
+      this.blockChunkStart = start;
+    }
   }
 
   /** Removes and returns up to `max` bytes from the front: one chunk or a part of it, never a copy. */
@@ -82,8 +128,10 @@ export class ByteQueue {
     if (this.head === this.chunks.length) {
       this.chunks = [];
       this.head = 0;
+      this.blockChunk = -1;
     } else if (this.head >= 64 && this.head * 2 >= this.chunks.length) {
       this.chunks = this.chunks.slice(this.head);
+      this.blockChunk = this.blockChunk >= this.head ? this.blockChunk - this.head : -1;
       this.head = 0;
     }
   }

@@ -60,8 +60,8 @@ export interface TcpConnectionConfig {
   readonly timeWaitMs?: Millis;
   /** Peer MSS assumed when the SYN-ACK has none (RFC 9293: 536 for IPv4; 1220 suits IPv6). */
   readonly defaultPeerMss?: number;
-  /** Most separate out-of-order pieces held. Default 64. */
-  readonly maxOutOfOrderPieces?: number;
+  /** Most out-of-order segments (or pieces of them) held at once; bounds objects, the window bounds bytes. Default 1024. */
+  readonly maxOutOfOrderSegments?: number;
 }
 
 /** What the handshake settled. */
@@ -109,7 +109,7 @@ const DEFAULTS: Omit<ResolvedConfig, 'localPort' | 'remotePort' | 'isn' | 'mss' 
   delayedAckMs: 40,
   timeWaitMs: 1000,
   defaultPeerMss: 536,
-  maxOutOfOrderPieces: 64,
+  maxOutOfOrderSegments: 1024,
 };
 
 /** Most notes kept: a hostile peer must not grow them without bound. */
@@ -182,7 +182,7 @@ export class TcpConnection implements SansIoTcp {
       maxReceiveBytes: this.config.maxReceiveBytes,
       mss: this.config.mss,
       delayedAckMs: this.config.delayedAckMs,
-      maxOutOfOrderPieces: this.config.maxOutOfOrderPieces,
+      maxOutOfOrderSegments: this.config.maxOutOfOrderSegments,
     });
   }
 

@@ -5,18 +5,20 @@
  * numbers: the receiver converts once at its edge with wrap-safe arithmetic, and everything here is ordinary
  * integer comparison. Segments may overlap each other arbitrarily (retransmissions re-cut by the peer, GRO
  * merges); bytes already held win and only the uncovered parts of a new segment are stored, as copies so a
- * small piece never pins a large captured frame.
+ * small piece never pins a large captured frame. Adjacent data is kept as one range (a list of chunks), so the
+ * ranges are exactly what SACK blocks report.
  *
  * Memory is bounded by the caller, which only inserts data inside the window it advertised, and here by a cap
- * on the number of separate pieces (a peer sending one byte in every other position would otherwise cost an
- * object per byte). A segment that would exceed the cap is refused; the peer retransmits it later.
+ * on stored chunks: a peer sending one byte in every other position would otherwise cost an object per byte.
+ * A segment that would exceed the cap is refused; the peer sends it again later.
  */
 
-interface Piece {
+interface Range {
   readonly start: number;
-  readonly data: Buffer;
-  /** When this piece was stored or extended, so SACK blocks can list the most recent first (RFC 2018). */
-  touched: number;
+  readonly end: number;
+  readonly chunks: readonly Buffer[];
+  /** When this range last received data, so SACK blocks can list the most recent first (RFC 2018). */
+  readonly touched: number;
 }
 
 export interface StreamRange {
@@ -25,16 +27,19 @@ export interface StreamRange {
   readonly end: number;
 }
 
+export type InsertOutcome = 'stored' | 'duplicate' | 'refused';
+
 export class Reassembler {
-  /** Sorted by start, never overlapping. */
-  private pieces: Piece[] = [];
+  /** Sorted, disjoint and never adjacent (adjacent ranges are merged). */
+  private ranges_: Range[] = [];
   private clock = 0;
   private bytes = 0;
+  private chunkCount = 0;
 
-  constructor(private readonly maxPieces = 64) {}
+  constructor(private readonly maxChunks = 1024) {}
 
   get isEmpty(): boolean {
-    return this.pieces.length === 0;
+    return this.ranges_.length === 0;
   }
 
   get bufferedBytes(): number {
@@ -42,67 +47,80 @@ export class Reassembler {
   }
 
   /**
-   * Stores the parts of [start, start + data.length) not held yet. Returns false when the segment was refused
-   * for lack of room (too many pieces); true otherwise, including when every byte was a duplicate.
+   * Stores the parts of [start, start + data.length) not held yet: `stored` when some were new, `duplicate`
+   * when every byte was held already, `refused` when storing would exceed the chunk cap (nothing is kept).
    */
-  insert(start: number, data: Buffer): boolean {
+  insert(start: number, data: Buffer): InsertOutcome {
     const end = start + data.length;
-    if (data.length === 0) return true;
+    if (data.length === 0) return 'duplicate';
     const stamp = ++this.clock;
-    // Find the gaps of [start, end) that existing pieces do not cover.
-    const fresh: Piece[] = [];
+    // The gaps of [start, end) that held ranges do not cover become new single-chunk ranges.
+    const fresh: Range[] = [];
     let cursor = start;
-    let firstAfter = this.pieces.length;
-    for (let i = 0; i < this.pieces.length; i++) {
-      const piece = this.pieces[i]!;
-      const pieceEnd = piece.start + piece.data.length;
-      if (pieceEnd < start) continue;
-      if (piece.start > end) {
-        firstAfter = i;
-        break;
-      }
-      piece.touched = stamp; // overlapping or adjacent: part of the block this segment reports
-      if (piece.start > cursor) fresh.push(this.copyPiece(data, start, cursor, Math.min(piece.start, end), stamp));
-      cursor = Math.max(cursor, pieceEnd);
+    for (const range of this.ranges_) {
+      if (range.end <= cursor) continue;
+      if (range.start >= end) break;
+      if (range.start > cursor) fresh.push(this.copyRange(data, start, cursor, range.start, stamp));
+      cursor = range.end;
     }
-    if (cursor < end) fresh.push(this.copyPiece(data, start, cursor, end, stamp));
-    if (fresh.length === 0) return true;
-    if (this.pieces.length + fresh.length > this.maxPieces) return false;
-    for (const piece of fresh) this.bytes += piece.data.length;
-    this.pieces = [...this.pieces.slice(0, firstAfter), ...fresh, ...this.pieces.slice(firstAfter)].sort((a, b) => a.start - b.start);
-    return true;
+    if (cursor < end) fresh.push(this.copyRange(data, start, cursor, end, stamp));
+    if (fresh.length === 0) {
+      this.touchOverlapping(start, end, stamp);
+      return 'duplicate';
+    }
+    if (this.chunkCount + fresh.length > this.maxChunks) return 'refused';
+    for (const range of fresh) this.bytes += range.end - range.start;
+    this.chunkCount += fresh.length;
+    this.ranges_ = mergeAdjacent([...this.ranges_, ...fresh].sort((a, b) => a.start - b.start));
+    this.touchOverlapping(start, end, stamp);
+    return 'stored';
   }
 
   /**
-   * Removes and returns the data that continues the stream at `at` (the new in-order edge), in order. Pieces
-   * lying wholly before `at` are discarded; one straddling it is trimmed.
+   * Removes and returns the data that continues the stream at `at` (the new in-order edge), in order. Data
+   * lying wholly before `at` is discarded; a range straddling it is trimmed.
    */
   takeFrom(at: number): Buffer[] {
     const out: Buffer[] = [];
-    while (this.pieces.length > 0 && this.pieces[0]!.start <= at) {
-      const piece = this.pieces.shift()!;
-      this.bytes -= piece.data.length;
-      const pieceEnd = piece.start + piece.data.length;
-      if (pieceEnd <= at) continue;
-      out.push(piece.data.subarray(at - piece.start));
-      at = pieceEnd;
+    while (this.ranges_.length > 0 && this.ranges_[0]!.start <= at) {
+      const range = this.ranges_.shift()!;
+      this.bytes -= range.end - range.start;
+      this.chunkCount -= range.chunks.length;
+      let position = range.start;
+      for (const chunk of range.chunks) {
+        const chunkEnd = position + chunk.length;
+        if (chunkEnd > at) out.push(chunk.subarray(Math.max(0, at - position)));
+        position = chunkEnd;
+      }
+      at = Math.max(at, range.end);
     }
     return out;
   }
 
-  /** The held ranges with adjacent pieces merged, most recently touched first: what SACK blocks report. */
+  /** The held ranges, most recently touched first: what SACK blocks report. */
   ranges(): StreamRange[] {
-    const merged: Array<StreamRange & {touched: number}> = [];
-    for (const piece of this.pieces) {
-      const last = merged[merged.length - 1];
-      const end = piece.start + piece.data.length;
-      if (last && last.end === piece.start) merged[merged.length - 1] = {start: last.start, end, touched: Math.max(last.touched, piece.touched)};
-      else merged.push({start: piece.start, end, touched: piece.touched});
-    }
-    return merged.sort((a, b) => b.touched - a.touched).map(({start, end}) => ({start, end}));
+    return [...this.ranges_].sort((a, b) => b.touched - a.touched).map(({start, end}) => ({start, end}));
   }
 
-  private copyPiece(data: Buffer, dataStart: number, from: number, to: number, touched: number): Piece {
-    return {start: from, data: Buffer.from(data.subarray(from - dataStart, to - dataStart)), touched};
+  private copyRange(data: Buffer, dataStart: number, from: number, to: number, touched: number): Range {
+    return {start: from, end: to, chunks: [Buffer.from(data.subarray(from - dataStart, to - dataStart))], touched};
   }
+
+  /** The range holding the segment just received is the most recent (the first SACK block). */
+  private touchOverlapping(start: number, end: number, stamp: number): void {
+    this.ranges_ = this.ranges_.map((range) => (range.end >= start && range.start <= end ? {...range, touched: stamp} : range));
+  }
+}
+
+function mergeAdjacent(sorted: Range[]): Range[] {
+  const out: Range[] = [];
+  for (const range of sorted) {
+    const last = out[out.length - 1];
+    if (last && last.end === range.start) {
+      out[out.length - 1] = {start: last.start, end: range.end, chunks: [...last.chunks, ...range.chunks], touched: Math.max(last.touched, range.touched)};
+    } else {
+      out.push(range);
+    }
+  }
+  return out;
 }

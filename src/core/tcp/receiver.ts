@@ -25,7 +25,8 @@ export interface ReceiverConfig {
   readonly mss: number;
   /** Delay for acknowledging a lone in-order segment; 0 acknowledges every segment at once. */
   readonly delayedAckMs: Millis;
-  readonly maxOutOfOrderPieces: number;
+  /** Most out-of-order segments (pieces of them) held at once. */
+  readonly maxOutOfOrderSegments: number;
 }
 
 /** What one segment's data did, for the connection's events and counters. */
@@ -64,7 +65,7 @@ export class Receiver {
   ackNow = false;
 
   constructor(private readonly config: ReceiverConfig) {
-    this.outOfOrder = new Reassembler(config.maxOutOfOrderPieces);
+    this.outOfOrder = new Reassembler(config.maxOutOfOrderSegments);
     this.advertisedEdge = this.synWindow();
   }
 
@@ -158,7 +159,7 @@ export class Receiver {
         const take = Math.min(this.config.maxReceiveBytes - this.delivered, piece.length);
         if (take > 0) {
           // A copy: the payload is a view into a whole captured frame we should not keep alive.
-          this.unread.push(Buffer.from(piece.subarray(0, take)));
+          this.unread.pushCopy(piece.subarray(0, take));
           this.delivered += take;
           delivered += take;
         }
@@ -169,8 +170,8 @@ export class Receiver {
       }
       this.countInOrderSegment(now);
     } else if (hi > lo) {
-      kind = 'out-of-order';
-      this.outOfOrder.insert(lo, payload.subarray(lo - start, hi - start));
+      // Refused (too many pieces) counts as out of order too: it is simply not stored, and comes again.
+      kind = this.outOfOrder.insert(lo, payload.subarray(lo - start, hi - start)) === 'duplicate' ? 'duplicate' : 'out-of-order';
       this.ackNow = true; // duplicate ACK with SACK blocks: the sender's loss signal (RFC 5681 4.2)
     } else if (payload.length > 0) {
       this.ackNow = true; // an old duplicate: our ACK for it was probably lost

@@ -156,7 +156,7 @@ export class Sender {
   write(data: Uint8Array): number {
     if (this.finQueued) throw new Error('write after shutdown');
     const take = Math.min(data.length, this.freeSpace);
-    if (take > 0) this.queue.push(Buffer.from(data.subarray(0, take)));
+    if (take > 0) this.queue.pushCopy(data.subarray(0, take));
     return take;
   }
 

@@ -86,14 +86,7 @@ function data(report: AuditReport, findings: readonly Finding[]): Record<string,
           active: {
             probes: active.probes,
             intervalMs: active.intervalMs,
-            responders: active.responders.map((r) => ({
-              mac: r.mac.toString(),
-              realServer: r.realServer?.toString() ?? null,
-              rounds: r.rounds,
-              responses: r.responses,
-              firstMs: round(r.firstMs),
-              expected: r.expected ?? null,
-            })),
+            responders: active.responders.map((r) => ({...macJson(r), rounds: r.rounds, responses: r.responses})),
             firstForeign: active.firstForeign ? {ms: round(active.firstForeign.ms), round: active.firstForeign.round} : null,
           },
         }
@@ -105,19 +98,18 @@ function data(report: AuditReport, findings: readonly Finding[]): Record<string,
             claims: passive.claims,
             changes: passive.changes,
             foreignProbes: passive.foreignProbes,
-            senders: passive.senders.map((s) => ({
-              mac: s.mac.toString(),
-              realServer: s.realServer?.toString() ?? null,
-              counts: s.counts,
-              firstMs: round(s.firstMs),
-              expected: s.expected ?? null,
-            })),
+            senders: passive.senders.map((x) => ({...macJson(x), counts: x.counts})),
           },
         }
       : {}),
     ...(local ? {local: {role: local.decision.role, reason: local.decision.reason}} : {}),
     realServers: report.realServers.map((r) => ({ip: r.ip.toString(), macs: r.macs.map(String)})),
   };
+}
+
+/** The fields responders and senders share. */
+function macJson(x: {mac: MacAddress; realServer: IpAddress | undefined; firstMs: number; expected: boolean | undefined}) {
+  return {mac: x.mac.toString(), realServer: x.realServer?.toString() ?? null, firstMs: round(x.firstMs), expected: x.expected ?? null};
 }
 
 function verbose(report: AuditReport): VerboseLine[] {

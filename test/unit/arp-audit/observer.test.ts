@@ -42,6 +42,10 @@ describe('arp-audit observer', () => {
       ],
     );
     assert.equal(o.claims.length, 0);
+    // Our kernel's own lookup of the VIP is answered to our MAC too, but to our address: a claim, not a response.
+    o.observe(arpFrame({op: ArpOperation.Reply, sha: DIRECTOR_MAC, spa: VIP, tha: AUDITOR_MAC, tpa: CLIENT_IP}), 501);
+    assert.equal(o.responses.length, 3);
+    assert.equal(o.claims.length, 1);
   });
 
   it('takes a broadcast probe reply as a response too, but not a reply to someone else', () => {

@@ -69,9 +69,13 @@ describe('arp-audit passive mode', () => {
   });
 
   it('names the cause by what the foreign MAC sent: replies = arp_ignore, announcements = VIP on an ARP interface', () => {
-    const replies = judge([reply(RS2_MAC)], {expectMacs: [DIRECTOR_MAC]});
+    // A real server answering for the VIP is an arp_ignore fault, not A5's arp_announce.
+    const rs2Sighting = arpFrame({op: ArpOperation.Request, sha: RS2_MAC, spa: RS2, tpa: GATEWAY});
+    const replies = judge([rs2Sighting, reply(RS2_MAC)], {expectMacs: [DIRECTOR_MAC]});
     assert.deepEqual(replies.ids, ['A4']);
-    assert.equal(replies.outcome.findings[0]!.fix, 'on the host owning 02:00:00:00:00:12: sysctl -w net.ipv4.conf.all.arp_ignore=1');
+    assert.equal(replies.outcome.findings[0]!.fix, 'on 198.51.100.12: sysctl -w net.ipv4.conf.all.arp_ignore=1');
+    const unnamed = judge([reply(RS2_MAC)], {expectMacs: [DIRECTOR_MAC]});
+    assert.equal(unnamed.outcome.findings[0]!.fix, 'on the host owning 02:00:00:00:00:12: sysctl -w net.ipv4.conf.all.arp_ignore=1');
     const announced = judge([gratuitous(BACKUP_MAC)], {expectMacs: [DIRECTOR_MAC]});
     assert.deepEqual(announced.ids, ['A4']);
     assert.match(announced.outcome.findings[0]!.fix!, /move 198\.51\.100\.100 off its ARP-capable interface/);
