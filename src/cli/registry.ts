@@ -7,6 +7,8 @@ import type {CheckPlugin} from '../plugins/plugin.js';
 export const checkPlugins: Readonly<Record<string, () => Promise<CheckPlugin<any>>>> = {
   tcp: async () => (await import('../plugins/tcp/index.js')).tcpPlugin,
   'arp-audit': async () => (await import('../plugins/arp-audit/index.js')).arpAuditPlugin,
+  http: async () => (await import('../plugins/http/index.js')).httpPlugin,
+  'http-status': async () => (await import('../plugins/http-status/index.js')).httpStatusPlugin,
 };
 
 /** Arguments that belong to oclif (help, version), not to a check run. */

@@ -4,8 +4,9 @@
  * so that the engine is tested against a second implementation rather than against itself.
  *
  * Deliberately simple, and deliberately unlike the engine where that makes the engine work harder:
- * - receives in order only: out-of-order segments are dropped and answered with a duplicate ACK, so the
- *   client's retransmission (timeouts, fast retransmit) must recover every loss;
+ * - receives in order only by default: out-of-order segments are dropped and answered with a duplicate ACK,
+ *   so the client's retransmission (timeouts, fast retransmit) must recover every loss (`keepOutOfOrder`
+ *   holds them and sends SACK blocks instead, like a kernel);
  * - sends without congestion control up to the client's window, cut at the client's MSS (or at
  *   `segmentSize`, which may exceed the MSS to imitate GRO-merged captures), retransmits every range the
  *   client's SACK blocks do not cover after a fixed RTO, and probes a zero window with one byte of new data
@@ -43,6 +44,11 @@ export interface TestPeerOptions {
   readonly segmentSize?: number;
   /** Fixed retransmission timeout (default 30 ms). */
   readonly rtoMs?: number;
+  /**
+   * Keep out-of-order segments and report them in SACK blocks, as real kernels do. Default false: drop
+   * them (the worst case for the client's retransmission).
+   */
+  readonly keepOutOfOrder?: boolean;
   /** Called when a connection is established (the client's ACK of our SYN-ACK arrived). */
   readonly onConnection?: (connection: PeerConnection) => void;
 }
@@ -105,6 +111,7 @@ export class PeerConnection {
   private tsRecent = 0;
   private readonly useTimestamps: boolean;
   private readonly useSack: boolean;
+  private readonly scaling: boolean;
   private readonly ourScale: number;
   private readonly peerScale: number;
   private readonly peerMss: number;
@@ -119,6 +126,8 @@ export class PeerConnection {
   private dupAcks = 0;
   /** Offsets the client reported holding (SACK), merged, within [una, max). */
   private sacked: Array<[number, number]> = [];
+  /** Out-of-order segments held with keepOutOfOrder. */
+  private held: Array<{seq: number; payload: Buffer; fin: boolean}> = [];
   private rtoTimer: ScheduledTimer | undefined;
   private persistTimer: ScheduledTimer | undefined;
 
@@ -134,9 +143,9 @@ export class PeerConnection {
     const offered = syn.options;
     this.useTimestamps = (options.timestamps ?? true) && offered.timestamp !== undefined;
     this.useSack = (options.sack ?? true) && offered.sackPermitted === true;
-    const scaling = options.windowScale !== null && offered.windowScale !== undefined;
-    this.ourScale = scaling ? (options.windowScale ?? 7) : 0;
-    this.peerScale = scaling ? offered.windowScale! : 0;
+    this.scaling = options.windowScale !== null && offered.windowScale !== undefined;
+    this.ourScale = this.scaling ? (options.windowScale ?? 7) : 0;
+    this.peerScale = this.scaling ? offered.windowScale! : 0;
     this.peerMss = offered.mss ?? 536;
     this.peerWindow = syn.window; // never scaled in a SYN
     if (offered.timestamp) this.tsRecent = offered.timestamp.value;
@@ -166,6 +175,10 @@ export class PeerConnection {
     if (this.state === 'closed') return;
     this.send({sequenceNumber: this.seqOf(this.max), acknowledgmentNumber: this.rcvNxt, flags: TcpFlags.RST | TcpFlags.ACK, window: 0});
     this.close();
+  }
+
+  get ended(): boolean {
+    return this.finQueued;
   }
 
   /** All our data and FIN acknowledged. */
@@ -232,25 +245,41 @@ export class PeerConnection {
       if (seqSub(segment.sequenceNumber, this.rcvNxt) < 0) this.sendAck();
       return;
     }
-    const behind = seqSub(this.rcvNxt, segment.sequenceNumber); // bytes of this segment we already have
-    if (behind < 0) {
-      this.stats.outOfOrderDropped++; // in-order only: drop it, the duplicate ACK tells the client
-    } else if (!this.finReceived) {
-      const fresh = payload.subarray(Math.min(behind, payload.length));
-      if (fresh.length > 0) {
-        this.inbound.push(Buffer.from(fresh));
-        this.rcvNxt = seqAdd(this.rcvNxt, fresh.length);
-        this.onData?.(Buffer.from(fresh));
-      }
-      if (fin && seqAdd(segment.sequenceNumber, payload.length) === this.rcvNxt) {
-        this.finReceived = true;
-        this.rcvNxt = seqAdd(this.rcvNxt, 1);
-        this.sendAck();
-        this.onEnd?.();
-        return;
+    if (seqSub(this.rcvNxt, segment.sequenceNumber) < 0) {
+      if (this.options.keepOutOfOrder) this.held.push({seq: segment.sequenceNumber, payload: Buffer.from(payload), fin});
+      else this.stats.outOfOrderDropped++; // in-order only: drop it, the duplicate ACK tells the client
+    } else {
+      this.takeInOrder(segment.sequenceNumber, payload, fin);
+      // Held segments that now continue the stream.
+      for (let progress = true; progress && this.held.length > 0; ) {
+        progress = false;
+        for (const piece of this.held) {
+          if (seqSub(this.rcvNxt, piece.seq) >= 0) {
+            this.held = this.held.filter((other) => other !== piece);
+            this.takeInOrder(piece.seq, piece.payload, piece.fin);
+            progress = true;
+            break;
+          }
+        }
       }
     }
     this.sendAck();
+  }
+
+  private takeInOrder(seq: number, payload: Buffer, fin: boolean): void {
+    if (this.finReceived) return;
+    const fresh = payload.subarray(Math.min(seqSub(this.rcvNxt, seq), payload.length));
+    if (fresh.length > 0) {
+      this.inbound.push(Buffer.from(fresh));
+      this.rcvNxt = seqAdd(this.rcvNxt, fresh.length);
+      this.onData?.(Buffer.from(fresh));
+    }
+    if (fin && seqAdd(seq, payload.length) === this.rcvNxt) {
+      this.finReceived = true;
+      this.rcvNxt = seqAdd(this.rcvNxt, 1);
+      this.held = [];
+      this.onEnd?.();
+    }
   }
 
   private trySend(): void {
@@ -314,21 +343,32 @@ export class PeerConnection {
   }
 
   private sendAck(): void {
-    this.send({sequenceNumber: this.seqOf(this.max), acknowledgmentNumber: this.rcvNxt, flags: TcpFlags.ACK, window: this.windowField()});
+    this.send({sequenceNumber: this.seqOf(this.max), acknowledgmentNumber: this.rcvNxt, flags: TcpFlags.ACK, window: this.windowField()}, undefined, false, this.sackBlocks());
+  }
+
+  /** Up to three SACK blocks for the held segments (offsets from RCV.NXT merged into ranges). */
+  private sackBlocks(): Array<[number, number]> | undefined {
+    if (!this.useSack || this.held.length === 0) return undefined;
+    const ranges = mergeRanges(this.held.map(({seq, payload}) => [seqSub(seq, this.rcvNxt), seqSub(seq, this.rcvNxt) + payload.length]));
+    return ranges.slice(-3).map(([start, end]) => [seqAdd(this.rcvNxt, start), seqAdd(this.rcvNxt, end)]);
   }
 
   private sendSynAck(): void {
     const options: TcpOptions = {mss: this.options.mss ?? 1460};
     if (this.useSack) options.sackPermitted = true;
     if (this.useTimestamps) options.timestamp = {value: this.tsValue(), echo: this.tsRecent};
-    if (this.ourScale > 0 || (this.options.windowScale !== null && this.peerScale > 0)) options.windowScale = this.ourScale;
+    if (this.scaling) options.windowScale = this.ourScale;
     this.send({sequenceNumber: this.iss, acknowledgmentNumber: this.rcvNxt, flags: TcpFlags.SYN | TcpFlags.ACK, window: Math.min(0xffff, this.receiveWindow()), options}, undefined, true);
     this.armRto();
   }
 
-  private send(repr: Omit<TcpRepr, 'sourcePort' | 'destinationPort'>, payload?: Buffer, raw = false): void {
+  private send(repr: Omit<TcpRepr, 'sourcePort' | 'destinationPort'>, payload?: Buffer, raw = false, sackBlocks?: Array<[number, number]>): void {
     this.stats.segmentsSent++;
-    const options = raw ? repr.options : this.useTimestamps ? {timestamp: {value: this.tsValue(), echo: this.tsRecent}} : undefined;
+    const options: TcpOptions | undefined = raw
+      ? repr.options
+      : this.useTimestamps || sackBlocks
+        ? {...(this.useTimestamps ? {timestamp: {value: this.tsValue(), echo: this.tsRecent}} : {}), ...(sackBlocks ? {sackBlocks} : {})}
+        : undefined;
     this.server.sendTcp(this.local, this.remote, {...repr, ...(options ? {options} : {})}, payload);
   }
 

@@ -20,7 +20,7 @@ import {TcpFlags, type TcpOptions, type TcpSegment} from '../wire/tcp.js';
 import {seqAdd, seqGt, seqLe, seqLt, seqSub} from '../wire/seq.js';
 import type {TcpErrorReason, TcpEvent, TcpState} from './events.js';
 import {Receiver} from './receiver.js';
-import {EMPTY_PAYLOAD, type OutgoingSegment, type SansIoTcp} from './segment.js';
+import {EMPTY_PAYLOAD, outgoing, type OutgoingSegment, type SansIoTcp} from './segment.js';
 import {Sender, type DataSegment} from './sender.js';
 
 export type {TcpErrorReason, TcpEvent, TcpState} from './events.js';
@@ -56,6 +56,8 @@ export interface TcpConnectionConfig {
   readonly maxReceiveBytes?: number;
   /** Delayed ACK for a lone in-order segment; 0 acknowledges every segment. Default 40 (Linux's minimum). */
   readonly delayedAckMs?: Millis;
+  /** In-order segments acknowledged at once at the start, before ACKs are delayed (Linux: 16). Default 16. */
+  readonly quickAcks?: number;
   /** TIME-WAIT length (never past the deadline). Default 1000: enough to re-ACK a lost last ACK on a LAN. */
   readonly timeWaitMs?: Millis;
   /** Peer MSS assumed when the SYN-ACK has none (RFC 9293: 536 for IPv4; 1220 suits IPv6). */
@@ -107,6 +109,7 @@ const DEFAULTS: Omit<ResolvedConfig, 'localPort' | 'remotePort' | 'isn' | 'mss' 
   sendBufferSize: 256 * 1024,
   maxReceiveBytes: Infinity,
   delayedAckMs: 40,
+  quickAcks: 16,
   timeWaitMs: 1000,
   defaultPeerMss: 536,
   maxOutOfOrderSegments: 1024,
@@ -134,6 +137,9 @@ const SYNCHRONIZED: ReadonlySet<TcpState> = new Set<TcpState>([
   'last-ack',
   'time-wait',
 ]);
+
+/** States in which the application may still write. */
+const WRITABLE: ReadonlySet<TcpState> = new Set<TcpState>(['syn-sent', 'established', 'close-wait']);
 
 /** States in which the peer has sent its FIN and we have sent ours: a RST there ends nothing the app needs. */
 const BOTH_CLOSED: ReadonlySet<TcpState> = new Set<TcpState>(['closing', 'last-ack', 'time-wait']);
@@ -182,6 +188,7 @@ export class TcpConnection implements SansIoTcp {
       maxReceiveBytes: this.config.maxReceiveBytes,
       mss: this.config.mss,
       delayedAckMs: this.config.delayedAckMs,
+      quickAcks: this.config.quickAcks,
       maxOutOfOrderSegments: this.config.maxOutOfOrderSegments,
     });
   }
@@ -231,9 +238,10 @@ export class TcpConnection implements SansIoTcp {
     return this.sender.bufferedBytes;
   }
 
-  /** write() is allowed: not shut down, not closed. */
+  /** write() is allowed: not shut down, not aborted, not closed (before start() it is). */
   get canWrite(): boolean {
-    return !this.sender.shutdownQueued && !this.abortRequested && (this.current === 'syn-sent' || this.current === 'established' || this.current === 'close-wait' || !this.started);
+    if (this.sender.shutdownQueued || this.abortRequested) return false;
+    return this.started ? WRITABLE.has(this.current) : true;
   }
 
   get counters(): TcpCounters {
@@ -322,6 +330,7 @@ export class TcpConnection implements SansIoTcp {
     this.now = now;
     this.startedAt = now;
     if (this.abortRequested) {
+      this.abortRequested = false;
       this.enterClosed();
       return [];
     }
@@ -360,7 +369,7 @@ export class TcpConnection implements SansIoTcp {
       return this.takeOutput();
     }
     if (this.current !== 'time-wait') {
-      if (now >= this.sender.rtoAt) this.sender.onRetransmitTimeout(now);
+      if (now >= this.sender.rtoAt) this.sender.onRetransmitTimeout();
       if (now >= this.sender.persistAt) this.emit(this.sender.onPersistTimeout(now), ACK, EMPTY_PAYLOAD);
     }
     this.receiver.onAckTimer(now);
@@ -373,6 +382,7 @@ export class TcpConnection implements SansIoTcp {
     if (segment.sourcePort !== this.config.remotePort || segment.destinationPort !== this.config.localPort) return [];
     if (!this.started || this.current === 'closed') return [];
     if (this.abortRequested) return this.performAbort();
+    if (now >= this.config.deadline) return this.onDeadline(); // nothing is answered past the deadline
     this.received.segments++;
     if (this.current === 'syn-sent') this.receiveInSynSent(segment);
     else this.receiveSynchronized(segment);
@@ -560,18 +570,7 @@ export class TcpConnection implements SansIoTcp {
     if (this.config.sack) options.sackPermitted = true;
     if (this.config.timestamps) options.timestamp = {value: this.tsValue(), echo: 0};
     if (this.config.windowScale !== undefined) options.windowScale = this.config.windowScale;
-    this.output.push({
-      repr: {
-        sourcePort: this.config.localPort,
-        destinationPort: this.config.remotePort,
-        sequenceNumber: this.config.isn,
-        acknowledgmentNumber: 0,
-        flags: SYN,
-        window: this.receiver.synWindow(),
-        options,
-      },
-      payload: EMPTY_PAYLOAD,
-    });
+    this.output.push(outgoing(this.config, {sequenceNumber: this.config.isn, acknowledgmentNumber: 0, flags: SYN, window: this.receiver.synWindow(), options}));
     this.sentSegments++;
   }
 
@@ -587,35 +586,15 @@ export class TcpConnection implements SansIoTcp {
     const options: TcpOptions = {};
     if (this.negotiatedOptions?.timestamps) options.timestamp = {value: this.tsValue(), echo: this.tsRecent};
     if (sack.length > 0) options.sackBlocks = sack;
-    this.output.push({
-      repr: {
-        sourcePort: this.config.localPort,
-        destinationPort: this.config.remotePort,
-        sequenceNumber: seq,
-        acknowledgmentNumber: ack,
-        flags,
-        window,
-        ...(options.timestamp || options.sackBlocks ? {options} : {}),
-      },
-      payload,
-    });
+    const withOptions = options.timestamp || options.sackBlocks ? {options} : {};
+    this.output.push(outgoing(this.config, {sequenceNumber: seq, acknowledgmentNumber: ack, flags, window, ...withOptions}, payload));
     this.sentSegments++;
   }
 
   /** RST|ACK at SND.MAX when we know the peer's sequence; a bare RST at `seq` otherwise (RFC 9293 3.10.7). */
   private resetSegment(seq: number, ack: number | undefined): OutgoingSegment {
     this.sentSegments++;
-    return {
-      repr: {
-        sourcePort: this.config.localPort,
-        destinationPort: this.config.remotePort,
-        sequenceNumber: seq,
-        acknowledgmentNumber: ack ?? 0,
-        flags: ack === undefined ? RST : RST | ACK,
-        window: 0,
-      },
-      payload: EMPTY_PAYLOAD,
-    };
+    return outgoing(this.config, {sequenceNumber: seq, acknowledgmentNumber: ack ?? 0, flags: ack === undefined ? RST : RST | ACK, window: 0});
   }
 
   private takeOutput(): OutgoingSegment[] {

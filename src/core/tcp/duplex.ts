@@ -173,16 +173,13 @@ export class TcpDuplex extends Duplex {
     return this;
   }
 
-  /** Accepted for net.Socket compatibility: writes are never delayed (no Nagle). */
-  setNoDelay(noDelay = true): this {
-    void noDelay;
+  /** Accepted for net.Socket compatibility (the arguments are ignored): writes are never delayed (no Nagle). */
+  setNoDelay(_noDelay?: boolean): this {
     return this;
   }
 
-  /** Accepted for net.Socket compatibility: a check's connection is too short-lived for keep-alive probes. */
-  setKeepAlive(enable = false, initialDelay = 0): this {
-    void enable;
-    void initialDelay;
+  /** Accepted for net.Socket compatibility (the arguments are ignored): a check's connection is too short-lived for keep-alive probes. */
+  setKeepAlive(_enable?: boolean, _initialDelay?: number): this {
     return this;
   }
 

@@ -25,6 +25,8 @@ export interface ReceiverConfig {
   readonly mss: number;
   /** Delay for acknowledging a lone in-order segment; 0 acknowledges every segment at once. */
   readonly delayedAckMs: Millis;
+  /** In-order segments acknowledged at once at the start of the connection (Linux's quick-ACK mode). */
+  readonly quickAcks: number;
   /** Most out-of-order segments (pieces of them) held at once. */
   readonly maxOutOfOrderSegments: number;
 }
@@ -59,6 +61,7 @@ export class Receiver {
   private advertisedEdge = 0;
   private scale = 0;
   private unackedSegments = 0;
+  private quickAcksLeft: number;
   /** When the delayed ACK falls due (Infinity: none pending). */
   ackDue: Millis = Infinity;
   /** Something requires an ACK now (out-of-order data, a duplicate, a FIN, a window update). */
@@ -66,6 +69,7 @@ export class Receiver {
 
   constructor(private readonly config: ReceiverConfig) {
     this.outOfOrder = new Reassembler(config.maxOutOfOrderSegments);
+    this.quickAcksLeft = config.quickAcks;
     this.advertisedEdge = this.synWindow();
   }
 
@@ -203,11 +207,18 @@ export class Receiver {
     return this.ackNow;
   }
 
-  /** ACK number and window field for an outgoing segment; records the advertised edge and clears ACK debts. */
+  /**
+   * ACK number and window field for an outgoing segment; records the advertised edge and clears ACK debts.
+   *
+   * The scaled field is rounded down, so the edge the peer believes in never lies beyond the one we committed
+   * to: rounding up (as Linux does) would let a peer sending odd-sized segments push the edge a little further
+   * on every ACK, past the buffer, without end. Rounding down can move the peer's idea of the edge left by less
+   * than one scale unit (RFC 7323 2.4), which only makes it send less.
+   */
   ackFields(): AckFields {
     const edge = this.edgeToAdvertise();
-    const window = Math.min(0xffff, Math.ceil((edge - this.delivered) / 2 ** this.scale));
-    this.advertisedEdge = this.delivered + window * 2 ** this.scale;
+    const window = Math.min(0xffff, Math.floor((edge - this.delivered) / 2 ** this.scale));
+    this.advertisedEdge = edge;
     this.ackNow = false;
     this.ackDue = Infinity;
     this.unackedSegments = 0;
@@ -222,11 +233,22 @@ export class Receiver {
       .map(({start, end}) => [seqAdd(this.irs, 1 + start), seqAdd(this.irs, 1 + end)]);
   }
 
-  /** RFC 9293 3.8.6.3 / RFC 1122: acknowledge at least every second full segment, else within the ACK delay. */
+  /**
+   * RFC 9293 3.8.6.3 / RFC 1122: acknowledge at least every second full segment, else within the ACK delay.
+   * The first segments are acknowledged at once, as Linux does: a server that sends its headers and body in
+   * two small writes without TCP_NODELAY holds the body (Nagle) until the headers are acknowledged, and a
+   * delayed ACK there would add its whole delay to the measured response time.
+   */
   private countInOrderSegment(now: Millis): void {
     this.unackedSegments++;
-    if (this.config.delayedAckMs <= 0 || this.unackedSegments >= 2) this.ackNow = true;
-    else if (this.ackDue === Infinity) this.ackDue = now + this.config.delayedAckMs;
+    if (this.quickAcksLeft > 0) {
+      this.quickAcksLeft--;
+      this.ackNow = true;
+    } else if (this.config.delayedAckMs <= 0 || this.unackedSegments >= 2) {
+      this.ackNow = true;
+    } else if (this.ackDue === Infinity) {
+      this.ackDue = now + this.config.delayedAckMs;
+    }
   }
 
   private edgeToAdvertise(): number {

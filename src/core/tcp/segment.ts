@@ -25,3 +25,14 @@ export interface SansIoTcp {
 }
 
 export const EMPTY_PAYLOAD: Buffer = Buffer.alloc(0);
+
+/** The two ports of a flow as the client sees them. */
+export interface FlowPorts {
+  readonly localPort: number;
+  readonly remotePort: number;
+}
+
+/** A segment of the flow `ports`: header fields other than the ports, and the payload (none by default). */
+export function outgoing(ports: FlowPorts, fields: Omit<TcpRepr, 'sourcePort' | 'destinationPort'>, payload: Buffer = EMPTY_PAYLOAD): OutgoingSegment {
+  return {repr: {sourcePort: ports.localPort, destinationPort: ports.remotePort, ...fields}, payload};
+}

@@ -248,7 +248,7 @@ export class Sender {
   }
 
   /** Retransmission timer expiry (RFC 6298 5.4-5.6, RFC 5681 3.1 loss window): back off, go back to SND.UNA. */
-  onRetransmitTimeout(now: Millis): void {
+  onRetransmitTimeout(): void {
     this.counters.timeouts++;
     this.rtt.backoff();
     this.ssthresh = Math.max(Math.floor(seqSub(this.sndMax, this.sndUna) / 2), 2 * this.mss);
@@ -259,7 +259,6 @@ export class Sender {
     this.timed = undefined;
     this.sndNxt = this.sndUna;
     this.rtoAt = Infinity; // re-armed by the retransmission itself, with the backed-off RTO
-    void now;
   }
 
   /**
@@ -279,7 +278,10 @@ export class Sender {
     const offset = seqSub(this.sndNxt, this.sendBase);
     const unsent = this.queue.length - offset;
     if (unsent < 0) return {offset, length: 0, fin: false}; // the FIN is out already
-    const room = Math.min(this.sndWnd, this.cwnd) - this.bytesInFlight;
+    // Limited Transmit (RFC 3042): the first two duplicate ACKs each let one new segment out beyond cwnd, so a
+    // small window still produces the three duplicates fast retransmit needs instead of waiting for the RTO.
+    const limitedTransmit = this.inRecovery ? 0 : Math.min(this.dupAcks, 2) * this.mss;
+    const room = Math.min(this.sndWnd, this.cwnd + limitedTransmit) - this.bytesInFlight;
     let length = Math.max(0, Math.min(unsent, maxPayload, room));
     // Sender-side SWS avoidance (RFC 9293 3.8.6.2.1): while data is in flight, hold back a runt the window
     // cut short; the ACK of what is in flight will open the window for a full segment.

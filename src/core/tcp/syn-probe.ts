@@ -14,7 +14,7 @@
  */
 import {TcpFlags, type TcpOptions, type TcpSegment} from '../wire/tcp.js';
 import {seqAdd} from '../wire/seq.js';
-import type {OutgoingSegment} from './segment.js';
+import {outgoing, type OutgoingSegment} from './segment.js';
 
 export type Millis = number;
 
@@ -47,7 +47,6 @@ export type {OutgoingSegment} from './segment.js';
 type Phase = 'idle' | 'syn-sent' | 'closing' | 'done';
 
 const OUR_WINDOW = 64_240;
-const EMPTY = Buffer.alloc(0);
 
 export class SynProbe {
   private phase: Phase = 'idle';
@@ -195,39 +194,18 @@ export class SynProbe {
       timestamp: {value: ((this.config.timestampBase ?? 0) + attempt) >>> 0, echo: 0},
       windowScale: this.config.windowScale ?? 7,
     };
-    return {
-      repr: {
-        sourcePort: this.config.localPort,
-        destinationPort: this.config.remotePort,
-        sequenceNumber: this.config.isn,
-        acknowledgmentNumber: 0,
-        flags: TcpFlags.SYN,
-        window: OUR_WINDOW,
-        options,
-      },
-      payload: EMPTY,
-    };
+    return outgoing(this.config, {sequenceNumber: this.config.isn, acknowledgmentNumber: 0, flags: TcpFlags.SYN, window: OUR_WINDOW, options});
   }
 
   private segment(seq: number, ack: number, flags: number): OutgoingSegment {
-    return {
-      repr: {
-        sourcePort: this.config.localPort,
-        destinationPort: this.config.remotePort,
-        sequenceNumber: seq,
-        acknowledgmentNumber: ack,
-        flags,
-        window: OUR_WINDOW >> (this.config.windowScale ?? 7),
-      },
-      payload: EMPTY,
-    };
+    return outgoing(this.config, {sequenceNumber: seq, acknowledgmentNumber: ack, flags, window: OUR_WINDOW >> (this.config.windowScale ?? 7)});
   }
 
   /** RST|ACK when we know the peer's sequence, bare RST (seq = their ACK) for stale SYN-ACKs (RFC 9293). */
   private reset(seq: number, ack: number | undefined): OutgoingSegment {
     return ack === undefined
-      ? {repr: {...this.segment(seq, 0, TcpFlags.RST).repr, window: 0}, payload: EMPTY}
-      : {repr: {...this.segment(seq, ack, TcpFlags.RST | TcpFlags.ACK).repr, window: 0}, payload: EMPTY};
+      ? outgoing(this.config, {sequenceNumber: seq, acknowledgmentNumber: 0, flags: TcpFlags.RST, window: 0})
+      : outgoing(this.config, {sequenceNumber: seq, acknowledgmentNumber: ack, flags: TcpFlags.RST | TcpFlags.ACK, window: 0});
   }
 
   private finish(outcome: SynProbeOutcome): void {

@@ -6,6 +6,7 @@
 import {OUTPUT_FLAGS, ROLE_FLAGS, TARGET_FLAGS, type FlagValues} from '../../cli/flag-spec.js';
 import type {CheckPlugin} from '../plugin.js';
 import {roleOptions, targetOptions, thresholdOptions} from '../common/target.js';
+import {CONVERSATION_FLAGS, conversationOptions} from './conversation-options.js';
 import type {TcpCheckOptions} from './options.js';
 
 export const tcpPlugin: CheckPlugin<TcpCheckOptions> = {
@@ -18,6 +19,8 @@ export const tcpPlugin: CheckPlugin<TcpCheckOptions> = {
     'VIP and listens; RST means the VIP is there but the port is closed; silence means the real server drops ' +
     'VIP traffic (VIP missing on its loopback) or is down.',
   examples: [
+    "<%= config.bin %> tcp --vip 198.51.100.100 -H 198.51.100.11 -p 22 --expect SSH-2.0",
+    "<%= config.bin %> tcp --vip 198.51.100.100 -H 198.51.100.11 -p 6379 --send 'PING\\r\\n' --expect +PONG --quit 'QUIT\\r\\n'",
     '<%= config.bin %> tcp --vip 198.51.100.100 --rs 198.51.100.11 --port 80',
     '<%= config.bin %> tcp --vip 198.51.100.100 -H 198.51.100.11 -p 443 -w 0.05 -c 0.2 --role-file /run/lvs/role',
     '<%= config.bin %> tcp --vip 198.51.100.100 -H 198.51.100.11 -p 80 --exit-codes keepalived',
@@ -26,6 +29,7 @@ export const tcpPlugin: CheckPlugin<TcpCheckOptions> = {
     ...TARGET_FLAGS,
     ...ROLE_FLAGS,
     {name: 'clean-close', type: 'boolean', description: 'Complete the handshake and close with FIN instead of aborting with RST.'},
+    ...CONVERSATION_FLAGS,
     ...OUTPUT_FLAGS,
   ],
   prepare(values: FlagValues): TcpCheckOptions {
@@ -34,6 +38,7 @@ export const tcpPlugin: CheckPlugin<TcpCheckOptions> = {
       role: roleOptions(values),
       thresholds: thresholdOptions(values),
       cleanClose: values['clean-close'] === true,
+      ...conversationOptions(values),
     };
   },
   async run(options, context) {

@@ -4,7 +4,6 @@
 import {randomUint32} from '../../core/random.js';
 import type {CheckResult, ProbePath} from '../../core/result/check-result.js';
 import {evaluateThresholds} from '../../core/result/check-result.js';
-import type {PerfDatum} from '../../core/result/perfdata.js';
 import {State, stateName, worst} from '../../core/result/state.js';
 import {drive} from '../../core/tcp/drive.js';
 import {TcpFlow} from '../../core/tcp/flow.js';
@@ -16,11 +15,16 @@ import {decidePath} from '../common/role.js';
 import {formatHostPort, ripConnect, ripSource, type RipConnectOutcome} from '../common/rip-connect.js';
 import {NeighborUnreachableError, openVipPath, type VipPath} from '../common/vip-path.js';
 import type {TcpCheckOptions} from './options.js';
+import {formatMs, timePerf} from './perf.js';
 
 /** First SYN retransmission; doubles each time (RFC 6298 backoff), bounded by the deadline. */
 const INITIAL_SYN_RTO_MS = 200;
 
 export async function runTcpCheck(options: TcpCheckOptions, context: RunContext): Promise<CheckResult> {
+  if (options.conversation) {
+    const {runConversationCheck} = await import('./converse-check.js');
+    return runConversationCheck(options, options.conversation, context);
+  }
   const decision = decidePath(options.role, options.target.vip, isLocalAddress);
   if (decision.path === 'rip') {
     const {rs, port} = options.target;
@@ -78,17 +82,6 @@ export async function runTcpCheck(options: TcpCheckOptions, context: RunContext)
   return vipResult(options, context, probe.outcome ?? {kind: 'timeout', attempts: 0}, path, decision.reason);
 }
 
-function timePerf(seconds: number | undefined, options: TcpCheckOptions, context: RunContext): PerfDatum {
-  return {
-    label: 'time',
-    value: seconds,
-    uom: 's',
-    ...(options.thresholds.warning ? {warn: options.thresholds.warning} : {}),
-    ...(options.thresholds.critical ? {crit: options.thresholds.critical} : {}),
-    min: 0,
-    max: context.timeoutMs / 1000,
-  };
-}
 
 /** Applies -w/-c to a successful probe's time; the state and a suffix for the summary. */
 function judgeTime(seconds: number, options: TcpCheckOptions): {state: State; suffix: string} {
@@ -191,8 +184,4 @@ function ripResult(options: TcpCheckOptions, context: RunContext, outcome: RipCo
         perfdata: [timePerf(undefined, options, context)],
       };
   }
-}
-
-function formatMs(ms: number): string {
-  return ms < 10 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(1)} ms`;
 }

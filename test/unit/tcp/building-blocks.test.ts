@@ -45,7 +45,10 @@ describe('ByteQueue', () => {
     for (let round = 0; round < 300; round++) {
       q.pushCopy(pattern(7, written));
       written += 7;
-      if (round % 3 === 0) q.push(Buffer.from(pattern(2000, written))), (written += 2000);
+      if (round % 3 === 0) {
+        q.push(Buffer.from(pattern(2000, written)));
+        written += 2000;
+      }
       const chunk = q.shift(round % 2 === 0 ? 5 : 3000)!;
       assert.deepEqual(chunk, pattern(chunk.length, read));
       read += chunk.length;

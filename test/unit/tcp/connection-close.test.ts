@@ -59,7 +59,7 @@ describe('TcpConnection endings', () => {
     s.receive({seq: s.serverSeq(0), ack: s.clientSeq(0), flags: FIN | PSH | ACK, payload: Buffer.from('bye')});
     assert.equal(s.conn.state, 'close-wait');
     const fin = s.shutdown();
-    assert.deepEqual(fin.map(describeSegment), [`F. seq=${s.clientSeq(0)} len=0 ack=${s.serverSeq(3) + 1} win=2048`]);
+    assert.deepEqual(fin.map(describeSegment), [`F. seq=${s.clientSeq(0)} len=0 ack=${s.serverSeq(3) + 1} win=2047`]);
     assert.equal(s.conn.state, 'last-ack');
     s.receive({seq: s.serverSeq(3) + 1, ack: s.clientSeq(0) + 1, flags: ACK});
     assert.ok(s.conn.finished);
@@ -101,7 +101,7 @@ describe('TcpConnection endings', () => {
     s.handshake();
     s.receive({seq: s.serverSeq(0), ack: s.clientSeq(0), flags: ACK, payload: pattern(1000)});
     const out = s.receive({seq: s.serverSeq(5000), flags: RST});
-    assert.deepEqual(out.map(describeSegment), [`. seq=${s.clientSeq(0)} len=0 ack=${s.serverSeq(1000)} win=2041`]);
+    assert.deepEqual(out.map(describeSegment), [`. seq=${s.clientSeq(0)} len=0 ack=${s.serverSeq(1000)} win=2040`]);
     assert.equal(s.conn.state, 'established');
     s.receive({seq: s.serverSeq(1000), ack: s.clientSeq(0), flags: ACK, payload: pattern(10, 1000)});
     assert.equal(s.readAll().data.length, 1010, 'the conversation goes on');
@@ -164,6 +164,16 @@ describe('TcpConnection endings', () => {
     assert.equal(s.now, 3000);
     assert.deepEqual(s.sent.at(-1) && describeSegment(s.sent.at(-1)!), `R. seq=${s.clientSeq(18)} len=0 ack=${s.serverSeq(17)} win=0`);
     assert.deepEqual(s.takeEvents(), [{type: 'error', reason: 'timeout', message: 'deadline reached: the connection was still ESTABLISHED'}, {type: 'closed'}]);
+  });
+
+  it('answers nothing past the deadline: a late segment ends the connection as the timer would', () => {
+    const s = new Script({deadline: 1000});
+    s.handshake();
+    s.now = 1000;
+    const out = s.receive({seq: s.serverSeq(0), ack: s.clientSeq(0), flags: ACK, payload: pattern(10)});
+    assert.deepEqual(out.map(describeSegment), [`R. seq=${s.clientSeq(0)} len=0 ack=${s.serverSeq(0)} win=0`]);
+    assert.equal(s.conn.error, 'timeout');
+    assert.equal(s.conn.readableLength, 0);
   });
 
   it('ends TIME-WAIT at the deadline rather than after it', () => {

@@ -136,7 +136,7 @@ describe('TcpConnection handshake', () => {
     const s = new Script();
     s.start();
     const out = s.receive({seq: SERVER_ISN, ack: CLIENT_ISN + 1, flags: SYN | ACK | PSH | FIN, options: LINUX_SYN_ACK_OPTIONS, payload: Buffer.from('220 hi\r\n')});
-    assert.deepEqual(out.map(describeSegment), [`. seq=${CLIENT_ISN + 1} len=0 ack=${SERVER_ISN + 1 + 8 + 1} win=2048`]);
+    assert.deepEqual(out.map(describeSegment), [`. seq=${CLIENT_ISN + 1} len=0 ack=${SERVER_ISN + 1 + 8 + 1} win=2047`]);
     assert.deepEqual(s.takeEvents().map((e) => e.type), ['established', 'data', 'remote-fin']);
     assert.equal(s.readAll().data.toString(), '220 hi\r\n');
     assert.equal(s.conn.state, 'close-wait');

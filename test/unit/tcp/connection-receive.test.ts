@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import {ACK, FIN, PSH} from '../../support/segments.js';
-import {CLIENT_ISN, SERVER_ISN, Script, describeSegment, flags, pattern} from '../../support/tcp-script.js';
+import {CLIENT_ISN, SERVER_ISN, Script, describeSegment, pattern} from '../../support/tcp-script.js';
 
 const OUR_NEXT = CLIENT_ISN + 1;
 
@@ -20,20 +20,30 @@ describe('TcpConnection receive path', () => {
     s.handshake();
     s.takeEvents();
     const out = s.receive(data(s, 0, 100, PSH));
-    assert.deepEqual(out.map(describeSegment), [`. seq=${OUR_NEXT} len=0 ack=${SERVER_ISN + 101} win=2048`]);
+    assert.deepEqual(out.map(describeSegment), [`. seq=${OUR_NEXT} len=0 ack=${SERVER_ISN + 101} win=2047`]);
+    // 100 bytes unread: floor((262144 - 100) / 128)
     assert.deepEqual(s.takeEvents(), [{type: 'data', bytes: 100}]);
     assert.equal(s.conn.readableLength, 100);
     assert.deepEqual(s.readAll().data, pattern(100));
   });
 
+  it('ACKs the first segments at once (quick-ACK), then every second one, and delays a lone one', () => {
+    const quick = new Script({delayedAckMs: 40, quickAcks: 2});
+    quick.handshake();
+    assert.equal(quick.receive(data(quick, 0, 100)).length, 1);
+    assert.equal(quick.receive(data(quick, 100, 100)).length, 1);
+    assert.equal(quick.receive(data(quick, 200, 100)).length, 0, 'quick-ACKs used up: this one waits');
+    assert.equal(quick.receive(data(quick, 300, 100)).length, 1, 'the second unacknowledged segment is ACKed at once');
+  });
+
   it('delays the ACK of a lone segment and ACKs every second segment at once (RFC 9293 3.8.6.3)', () => {
-    const s = new Script({delayedAckMs: 40});
+    const s = new Script({delayedAckMs: 40, quickAcks: 0});
     s.handshake();
     assert.deepEqual(s.receive(data(s, 0, 1000)), [], 'first segment: ACK delayed');
     assert.equal(s.conn.pollAt(), 40);
     const second = s.receive(data(s, 1000, 1000));
-    assert.deepEqual(second.map(describeSegment), [`. seq=${OUR_NEXT} len=0 ack=${SERVER_ISN + 2001} win=2033`]);
-    // 2000 bytes unread: the right edge stays put, so the window shrinks: ceil((262144 - 2000) / 128)
+    assert.deepEqual(second.map(describeSegment), [`. seq=${OUR_NEXT} len=0 ack=${SERVER_ISN + 2001} win=2032`]);
+    // 2000 bytes unread: the right edge stays put, so the window shrinks: floor((262144 - 2000) / 128)
     s.now = 10;
     assert.deepEqual(s.receive(data(s, 2000, 500)), []);
     const timer = s.runTimers(100);
@@ -81,7 +91,7 @@ describe('TcpConnection receive path', () => {
     s.handshake();
     s.receive(data(s, 0, 500));
     const again = s.receive(data(s, 0, 500));
-    assert.deepEqual(again.map(describeSegment), [`. seq=${OUR_NEXT} len=0 ack=${SERVER_ISN + 501} win=2045`]);
+    assert.deepEqual(again.map(describeSegment), [`. seq=${OUR_NEXT} len=0 ack=${SERVER_ISN + 501} win=2044`]);
     s.receive(data(s, 1000, 200));
     s.receive(data(s, 1000, 200)); // a duplicated out-of-order segment too
     s.receive(data(s, 500, 500));
@@ -111,7 +121,7 @@ describe('TcpConnection receive path', () => {
     s.takeEvents();
     s.receive(data(s, 0, 1448));
     const out = s.receive(data(s, 1448, 300, FIN | PSH));
-    assert.deepEqual(out.map(describeSegment), [`. seq=${OUR_NEXT} len=0 ack=${s.serverSeq(1748) + 1} win=2035`]);
+    assert.deepEqual(out.map(describeSegment), [`. seq=${OUR_NEXT} len=0 ack=${s.serverSeq(1748) + 1} win=2034`]);
     assert.deepEqual(s.takeEvents(), [{type: 'data', bytes: 1448}, {type: 'data', bytes: 300}, {type: 'remote-fin'}]);
     assert.equal(s.conn.state, 'close-wait');
     assert.ok(s.conn.remoteFinished);
@@ -201,6 +211,16 @@ describe('TcpConnection receive path', () => {
         edge = right;
       }
     }
+  });
+
+  it('holds no more than the buffer when a peer keeps sending odd-sized segments into a scaled window', () => {
+    // With a scale of 7 the window field counts 128-byte units; rounding it up on every ACK would let each
+    // 50-byte segment push the edge a little further, past the buffer, without end.
+    const s = new Script({receiveBufferSize: 8192});
+    s.handshake();
+    for (let offset = 0; offset < 20_000; offset += 50) s.receive(data(s, offset, 50));
+    assert.ok(s.conn.readableLength <= 8192, `${s.conn.readableLength} bytes held`);
+    assert.equal(s.sent.at(-1)!.repr.window, 0);
   });
 
   it('ends with receive-limit and a RST when the peer sends more than maxReceiveBytes, keeping what fit', () => {

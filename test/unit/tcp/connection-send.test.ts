@@ -117,6 +117,20 @@ describe('TcpConnection send path', () => {
     assert.equal(s.conn.unacknowledgedBytes, 0);
   });
 
+  it('lets one new segment out on each of the first two duplicate ACKs (Limited Transmit, RFC 3042)', () => {
+    const s = new Script();
+    s.handshake();
+    const {out} = s.write(pattern(1448 * 12));
+    assert.equal(out.length, 10, 'the initial window: ten segments (RFC 6928)');
+    assert.deepEqual(s.receive(ackOf(s, 0)), [], 'a window update is not a duplicate ACK');
+    const first = s.receive(ackOf(s, 0));
+    assert.deepEqual(first.map((seg) => seg.repr.sequenceNumber), [s.clientSeq(1448 * 10)]);
+    const second = s.receive(ackOf(s, 0));
+    assert.deepEqual(second.map((seg) => seg.repr.sequenceNumber), [s.clientSeq(1448 * 11)]);
+    const third = s.receive(ackOf(s, 0));
+    assert.deepEqual(third.map((seg) => seg.repr.sequenceNumber), [s.clientSeq(0)], 'then the fast retransmit');
+  });
+
   it('does not count ACKs that carry data or move the window as duplicates', () => {
     const s = new Script();
     s.handshake();

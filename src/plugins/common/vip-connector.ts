@@ -1,0 +1,83 @@
+/**
+ * The VIP path as a Duplex: the userspace TCP engine (core/tcp) talking to VIP:port at the real server's MAC,
+ * presented as a net.Socket-like stream so Node's HTTP and TLS run over it unchanged.
+ */
+import {randomUint32} from '../../core/random.js';
+import {TcpConnection} from '../../core/tcp/connection.js';
+import {TcpDuplex} from '../../core/tcp/duplex.js';
+import {TcpFlow} from '../../core/tcp/flow.js';
+import type {RunContext} from '../plugin.js';
+import type {ConnectorOptions, OpenedConnector} from './connection.js';
+import {formatHostPort} from './rip-connect.js';
+import type {TargetOptions} from './target.js';
+import {openVipPath} from './vip-path.js';
+
+/** First retransmission of a lost segment on a LAN; RFC 6298's 1 s is for unknown paths. */
+const INITIAL_RTO_MS = 200;
+
+export async function openVipConnector(
+  target: TargetOptions,
+  context: RunContext,
+  reason: string,
+  options: ConnectorOptions,
+): Promise<OpenedConnector> {
+  const path = await openVipPath(target, context);
+  if (!path.vipIsLocal) {
+    context.note(
+      1,
+      `${target.vip} is not local here: this host's kernel answers the server's segments with RSTs addressed to the VIP, ` +
+        'which go to the VIP owner, not to the real server (docs/lvs-dr-notes.md)',
+    );
+  }
+  let connection: TcpConnection | undefined;
+  context.onCleanup(() => {
+    for (const note of connection?.notes ?? []) context.note(2, `tcp: ${note}`);
+  });
+  const connect = () => {
+    connection = new TcpConnection({
+      localPort: path.localPort,
+      remotePort: target.port,
+      isn: randomUint32(),
+      mss: path.mtu - (target.vip.family === 4 ? 40 : 60),
+      deadline: context.deadline,
+      initialRtoMs: INITIAL_RTO_MS,
+      timestampBase: randomUint32(),
+      maxReceiveBytes: options.maxReceiveBytes,
+    });
+    const flow = new TcpFlow(
+      {
+        localMac: path.link.mac,
+        remoteMac: path.rsMac,
+        localIp: path.source,
+        remoteIp: target.vip,
+        localPort: path.localPort,
+        remotePort: target.port,
+      },
+      randomUint32() & 0xffff,
+    );
+    return new TcpDuplex({
+      link: path.link,
+      flow,
+      connection,
+      trace: (text) => context.note(3, text),
+      onBadChecksum: () => context.note(3, 'captured segments carry bad TCP checksums (checksum offload); accepted'),
+    });
+  };
+  return {
+    connect,
+    path: 'vip',
+    via: `via ${target.rs} (${path.rsMac})`,
+    details: [`path: VIP path to ${formatHostPort(target.vip, target.port)} on ${path.interfaceName} (${reason})`],
+    data: {
+      vip: target.vip.toString(),
+      rs: target.rs.toString(),
+      port: target.port,
+      mac: path.rsMac.toString(),
+      macOrigin: path.macOrigin,
+      interface: path.interfaceName,
+      source: path.source.toString(),
+      sourcePort: path.localPort,
+      role: reason,
+    },
+  };
+}

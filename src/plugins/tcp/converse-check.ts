@@ -1,0 +1,64 @@
+/**
+ * `tcp` in conversation mode (--send/--expect/--quit): connect on the chosen path, talk, judge the response.
+ */
+import type {CheckResult} from '../../core/result/check-result.js';
+import {evaluateThresholds} from '../../core/result/check-result.js';
+import {State, stateName, worst} from '../../core/result/state.js';
+import {formatSeconds} from '../../cli/run-check.js';
+import type {RunContext} from '../plugin.js';
+import {openConnector} from '../common/connection.js';
+import {formatHostPort} from '../common/rip-connect.js';
+import {NeighborUnreachableError} from '../common/vip-path.js';
+import {snippet} from '../http/judge.js';
+import {converse, type ConversationOutcome, type ConversationSpec} from './conversation.js';
+import type {TcpCheckOptions} from './options.js';
+import {formatMs, timePerf} from './perf.js';
+
+const MISMATCH: Record<ConversationSpec['mismatch'], State> = {ok: State.Ok, warning: State.Warning, critical: State.Critical};
+
+export async function runConversationCheck(options: TcpCheckOptions, spec: ConversationSpec, context: RunContext): Promise<CheckResult> {
+  const service = formatHostPort(options.target.vip, options.target.port);
+  let opened;
+  try {
+    opened = await openConnector(options.target, options.role, context, {maxReceiveBytes: spec.maxBytes + 65536});
+  } catch (error) {
+    if (error instanceof NeighborUnreachableError) {
+      return {check: 'TCP', state: State.Critical, summary: error.message, details: [], perfdata: [timePerf(undefined, options, context)], path: 'vip'};
+    }
+    throw error;
+  }
+  const outcome = await converse(opened.connect(), spec, context.deadline);
+  const shown = opened.path === 'vip' ? service : formatHostPort(options.target.rs, options.target.port);
+  const base = {check: 'TCP', path: opened.path, data: {...opened.data, outcome: outcome.kind, received: outcome.received.toString('latin1')}};
+  const details = [...opened.details];
+  if (outcome.received.length) details.push(`received: ${snippet(outcome.received)}`);
+  const seconds = outcome.responseMs === undefined ? undefined : outcome.responseMs / 1000;
+  const perfdata = [timePerf(seconds, options, context)];
+  switch (outcome.kind) {
+    case 'matched': {
+      const timeState = evaluateThresholds(seconds ?? 0, options.thresholds);
+      const suffix = timeState === State.Ok ? '' : ` (response time ${stateName(timeState).toLowerCase()} threshold)`;
+      return {...base, state: worst(State.Ok, timeState), summary: `${shown} answered ${opened.via} in ${formatMs(outcome.responseMs ?? 0)}${quoteFirstLine(outcome)}${suffix}`, details, perfdata};
+    }
+    case 'mismatch':
+      return {...base, state: MISMATCH[spec.mismatch], summary: `${shown} answered ${opened.via} but not as expected${quoteFirstLine(outcome)}`, details, perfdata};
+    case 'closed-early':
+      return {...base, state: State.Critical, summary: `${shown} closed the connection ${opened.via} without sending anything`, details, perfdata};
+    case 'refused':
+      return {...base, state: State.Critical, summary: `${shown} refused the connection ${opened.via}`, details, perfdata};
+    case 'reset':
+      return {...base, state: State.Critical, summary: `${shown} reset the connection ${opened.via}`, details, perfdata};
+    case 'timeout': {
+      const hint = outcome.connectMs === undefined && opened.path === 'vip' ? " (is the VIP configured on the real server's loopback?)" : '';
+      const what = outcome.connectMs === undefined ? 'no answer from' : 'no response from';
+      return {...base, state: State.Critical, summary: `${what} ${shown} ${opened.via} within ${formatSeconds(context.timeoutMs)}${hint}`, details, perfdata};
+    }
+    case 'error':
+      return {...base, state: State.Critical, summary: `connection to ${shown} ${opened.via} failed: ${outcome.message ?? 'unknown error'}`, details, perfdata};
+  }
+}
+
+function quoteFirstLine(outcome: ConversationOutcome): string {
+  const line = outcome.received.toString('latin1').split(/\r?\n/)[0]?.trim() ?? '';
+  return line ? `: '${line.length > 80 ? `${line.slice(0, 80)}...` : line}'` : '';
+}
