@@ -43,6 +43,8 @@ export async function openVipConnector(
       initialRtoMs: INITIAL_RTO_MS,
       timestampBase: randomUint32(),
       maxReceiveBytes: options.maxReceiveBytes,
+      // Without an MSS option RFC 9293 assumes 536 for IPv4; IPv6 guarantees a 1280-byte MTU.
+      defaultPeerMss: target.vip.family === 4 ? 536 : 1220,
     });
     const flow = new TcpFlow(
       {
