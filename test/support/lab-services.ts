@@ -74,6 +74,7 @@ export async function startNginxTls(lab: Lab, host: HostName, tls: TlsFixture): 
       `    listen ${TLS_PORT} ssl; listen [::]:${TLS_PORT} ssl;`,
       `    server_name ${TLS_NAME};`,
       `    ssl_certificate ${join(tls.dir, 'server.pem')}; ssl_certificate_key ${join(tls.dir, 'server.key')};`,
+      "    ssl_protocols TLSv1.2 TLSv1.3;",
       `    root ${root};`,
       '    location = /health { return 200 "ok\\n"; }',
       '  }',
