@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import {createHash} from 'node:crypto';
 import {join} from 'node:path';
-import {describeLab, runVipcheck, type VipcheckRun} from './harness.js';
+import {VIPCHECK_BIN, describeLab, runVipcheck, type VipcheckRun} from './harness.js';
 import {
   FIXTURE_PORTS,
   TLS_NAME,
@@ -176,6 +176,25 @@ describeLab(
         assert.equal(run.code, 0, run.stdout);
         assert.match(firstLine(run), /\(kernel connect to RIP 198\.51\.100\.11:8080\)/);
         assert.equal(JSON.parse((await runVipcheck(s.lab, 'backup', http('http', 8080, '--role', 'backup', '--json'))).stdout).path, 'rip');
+      });
+
+      it('survives the kernel RST trap from a host without the VIP whose neighbour entry for it is the real server', async () => {
+        // The client caches the real server's MAC for the VIP (as after an arp_ignore=0 fault): its kernel's RSTs
+        // to the VIP would reach the real server and reset our conversation, unless vipcheck drops them.
+        await s.lab.execOk('client', ['ip', 'neigh', 'replace', s.lab.vip4, 'lladdr', s.lab.hosts.good.mac, 'dev', 'eth0', 'nud', 'permanent']);
+        try {
+          const guarded = await runVipcheck(s.lab, 'client', http('http', 80, '-vv'));
+          assert.equal(guarded.code, 0, guarded.stdout);
+          assert.match(guarded.stdout, /dropping this host's RSTs from port \d+ to 198\.51\.100\.100/);
+          const tables = await s.lab.execOk('client', ['nft', 'list', 'tables']);
+          assert.doesNotMatch(tables.stdout, /vipcheck_rst/, 'the guard is removed after the check');
+          // Without nft on PATH the guard cannot be installed, and the trap springs.
+          const unguarded = await s.lab.exec('client', ['env', 'PATH=/nonexistent', process.execPath, VIPCHECK_BIN, ...http('http', 80, '-t', '3')]);
+          assert.equal(unguarded.code, 2, unguarded.stdout);
+          assert.match(unguarded.stdout, /connection reset by the server/);
+        } finally {
+          await s.lab.exec('client', ['ip', 'neigh', 'del', s.lab.vip4, 'dev', 'eth0']);
+        }
       });
 
       it('works over an IPv6 VIP and real server', async () => {

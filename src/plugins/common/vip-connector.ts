@@ -9,6 +9,7 @@ import {TcpFlow} from '../../core/tcp/flow.js';
 import type {RunContext} from '../plugin.js';
 import type {ConnectorOptions, OpenedConnector} from './connection.js';
 import {formatHostPort} from './rip-connect.js';
+import {guardAgainstKernelRsts} from './rst-guard.js';
 import type {TargetOptions} from './target.js';
 import {openVipPath} from './vip-path.js';
 
@@ -23,11 +24,8 @@ export async function openVipConnector(
 ): Promise<OpenedConnector> {
   const path = await openVipPath(target, context);
   if (!path.vipIsLocal) {
-    context.note(
-      1,
-      `${target.vip} is not local here: this host's kernel answers the server's segments with RSTs addressed to the VIP, ` +
-        'which go to the VIP owner, not to the real server (docs/lvs-dr-notes.md)',
-    );
+    context.note(1, `${target.vip} is not local here: this host's kernel would answer the server's segments with RSTs to the VIP`);
+    guardAgainstKernelRsts(target.vip, path.localPort, context);
   }
   let connection: TcpConnection | undefined;
   context.onCleanup(() => {
