@@ -134,10 +134,13 @@ export function startDriving(link: FrameLink, flow: TcpFlow, machine: SansIoTcp,
   link.onFrame((frame, receivedAt) => {
     const inbound = flow.match(frame);
     if (!inbound) return;
-    options.trace?.(`< ${describeFrame(frame)}${inbound.checksumValid ? '' : ' (bad checksum, offload?)'}`);
-    if (!inbound.checksumValid && !reportedChecksum) {
-      reportedChecksum = true;
-      options.onBadChecksum?.();
+    if (options.trace) {
+      const valid = inbound.checksumValid();
+      options.trace(`< ${describeFrame(frame)}${valid ? '' : ' (bad checksum, offload?)'}`);
+      if (!valid && !reportedChecksum) {
+        reportedChecksum = true;
+        options.onBadChecksum?.();
+      }
     }
     step(() => machine.receive(receivedAt, inbound.segment));
   });

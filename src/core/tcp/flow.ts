@@ -21,8 +21,11 @@ export interface FlowEndpoints {
 
 export interface InboundSegment {
   readonly segment: TcpSegment;
-  /** False is normal on captures (checksum offload); reported at -vvv, never a reason to drop. */
-  readonly checksumValid: boolean;
+  /**
+   * Verifies the TCP checksum, on demand: false is normal on captures (checksum offload), reported at -vvv and
+   * never a reason to drop, so a transfer does not pay for summing every byte when nobody looks.
+   */
+  checksumValid(): boolean;
 }
 
 export class TcpFlow {
@@ -74,7 +77,8 @@ export class TcpFlow {
     if (!tcp.ok) return undefined;
     const segment = tcp.value;
     if (segment.sourcePort !== e.remotePort || segment.destinationPort !== e.localPort) return undefined;
-    return {segment, checksumValid: segment.checksumValid(ip.value.source, ip.value.destination)};
+    const {source, destination} = ip.value;
+    return {segment, checksumValid: () => segment.checksumValid(source, destination)};
   }
 
   private nextIdentification(): number {

@@ -9,6 +9,7 @@ import {TcpFlow} from '../../core/tcp/flow.js';
 import type {RunContext} from '../plugin.js';
 import type {ConnectorOptions, OpenedConnector} from './connection.js';
 import {formatHostPort} from './rip-connect.js';
+import {packetTrace} from './trace.js';
 import {guardAgainstKernelRsts} from './rst-guard.js';
 import type {TargetOptions} from './target.js';
 import {openVipPath} from './vip-path.js';
@@ -59,8 +60,8 @@ export async function openVipConnector(
       link: path.link,
       flow,
       connection,
-      trace: (text) => context.note(3, text),
-      onBadChecksum: () => context.note(3, 'captured segments carry bad TCP checksums (checksum offload); accepted'),
+      // The packet trace (-vvv) costs a description and a checksum per frame: only build it when shown.
+      ...(context.verbosity >= 3 ? packetTrace(context) : {}),
     });
   };
   return {

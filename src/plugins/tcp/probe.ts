@@ -12,6 +12,7 @@ import {isLocalAddress} from '../../core/neighbor/interfaces.js';
 import {formatSeconds} from '../../cli/run-check.js';
 import type {RunContext} from '../plugin.js';
 import {decidePath} from '../common/role.js';
+import {packetTrace} from '../common/trace.js';
 import {formatHostPort, ripConnect, ripSource, type RipConnectOutcome} from '../common/rip-connect.js';
 import {NeighborUnreachableError, openVipPath, type VipPath} from '../common/vip-path.js';
 import type {TcpCheckOptions} from './options.js';
@@ -75,8 +76,7 @@ export async function runTcpCheck(options: TcpCheckOptions, context: RunContext)
     randomUint32() & 0xffff,
   );
   await drive(path.link, flow, probe, {
-    trace: (text) => context.note(3, text),
-    onBadChecksum: () => context.note(3, 'captured segments carry bad TCP checksums (checksum offload); accepted'),
+    ...(context.verbosity >= 3 ? packetTrace(context) : {}),
   });
   for (const note of probe.notes) context.note(1, note);
   return vipResult(options, context, probe.outcome ?? {kind: 'timeout', attempts: 0}, path, decision.reason);
