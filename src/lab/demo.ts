@@ -42,6 +42,14 @@ async function main(): Promise<void> {
       {title: 'Thresholds on the response time, JSON output', ns: 'director', args: tcp(h.good.ipv4, '-w', '0.5', '-c', '1', '--json')},
       {title: 'An IPv6 VIP through the same real server', ns: 'director', args: ['tcp', '--vip', lab.vip6, '--rs', h.good.ipv4, '--port', '80']},
       {title: 'A packet trace (-vvv): ARP for the RIP, then SYN to the VIP at the real server MAC', ns: 'director', args: tcp(h.good.ipv4, '-vvv')},
+      {
+        title: "HTTP through the VIP path: a whole TCP conversation over vipcheck's own TCP, parsed by Node's HTTP client",
+        ns: 'director',
+        args: ['http', '--vip', lab.vip4, '--rs', h.good.ipv4, '--port', '80', '--string', 'vipcheck lab real server good', '-E'],
+      },
+      {title: 'http-status against the real server without the VIP', ns: 'director', args: ['http-status', '--vip', lab.vip4, '--rs', h.novip.ipv4, '--port', '80', '--timeout', '2']},
+      {title: 'ARP audit from an ordinary host: exactly one MAC (the director) answers for the VIP', ns: 'client', args: ['arp-audit', '--vip', lab.vip4, '--expect-mac', h.director.mac, '--rs', h.good.ipv4, '--rs', h.novip.ipv4, '--rs', h.closed.ipv4]},
+      {title: "Local ARP audit on the real server that lost its VIP", ns: 'novip', args: ['arp-audit', '--vip', lab.vip4, '--local']},
       {title: "The plugin's own problems are UNKNOWN (exit 3) with one line", ns: 'director', args: ['tcp', '--vip', lab.vip4, '--rs', h.good.ipv4, '--port', '99999']},
     ];
     for (const step of steps) await show(lab, step);
