@@ -12,7 +12,7 @@ import {formatHostPort} from './rip-connect.js';
 import {packetTrace} from './trace.js';
 import {guardAgainstKernelRsts} from './rst-guard.js';
 import type {TargetOptions} from './target.js';
-import {openVipPath} from './vip-path.js';
+import {openVipPath, vipPathFacts} from './vip-path.js';
 
 /** First retransmission of a lost segment on a LAN; RFC 6298's 1 s is for unknown paths. */
 const INITIAL_RTO_MS = 200;
@@ -69,16 +69,6 @@ export async function openVipConnector(
     path: 'vip',
     via: `via ${target.rs} (${path.rsMac})`,
     details: [`path: VIP path to ${formatHostPort(target.vip, target.port)} on ${path.interfaceName} (${reason})`],
-    data: {
-      vip: target.vip.toString(),
-      rs: target.rs.toString(),
-      port: target.port,
-      mac: path.rsMac.toString(),
-      macOrigin: path.macOrigin,
-      interface: path.interfaceName,
-      source: path.source.toString(),
-      sourcePort: path.localPort,
-      role: reason,
-    },
+    data: vipPathFacts(target, path, reason),
   };
 }

@@ -105,3 +105,18 @@ async function reserveSourcePort(source: IpAddress): Promise<PortReservation> {
     return reservePort(source.family === 4 ? IpAddress.V4_ANY : IpAddress.V6_ANY);
   }
 }
+
+/** The facts of a VIP-path run that every check reports in --json. */
+export function vipPathFacts(target: TargetOptions, path: VipPath, reason: string): Record<string, unknown> {
+  return {
+    vip: target.vip.toString(),
+    rs: target.rs.toString(),
+    port: target.port,
+    mac: path.rsMac.toString(),
+    macOrigin: path.macOrigin,
+    interface: path.interfaceName,
+    source: path.source.toString(),
+    sourcePort: path.localPort,
+    role: reason,
+  };
+}

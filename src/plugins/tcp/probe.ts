@@ -14,7 +14,7 @@ import type {RunContext} from '../plugin.js';
 import {decidePath} from '../common/role.js';
 import {packetTrace} from '../common/trace.js';
 import {formatHostPort, ripConnect, ripSource, type RipConnectOutcome} from '../common/rip-connect.js';
-import {NeighborUnreachableError, openVipPath, type VipPath} from '../common/vip-path.js';
+import {NeighborUnreachableError, openVipPath, vipPathFacts, type VipPath} from '../common/vip-path.js';
 import type {TcpCheckOptions} from './options.js';
 import {formatMs, timePerf} from './perf.js';
 
@@ -100,15 +100,7 @@ function vipResult(
   const service = formatHostPort(vip, port);
   const via = `via ${rs} (${path.rsMac})`;
   const data = {
-    vip: vip.toString(),
-    rs: rs.toString(),
-    port,
-    mac: path.rsMac.toString(),
-    macOrigin: path.macOrigin,
-    interface: path.interfaceName,
-    source: path.source.toString(),
-    sourcePort: path.localPort,
-    role: reason,
+    ...vipPathFacts(options.target, path, reason),
     attempts: outcome.attempts,
     outcome: outcome.kind,
   };

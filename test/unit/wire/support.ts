@@ -64,13 +64,4 @@ export function padded(frame: Buffer): Buffer {
 }
 
 /** Deterministic PRNG (mulberry32), so that the random tests are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
+export {seededRandom} from '../../../src/core/link/memory-link.js';
