@@ -182,6 +182,8 @@ describeLab(
         // The client caches the real server's MAC for the VIP (as after an arp_ignore=0 fault): its kernel's RSTs
         // to the VIP would reach the real server and reset our conversation, unless vipcheck drops them.
         await s.lab.execOk('client', ['ip', 'neigh', 'replace', s.lab.vip4, 'lladdr', s.lab.hosts.good.mac, 'dev', 'eth0', 'nud', 'permanent']);
+        // A table left by a SIGKILLed check (nothing listens on its port) is removed by the next guarded run.
+        await s.lab.execOk('client', ['nft', 'add', 'table', 'inet', 'vipcheck_rst_1']);
         try {
           const guarded = await runVipcheck(s.lab, 'client', http('http', 80, '-vv'));
           assert.equal(guarded.code, 0, guarded.stdout);
@@ -195,6 +197,26 @@ describeLab(
         } finally {
           await s.lab.exec('client', ['ip', 'neigh', 'del', s.lab.vip4, 'dev', 'eth0']);
         }
+      });
+
+      it('removes the RST guard and reports at once when keepalived SIGTERMs the check', async () => {
+        const child = s.lab.spawn('client', [process.execPath, VIPCHECK_BIN, ...http('http', 8080, '-u', '/slow?ms=5000', '-vv')], {stdio: ['ignore', 'pipe', 'pipe']});
+        let stdout = '';
+        child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        // Wait until the guard is in place (the request is then waiting on the slow server), then stop the check.
+        const deadline = Date.now() + 5000;
+        while (!/vipcheck_rst/.test((await s.lab.execOk('client', ['nft', 'list', 'tables'])).stdout)) {
+          assert.ok(Date.now() < deadline, 'the guard table never appeared');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const killedAt = Date.now();
+        child.kill('SIGTERM');
+        const code = await exited;
+        assert.ok(Date.now() - killedAt < 1000, `took ${Date.now() - killedAt} ms to stop`);
+        assert.equal(code, 3);
+        assert.match(stdout, /^VIPCHECK HTTP UNKNOWN - interrupted by SIGTERM/);
+        assert.doesNotMatch((await s.lab.execOk('client', ['nft', 'list', 'tables'])).stdout, /vipcheck_rst/);
       });
 
       it('works over an IPv6 VIP and real server', async () => {

@@ -11,6 +11,7 @@
  * errors, the deadline guard and SIGTERM). Our own frames are injected below netfilter and are not affected.
  */
 import {execFileSync} from 'node:child_process';
+import {readFileSync} from 'node:fs';
 import type {IpAddress} from '../../core/wire/address.js';
 import type {RunContext} from '../plugin.js';
 
@@ -29,9 +30,50 @@ export function rstGuardRules(vip: IpAddress, sourcePort: number): string {
   ].join('\n');
 }
 
+/** Local TCP ports in LISTEN state, from /proc/net/tcp and tcp6 (hex port in column 2, state 0A). */
+export function listeningPorts(procNetTcp: readonly string[]): Set<number> {
+  const ports = new Set<number>();
+  for (const text of procNetTcp) {
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] === '0A' && fields[1]) ports.add(Number.parseInt(fields[1].split(':').pop() ?? '', 16));
+    }
+  }
+  return ports;
+}
+
+/** Guard tables whose check is gone (a SIGKILLed run cannot clean up): no listener holds their port any more. */
+export function staleGuardTables(nftTables: string, listening: ReadonlySet<number>): string[] {
+  const stale: string[] = [];
+  for (const m of nftTables.matchAll(/^table inet (vipcheck_rst_(\d+))$/gm)) {
+    if (!listening.has(Number(m[2]))) stale.push(m[1]!);
+  }
+  return stale;
+}
+
+function removeStaleGuards(): void {
+  try {
+    const tables = execFileSync('nft', ['list', 'tables'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000});
+    if (!tables.includes('vipcheck_rst_')) return;
+    const proc = ['/proc/net/tcp', '/proc/net/tcp6'].map((f) => {
+      try {
+        return readFileSync(f, 'utf8');
+      } catch {
+        return '';
+      }
+    });
+    for (const table of staleGuardTables(tables, listeningPorts(proc))) {
+      execFileSync('nft', ['delete', 'table', 'inet', table], {stdio: 'ignore', timeout: 2000});
+    }
+  } catch {
+    // Best effort: a leftover table only drops RSTs from a port no check uses.
+  }
+}
+
 /** Installs the guard; returns false (with a verbose note) when nftables is not usable here. */
 export function guardAgainstKernelRsts(vip: IpAddress, sourcePort: number, context: RunContext): boolean {
   const table = rstGuardTable(sourcePort);
+  removeStaleGuards();
   try {
     execFileSync('nft', ['-f', '-'], {input: rstGuardRules(vip, sourcePort), stdio: ['pipe', 'ignore', 'pipe'], timeout: 2000});
   } catch (error) {
