@@ -91,10 +91,11 @@ export function httpExchange(connect: Connector, spec: HttpRequestSpec, tls: Tls
       transport?.destroy();
       reject(error);
     };
-    const timer = setTimeout(() => {
+    const timedOut = () => {
       const phase = timings.headers !== undefined ? 'while reading the body' : timings.connect !== undefined ? 'waiting for the response' : 'connecting';
       fail(new ExchangeError(`timed out ${phase}`, 'timeout', timings));
-    }, Math.max(0, deadline - performance.now()));
+    };
+    const timer = setTimeout(timedOut, Math.max(0, deadline - performance.now()));
 
     const createConnection = (): Duplex => {
       transport = connect();
@@ -126,7 +127,9 @@ export function httpExchange(connect: Connector, spec: HttpRequestSpec, tls: Tls
       // LF-only responses are accepted (the old C checker's TODO); Node's strict parser would reject them.
       insecureHTTPParser: true,
     });
-    req.on('error', (error: NodeJS.ErrnoException) => fail(classify(error, timings)));
+    // The userspace TCP gives up at the same deadline as our timer; whichever fires first, name the phase.
+    const onError = (error: NodeJS.ErrnoException) => (error.code === 'ETIMEDOUT' ? timedOut() : fail(classify(error, timings)));
+    req.on('error', onError);
     req.on('response', (res: IncomingMessage) => {
       timings.headers = since();
       const tlsFacts = secure ? describeTls(secure) : undefined;
@@ -168,7 +171,7 @@ export function httpExchange(connect: Connector, spec: HttpRequestSpec, tls: Tls
         }
       });
       res.on('end', finish);
-      res.on('error', (error: NodeJS.ErrnoException) => fail(classify(error, timings)));
+      res.on('error', onError);
       // A close-delimited body ends with the connection; 'aborted' without 'end' means it was cut short.
       res.on('aborted', () => fail(new ExchangeError('the connection closed in the middle of the body', 'reset', timings)));
     });

@@ -82,10 +82,11 @@ export function converse(socket: Duplex, spec: ConversationSpec, deadline: numbe
       }
       resolve(result);
     };
-    const timer = setTimeout(() => {
+    const timedOut = () => {
       const kind = connectMs === undefined ? 'timeout' : received.length ? 'mismatch' : 'timeout';
       finish({kind, message: connectMs === undefined ? 'timed out connecting' : 'timed out waiting for the expected response'});
-    }, Math.max(0, deadline - performance.now()));
+    };
+    const timer = setTimeout(timedOut, Math.max(0, deadline - performance.now()));
     socket.once('connect', () => {
       connectMs = performance.now() - started;
       if (spec.send) socket.write(spec.send);
@@ -106,6 +107,8 @@ export function converse(socket: Duplex, spec: ConversationSpec, deadline: numbe
       );
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
+      // The userspace TCP gives up at the same deadline as our timer; whichever fires first, judge the same way.
+      if (error.code === 'ETIMEDOUT') return timedOut();
       const kind = error.code === 'ECONNREFUSED' ? 'refused' : error.code === 'ECONNRESET' ? 'reset' : error.code === 'ETIMEDOUT' ? 'timeout' : 'error';
       finish({kind, message: error.message});
     });
