@@ -260,10 +260,11 @@ describe('neighbor/ndp-resolver', () => {
     const error = await rejection(resolve(250, {intervalMs: 10, maxIntervalMs: 40}));
     const elapsed = performance.now() - started;
     // Sent at about 0, 10, 30, 70, 110, 150, 190, 230 ms, and once more if the last timer fires a fraction of a
-    // millisecond early (Node's timer clock has millisecond resolution).
-    assert.ok(neighbor.solicitations.length >= 5 && neighbor.solicitations.length <= 9, `${neighbor.solicitations.length} sent`);
+    // millisecond early (Node's timer clock has millisecond resolution). A loaded machine fires timers late, so
+    // fewer may go out; the bounds say "backed off, kept retrying, never more than the schedule allows".
+    assert.ok(neighbor.solicitations.length >= 3 && neighbor.solicitations.length <= 9, `${neighbor.solicitations.length} sent`);
     assert.match(error.message, new RegExp(`after ${neighbor.solicitations.length} solicitations`));
-    assert.ok(elapsed >= 240 && elapsed < 400, `${elapsed} ms`);
+    assert.ok(elapsed >= 240 && elapsed < 1500, `${elapsed} ms`);
   });
 
   it('rejects with the link error when sending fails', async () => {
