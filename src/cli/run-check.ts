@@ -5,7 +5,7 @@
  * (monitoring.md). The process exits explicitly, because a pcap session keeps the event loop alive after close.
  */
 import type {CheckResult, VerboseLine} from '../core/result/check-result.js';
-import {EnvironmentError, UsageError} from '../core/errors.js';
+import {EnvironmentError, ServiceDownError, UsageError} from '../core/errors.js';
 import {exitCodeFor, renderJson, renderNagios, type ExitCodeMode} from '../core/result/render.js';
 import {State} from '../core/result/state.js';
 import type {CheckPlugin, RunContext} from '../plugins/plugin.js';
@@ -42,6 +42,9 @@ function settingsFrom(values: FlagValues): OutputSettings {
 }
 
 export function errorResult(plugin: Pick<CheckPlugin, 'title'>, error: unknown): CheckResult {
+  if (error instanceof ServiceDownError) {
+    return {check: plugin.title, state: State.Critical, summary: error.message, details: [], perfdata: []};
+  }
   const known = error instanceof UsageError || error instanceof EnvironmentError;
   const message = error instanceof Error ? error.message : String(error);
   return {

@@ -11,3 +11,11 @@ export class UsageError extends Error {
 export class EnvironmentError extends Error {
   override readonly name: string = 'EnvironmentError';
 }
+
+/**
+ * The check itself proved the service down before it could measure anything (e.g. the real server does not
+ * answer ARP): CRITICAL with the reason, not UNKNOWN. Thrown from any layer; the runner renders it.
+ */
+export class ServiceDownError extends Error {
+  override readonly name: string = 'ServiceDownError';
+}

@@ -3,7 +3,7 @@
  * is a new process, and start-up is the product's main cost).
  */
 import {readFileSync} from 'node:fs';
-import {networkInterfaces} from 'node:os';
+import {networkInterfaces, type NetworkInterfaceInfo} from 'node:os';
 import {EnvironmentError} from '../errors.js';
 import {IpAddress, MacAddress} from '../wire/address.js';
 
@@ -29,6 +29,18 @@ export interface InterfaceInfo {
 }
 
 const VALID_NAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
+
+let addressSnapshot: NodeJS.Dict<NetworkInterfaceInfo[]> | undefined;
+
+/**
+ * This host's addresses, read once per process: each os.networkInterfaces() call is a netlink dump, and one
+ * check asks several times (egress, source, "is the VIP local?"). A check lives for seconds; the addresses it
+ * judges are those it started with.
+ */
+export function hostAddresses(): NodeJS.Dict<NetworkInterfaceInfo[]> {
+  addressSnapshot ??= networkInterfaces();
+  return addressSnapshot;
+}
 
 function readSys(name: string, file: string): string | undefined {
   try {
@@ -57,7 +69,7 @@ export function interfaceInfo(name: string): InterfaceInfo {
 }
 
 export function interfaceAddresses(name: string): InterfaceAddress[] {
-  const entries = networkInterfaces()[name] ?? [];
+  const entries = hostAddresses()[name] ?? [];
   const result: InterfaceAddress[] = [];
   for (const entry of entries) {
     const address = IpAddress.parse(entry.address.replace(/%.*$/, ''));
@@ -70,7 +82,7 @@ export function interfaceAddresses(name: string): InterfaceAddress[] {
 /** Names of interfaces holding `address` (the kernel treats any such address as local). */
 export function interfacesHolding(address: IpAddress): string[] {
   const names: string[] = [];
-  for (const [name, entries] of Object.entries(networkInterfaces())) {
+  for (const [name, entries] of Object.entries(hostAddresses())) {
     for (const entry of entries ?? []) {
       if (address.equals(IpAddress.parse(entry.address.replace(/%.*$/, '')))) names.push(name);
     }

@@ -41,3 +41,19 @@ export function evaluateThresholds(value: number, thresholds: Thresholds): State
   if (thresholds.warning?.alerts(value)) return State.Warning;
   return State.Ok;
 }
+
+/**
+ * A time in seconds as perfdata, like check_tcp's `time`: min 0, max the timeout, the -w/-c thresholds verbatim
+ * when given; undefined (nothing measured) prints U.
+ */
+export function secondsPerfDatum(label: string, seconds: number | undefined, timeoutMs: number, thresholds: Thresholds = {}): PerfDatum {
+  return {
+    label,
+    value: seconds,
+    uom: 's',
+    ...(thresholds.warning ? {warn: thresholds.warning} : {}),
+    ...(thresholds.critical ? {crit: thresholds.critical} : {}),
+    min: 0,
+    max: timeoutMs / 1000,
+  };
+}

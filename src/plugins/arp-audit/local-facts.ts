@@ -7,8 +7,7 @@
  * local to the kernel either, so the VIP there counts as missing.
  */
 import {readdirSync, readFileSync} from 'node:fs';
-import {networkInterfaces} from 'node:os';
-import {interfaceAddresses, interfaceInfo, type InterfaceAddress} from '../../core/neighbor/interfaces.js';
+import {hostAddresses, interfaceAddresses, interfaceInfo, type InterfaceAddress} from '../../core/neighbor/interfaces.js';
 import {EnvironmentError} from '../../core/errors.js';
 import type {LocalFacts, LocalInterface} from './local.js';
 import {readConf} from './sysctl.js';
@@ -71,7 +70,7 @@ function readSysType(name: string): string {
 /** Addresses carrying an alias label (`lo:0`, `eth0:vip`), which os.networkInterfaces() lists under the label. */
 function aliasAddresses(): Map<string, InterfaceAddress[]> {
   const byDevice = new Map<string, InterfaceAddress[]>();
-  for (const label of Object.keys(networkInterfaces()).filter((l) => l.includes(':'))) {
+  for (const label of Object.keys(hostAddresses()).filter((l) => l.includes(':'))) {
     const device = label.split(':')[0]!;
     byDevice.set(device, [...(byDevice.get(device) ?? []), ...interfaceAddresses(label)]);
   }

@@ -8,7 +8,7 @@ import {PcapLink} from '../../core/link/pcap-link.js';
 import {NeighborTimeoutError, resolveNeighbor} from '../../core/neighbor/resolve.js';
 import {interfaceInfo, isLocalAddress} from '../../core/neighbor/interfaces.js';
 import {chooseEgress, chooseSourceAddress} from '../../core/neighbor/route.js';
-import {EnvironmentError} from '../../core/errors.js';
+import {EnvironmentError, ServiceDownError} from '../../core/errors.js';
 import {reservePort, type PortReservation} from '../../core/tcp/port-reservation.js';
 import {IpAddress, MacAddress} from '../../core/wire/address.js';
 import type {RunContext} from '../plugin.js';
@@ -27,8 +27,8 @@ export interface VipPath {
   readonly vipIsLocal: boolean;
 }
 
-/** The real server did not answer ARP: it is down or unplugged, which is CRITICAL, not a plugin problem. */
-export class NeighborUnreachableError extends Error {
+/** The real server did not answer ARP/NDP: it is down or unplugged, which is CRITICAL, not a plugin problem. */
+export class NeighborUnreachableError extends ServiceDownError {
   override readonly name = 'NeighborUnreachableError';
 }
 

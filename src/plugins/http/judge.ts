@@ -4,7 +4,7 @@
  */
 import {createHash} from 'node:crypto';
 import type {CheckResult, ProbePath} from '../../core/result/check-result.js';
-import {evaluateThresholds} from '../../core/result/check-result.js';
+import {evaluateThresholds, secondsPerfDatum} from '../../core/result/check-result.js';
 import type {PerfDatum} from '../../core/result/perfdata.js';
 import {State, stateName, worst} from '../../core/result/state.js';
 import type {ExchangeError, HttpResponseFacts, Timings} from './exchange.js';
@@ -91,17 +91,9 @@ function seconds(ms: number | undefined): number | undefined {
   return ms === undefined ? undefined : ms / 1000;
 }
 
-function perf(label: string, ms: number | undefined, timeoutMs: number): PerfDatum {
-  return {label, value: seconds(ms), uom: 's', min: 0, max: timeoutMs / 1000};
-}
-
 export function perfdataFor(options: HttpCheckOptions, ctx: JudgeContext, timings: Timings, totalMs: number | undefined, facts?: HttpResponseFacts): PerfDatum[] {
-  const time: PerfDatum = {
-    ...perf('time', totalMs, ctx.timeoutMs),
-    ...(options.thresholds.warning ? {warn: options.thresholds.warning} : {}),
-    ...(options.thresholds.critical ? {crit: options.thresholds.critical} : {}),
-  };
-  const items: PerfDatum[] = [time];
+  const perf = (label: string, ms: number | undefined) => secondsPerfDatum(label, seconds(ms), ctx.timeoutMs);
+  const items: PerfDatum[] = [secondsPerfDatum('time', seconds(totalMs), ctx.timeoutMs, options.thresholds)];
   if (ctx.title === 'HTTP-STATUS') {
     items.push({label: 'status', value: facts?.status});
     return items;
@@ -109,11 +101,11 @@ export function perfdataFor(options: HttpCheckOptions, ctx: JudgeContext, timing
   items.push({label: 'size', value: facts?.bodyBytes, uom: 'B', min: 0});
   if (options.expect.extendedPerfdata) {
     items.push(
-      perf('time_connect', timings.connect, ctx.timeoutMs),
-      perf('time_tls', timings.tls, ctx.timeoutMs),
-      perf('time_headers', timings.headers, ctx.timeoutMs),
-      perf('time_firstbyte', timings.firstByte, ctx.timeoutMs),
-      perf('time_transfer', timings.transfer, ctx.timeoutMs),
+      perf('time_connect', timings.connect),
+      perf('time_tls', timings.tls),
+      perf('time_headers', timings.headers),
+      perf('time_firstbyte', timings.firstByte),
+      perf('time_transfer', timings.transfer),
     );
   }
   return items;

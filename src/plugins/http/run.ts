@@ -1,11 +1,9 @@
 /**
  * The HTTP checks' run: choose the path, open a connection on it, run one exchange, judge it.
  */
-import {State} from '../../core/result/state.js';
 import type {CheckResult} from '../../core/result/check-result.js';
 import type {RunContext} from '../plugin.js';
 import {openConnector} from '../common/connection.js';
-import {NeighborUnreachableError} from '../common/vip-path.js';
 import {ExchangeError, httpExchange} from './exchange.js';
 import {judgeFailure, judgeResponse, perfdataFor, type JudgeContext} from './judge.js';
 import type {HttpCheckOptions} from './options.js';
@@ -13,16 +11,7 @@ import {StatusList} from './status-list.js';
 
 export async function runHttpCheck(options: HttpCheckOptions, context: RunContext, title: 'HTTP' | 'HTTP-STATUS'): Promise<CheckResult> {
   const defaultStatus = title === 'HTTP-STATUS' ? StatusList.parse('200-399', '--status') : undefined;
-  let opened;
-  try {
-    opened = await openConnector(options.target, options.role, context, {maxReceiveBytes: options.request.maxBytes + 65536});
-  } catch (error) {
-    if (error instanceof NeighborUnreachableError) {
-      const ctx = {title, path: 'vip' as const, via: '', timeoutMs: context.timeoutMs, details: [], data: {}};
-      return {check: title, state: State.Critical, summary: error.message, details: [], perfdata: perfdataFor(options, ctx, {}, undefined), path: 'vip'};
-    }
-    throw error;
-  }
+  const opened = await openConnector(options.target, options.role, context, {maxReceiveBytes: options.request.maxBytes + 65536});
   const ctx: JudgeContext = {
     title,
     path: opened.path,

@@ -2,31 +2,21 @@
  * `tcp` in conversation mode (--send/--expect/--quit): connect on the chosen path, talk, judge the response.
  */
 import type {CheckResult} from '../../core/result/check-result.js';
-import {evaluateThresholds} from '../../core/result/check-result.js';
-import {State, stateName, worst} from '../../core/result/state.js';
+import {State, worst} from '../../core/result/state.js';
 import {formatSeconds} from '../../cli/run-check.js';
 import type {RunContext} from '../plugin.js';
 import {openConnector} from '../common/connection.js';
 import {formatHostPort} from '../common/rip-connect.js';
-import {NeighborUnreachableError} from '../common/vip-path.js';
 import {snippet} from '../http/judge.js';
 import {converse, type ConversationOutcome, type ConversationSpec} from './conversation.js';
 import type {TcpCheckOptions} from './options.js';
-import {formatMs, timePerf} from './perf.js';
+import {formatMs, judgeTime, timePerf} from './perf.js';
 
 const MISMATCH: Record<ConversationSpec['mismatch'], State> = {ok: State.Ok, warning: State.Warning, critical: State.Critical};
 
 export async function runConversationCheck(options: TcpCheckOptions, spec: ConversationSpec, context: RunContext): Promise<CheckResult> {
   const service = formatHostPort(options.target.vip, options.target.port);
-  let opened;
-  try {
-    opened = await openConnector(options.target, options.role, context, {maxReceiveBytes: spec.maxBytes + 65536});
-  } catch (error) {
-    if (error instanceof NeighborUnreachableError) {
-      return {check: 'TCP', state: State.Critical, summary: error.message, details: [], perfdata: [timePerf(undefined, options, context)], path: 'vip'};
-    }
-    throw error;
-  }
+  const opened = await openConnector(options.target, options.role, context, {maxReceiveBytes: spec.maxBytes + 65536});
   const outcome = await converse(opened.connect(), spec, context.deadline);
   const shown = opened.path === 'vip' ? service : formatHostPort(options.target.rs, options.target.port);
   const base = {check: 'TCP', path: opened.path, data: {...opened.data, outcome: outcome.kind, received: outcome.received.toString('latin1')}};
@@ -36,9 +26,8 @@ export async function runConversationCheck(options: TcpCheckOptions, spec: Conve
   const perfdata = [timePerf(seconds, options, context)];
   switch (outcome.kind) {
     case 'matched': {
-      const timeState = evaluateThresholds(seconds ?? 0, options.thresholds);
-      const suffix = timeState === State.Ok ? '' : ` (response time ${stateName(timeState).toLowerCase()} threshold)`;
-      return {...base, state: worst(State.Ok, timeState), summary: `${shown} answered ${opened.via} in ${formatMs(outcome.responseMs ?? 0)}${quoteFirstLine(outcome)}${suffix}`, details, perfdata};
+      const judged = judgeTime(seconds ?? 0, options);
+      return {...base, state: worst(State.Ok, judged.state), summary: `${shown} answered ${opened.via} in ${formatMs(outcome.responseMs ?? 0)}${quoteFirstLine(outcome)}${judged.suffix}`, details, perfdata};
     }
     case 'mismatch':
       return {...base, state: MISMATCH[spec.mismatch], summary: `${shown} answered ${opened.via} but not as expected${quoteFirstLine(outcome)}`, details, perfdata};

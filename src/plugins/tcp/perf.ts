@@ -1,21 +1,20 @@
 /**
- * The tcp check's perfdata and time formatting, shared by the handshake probe and the conversation mode.
+ * The tcp check's perfdata, thresholds and time formatting, shared by the handshake probe and the conversation.
  */
+import {evaluateThresholds, secondsPerfDatum} from '../../core/result/check-result.js';
 import type {PerfDatum} from '../../core/result/perfdata.js';
+import {State, stateName} from '../../core/result/state.js';
 import type {RunContext} from '../plugin.js';
 import type {TcpCheckOptions} from './options.js';
 
-/** `time` in seconds like check_tcp: thresholds as given, min 0, max the timeout; undefined prints U. */
 export function timePerf(seconds: number | undefined, options: TcpCheckOptions, context: RunContext): PerfDatum {
-  return {
-    label: 'time',
-    value: seconds,
-    uom: 's',
-    ...(options.thresholds.warning ? {warn: options.thresholds.warning} : {}),
-    ...(options.thresholds.critical ? {crit: options.thresholds.critical} : {}),
-    min: 0,
-    max: context.timeoutMs / 1000,
-  };
+  return secondsPerfDatum('time', seconds, context.timeoutMs, options.thresholds);
+}
+
+/** Applies -w/-c to a response time; the state and a suffix for the summary. */
+export function judgeTime(seconds: number, options: TcpCheckOptions): {state: State; suffix: string} {
+  const state = evaluateThresholds(seconds, options.thresholds);
+  return {state, suffix: state === State.Ok ? '' : ` (response time ${stateName(state).toLowerCase()} threshold)`};
 }
 
 export function formatMs(ms: number): string {

@@ -3,8 +3,7 @@
  */
 import {randomUint32} from '../../core/random.js';
 import type {CheckResult, ProbePath} from '../../core/result/check-result.js';
-import {evaluateThresholds} from '../../core/result/check-result.js';
-import {State, stateName, worst} from '../../core/result/state.js';
+import {State, worst} from '../../core/result/state.js';
 import {drive} from '../../core/tcp/drive.js';
 import {TcpFlow} from '../../core/tcp/flow.js';
 import {SynProbe, type SynProbeOutcome} from '../../core/tcp/syn-probe.js';
@@ -14,9 +13,9 @@ import type {RunContext} from '../plugin.js';
 import {decidePath} from '../common/role.js';
 import {packetTrace} from '../common/trace.js';
 import {formatHostPort, ripConnect, ripSource, type RipConnectOutcome} from '../common/rip-connect.js';
-import {NeighborUnreachableError, openVipPath, vipPathFacts, type VipPath} from '../common/vip-path.js';
+import {openVipPath, vipPathFacts, type VipPath} from '../common/vip-path.js';
 import type {TcpCheckOptions} from './options.js';
-import {formatMs, timePerf} from './perf.js';
+import {formatMs, judgeTime, timePerf} from './perf.js';
 
 /** First SYN retransmission; doubles each time (RFC 6298 backoff), bounded by the deadline. */
 const INITIAL_SYN_RTO_MS = 200;
@@ -37,15 +36,7 @@ export async function runTcpCheck(options: TcpCheckOptions, context: RunContext)
     });
     return ripResult(options, context, outcome, decision.reason);
   }
-  let path: VipPath;
-  try {
-    path = await openVipPath(options.target, context);
-  } catch (error) {
-    if (error instanceof NeighborUnreachableError) {
-      return {check: 'TCP', state: State.Critical, summary: error.message, details: [], perfdata: [timePerf(undefined, options, context)], path: 'vip'};
-    }
-    throw error;
-  }
+  const path = await openVipPath(options.target, context);
   if (!path.vipIsLocal) {
     context.note(
       1,
@@ -80,13 +71,6 @@ export async function runTcpCheck(options: TcpCheckOptions, context: RunContext)
   });
   for (const note of probe.notes) context.note(1, note);
   return vipResult(options, context, probe.outcome ?? {kind: 'timeout', attempts: 0}, path, decision.reason);
-}
-
-
-/** Applies -w/-c to a successful probe's time; the state and a suffix for the summary. */
-function judgeTime(seconds: number, options: TcpCheckOptions): {state: State; suffix: string} {
-  const state = evaluateThresholds(seconds, options.thresholds);
-  return {state, suffix: state === State.Ok ? '' : ` (response time ${stateName(state).toLowerCase()} threshold)`};
 }
 
 function vipResult(
