@@ -57,6 +57,8 @@ export interface NeighborProtocol {
 
 export const DEFAULT_INTERVAL_MS = 100;
 export const DEFAULT_MAX_INTERVAL_MS = 1000;
+/** How early a Node timer may fire, measured against performance.now(). */
+const TIMER_TOLERANCE_MS = 1;
 
 export function solicitNeighbor(
   link: FrameLink,
@@ -85,23 +87,31 @@ export function solicitNeighbor(
       options.trace?.(answer.text);
       finish(() => resolve({mac, requests, elapsedMs: performance.now() - started}));
     });
-    const sendNext = () => {
-      const remaining = options.deadline - performance.now();
-      if (remaining <= 0) {
+    // Node's timers run on a millisecond clock and may fire up to a millisecond before performance.now()
+    // reaches the time they were armed for. Sends are therefore scheduled by their own due time (with that
+    // millisecond of tolerance), and a timer that fires before the deadline without a send being due only
+    // re-arms: the loop never sends a burst of requests in the deadline's last millisecond.
+    let nextSendAt = performance.now();
+    const tick = () => {
+      const now = performance.now();
+      if (now >= options.deadline) {
         finish(() => reject(protocol.timeoutError(requests)));
         return;
       }
-      try {
-        link.send(protocol.request);
-      } catch (error) {
-        finish(() => reject(error));
-        return;
+      if (now >= nextSendAt - TIMER_TOLERANCE_MS) {
+        try {
+          link.send(protocol.request);
+        } catch (error) {
+          finish(() => reject(error));
+          return;
+        }
+        requests++;
+        options.trace?.(protocol.describeRequest(requests));
+        nextSendAt = now + interval;
+        interval = Math.min(interval * 2, maxInterval);
       }
-      requests++;
-      options.trace?.(protocol.describeRequest(requests));
-      timer = setTimeout(sendNext, Math.min(interval, remaining));
-      interval = Math.min(interval * 2, maxInterval);
+      timer = setTimeout(tick, Math.max(0, Math.min(nextSendAt, options.deadline) - now));
     };
-    sendNext();
+    tick();
   });
 }

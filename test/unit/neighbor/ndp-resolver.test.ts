@@ -259,10 +259,10 @@ describe('neighbor/ndp-resolver', () => {
     const started = performance.now();
     const error = await rejection(resolve(250, {intervalMs: 10, maxIntervalMs: 40}));
     const elapsed = performance.now() - started;
-    // Sent at about 0, 10, 30, 70, 110, 150, 190, 230 ms, and once more if the last timer fires a fraction of a
-    // millisecond early (Node's timer clock has millisecond resolution). A loaded machine fires timers late, so
-    // fewer may go out; the bounds say "backed off, kept retrying, never more than the schedule allows".
-    assert.ok(neighbor.solicitations.length >= 3 && neighbor.solicitations.length <= 9, `${neighbor.solicitations.length} sent`);
+    // Sent at about 0, 10, 30, 70, 110, 150, 190, 230 ms. A loaded machine fires timers late, so fewer may go
+    // out; the bounds say "backed off, kept retrying, never more than the schedule allows" (a timer firing early
+    // near the deadline once made the loop send 10).
+    assert.ok(neighbor.solicitations.length >= 3 && neighbor.solicitations.length <= 8, `${neighbor.solicitations.length} sent`);
     assert.match(error.message, new RegExp(`after ${neighbor.solicitations.length} solicitations`));
     assert.ok(elapsed >= 240 && elapsed < 1500, `${elapsed} ms`);
   });
