@@ -1,6 +1,6 @@
-// The kernel's share of a check's start-up: load the pcap binding, open a capture on eth0 the way PcapLink
-// does (same buffer and snap length, immediate mode), exit. Opening and releasing an AF_PACKET ring waits for
-// RCU grace periods (packet_set_ring and packet_release call synchronize_net), which no user code can avoid.
+// The libpcap floor, kept to show why vipcheck has its own packet socket: load node_pcap's binding (a dev
+// dependency, only for this benchmark), open a capture on eth0 as vipcheck did before, exit. libpcap always sets
+// up a TPACKET ring: packet_set_ring() and packet_release() wait for RCU grace periods (synchronize_net).
 'use strict';
 const binding = require('pcap/build/Release/pcap_binding.node');
 const session = new binding.PcapSession();

@@ -2,7 +2,7 @@
  * Runs one check as a monitoring plugin: parse flags, run with a hard deadline, print exactly one result to
  * stdout, exit with the right code. Every failure of the plugin itself (bad arguments, missing privileges,
  * internal errors) becomes one UNKNOWN line, never a stack trace; a probe that runs out of time is CRITICAL
- * (monitoring.md). The process exits explicitly, because a pcap session keeps the event loop alive after close.
+ * (monitoring.md). The process exits explicitly, so that no handle left by a library can keep it alive past the verdict.
  */
 import type {CheckResult, VerboseLine} from '../core/result/check-result.js';
 import {EnvironmentError, ServiceDownError, UsageError} from '../core/errors.js';

@@ -1,7 +1,7 @@
 /**
  * The contract every check implements. A plugin declares its flags as data (for both the fast parser and the
  * oclif help), turns flag values into typed options (throwing UsageError for bad ones), and runs.
- * `run` should be cheap to import: heavy modules (pcap, codecs) are imported lazily inside it.
+ * `run` should be cheap to import: heavy modules (the packet socket addon, codecs) are imported lazily inside it.
  */
 import type {CheckResult} from '../core/result/check-result.js';
 import type {FlagSpec, FlagValues} from '../cli/flag-spec.js';

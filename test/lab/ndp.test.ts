@@ -1,5 +1,5 @@
 /**
- * NDP resolution against real Linux kernels in the namespace lab: resolveNdp over a PcapLink, run inside a lab
+ * NDP resolution against real Linux kernels in the namespace lab: resolveNdp over a PacketSocketLink, run inside a lab
  * namespace (`ip netns exec ... node --import tsx`, so the sources are tested, not a possibly stale dist/).
  *
  * Facts these tests pin down: the kernel answers a solicitation from a global or a link-local source with a
@@ -33,14 +33,14 @@ const source = (file: string) => JSON.stringify(pathToFileURL(join(REPO_ROOT, 's
  */
 function probeScript(target: string, from: string, timeoutMs: number, listenMs: number): string {
   return `
-    import {PcapLink} from ${source('core/link/pcap-link.ts')};
+    import {PacketSocketLink} from ${source('core/link/packet-socket-link.ts')};
     import {ndpAdvertisements} from ${source('core/link/bpf.ts')};
     import {interfaceInfo} from ${source('core/neighbor/interfaces.ts')};
     import {buildNeighborSolicitationFrame, ndpAnswerFrom, resolveNdp} from ${source('core/neighbor/ndp-resolver.ts')};
     import {IpAddress} from ${source('core/wire/address.ts')};
     const target = IpAddress.parse(${JSON.stringify(target)});
     const info = interfaceInfo('eth0');
-    const link = new PcapLink({interfaceName: 'eth0', mac: info.mac, filter: ndpAdvertisements()});
+    const link = new PacketSocketLink({interfaceName: 'eth0', mac: info.mac, filter: ndpAdvertisements()});
     const out = {trace: [], others: []};
     try {
       const r = await resolveNdp(link, {
@@ -63,7 +63,7 @@ function probeScript(target: string, from: string, timeoutMs: number, listenMs: 
     } finally {
       link.close();
       console.log(JSON.stringify(out));
-      process.exit(0); // PcapLink.close() keeps the poll handle until the next packet
+      process.exit(0); // the lab's helpers keep handles open
     }
   `;
 }

@@ -44,7 +44,7 @@ export function anyOf(...parts: BpfExpression[]): BpfExpression {
 }
 
 /**
- * NDP Neighbor Advertisements (ICMPv6 type 136), in both directions (PcapLink drops those with our own Ethernet
+ * NDP Neighbor Advertisements (ICMPv6 type 136), in both directions (the link drops those with our own Ethernet
  * source, i.e. our kernel's). `ip6[40]` is the first byte after the fixed IPv6
  * header: BPF offsets do not follow extension headers, so an advertisement behind one (hop-by-hop, destination
  * options) is not captured. Linux never sends NDP that way, and libpcap's `icmp6`, which also matches ICMPv6

@@ -1,5 +1,5 @@
 /**
- * The one small interface every frame channel implements: the pcap channel on a real interface and the
+ * The one small interface every frame channel implements: the packet socket on a real interface and the
  * in-memory channel used by deterministic tests. Frames are whole Ethernet frames (destination MAC first).
  *
  * Received buffers are owned by the handler: implementations copy out of any shared capture buffer before

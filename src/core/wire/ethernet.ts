@@ -1,5 +1,5 @@
 /**
- * Ethernet II frames (IEEE 802.3 with an EtherType), as pcap delivers them: destination MAC first, no preamble,
+ * Ethernet II frames (IEEE 802.3 with an EtherType), as a packet socket delivers them: destination MAC first, no preamble,
  * no FCS. One IEEE 802.1Q VLAN tag is understood and skipped, because a director's capture interface may be a
  * trunk; a second (QinQ) tag is not, and shows up as EtherType 0x8100 with the tag left in the payload.
  *

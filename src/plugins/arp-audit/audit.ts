@@ -4,7 +4,7 @@
  * findings of all modes make one result. Thin plumbing around the pure modules.
  */
 import {arpInvolving} from '../../core/link/bpf.js';
-import {PcapLink} from '../../core/link/pcap-link.js';
+import {PacketSocketLink} from '../../core/link/packet-socket-link.js';
 import {interfaceInfo, interfacesHolding, type InterfaceInfo} from '../../core/neighbor/interfaces.js';
 import {bestRoute, readRoutes} from '../../core/neighbor/route.js';
 import type {CheckResult} from '../../core/result/check-result.js';
@@ -51,8 +51,8 @@ async function captureModes(options: ArpAuditOptions, context: RunContext): Prom
   const filter = arpInvolving([vip, ...rips]);
   context.note(2, `capture on ${info.name} (${info.mac}), filter: ${filter}${passive ? ', promiscuous' : ''}`);
   context.note(2, `expected responders: ${expectation.ownVipMacs.length > 0 ? `none (this host holds ${vip})` : expectation.expectMacs.join(', ') || 'not given'}`);
-  // PcapLink and send() throw LinkError, an EnvironmentError: UNKNOWN with its one-line reason.
-  const link = new PcapLink({interfaceName: info.name, mac: info.mac, filter, promiscuous: passive});
+  // PacketSocketLink and send() throw LinkError, an EnvironmentError: UNKNOWN with its one-line reason.
+  const link = new PacketSocketLink({interfaceName: info.name, mac: info.mac, filter, promiscuous: passive});
   context.onCleanup(() => link.close());
   const trace = context.verbosity >= 3 ? (text: string) => context.note(3, text) : undefined;
   const run = await runCapture(

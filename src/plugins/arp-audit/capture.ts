@@ -1,5 +1,5 @@
 /**
- * The timer plumbing of the active and passive modes over any FrameLink (pcap in production, the in-memory
+ * The timer plumbing of the active and passive modes over any FrameLink (a packet socket in production, the in-memory
  * wire in tests): probes for the VIP every interval, probes for still unknown real server addresses on a
  * doubling schedule, every captured frame handed to the observer, and a hard stop at the end of the window or
  * at the deadline, whichever comes first.

@@ -4,7 +4,7 @@
  */
 import {anyOf, neighborAnswers, tcpFromPeer} from '../../core/link/bpf.js';
 import type {FrameLink} from '../../core/link/link.js';
-import {PcapLink} from '../../core/link/pcap-link.js';
+import {PacketSocketLink} from '../../core/link/packet-socket-link.js';
 import {NeighborTimeoutError, resolveNeighbor} from '../../core/neighbor/resolve.js';
 import {interfaceInfo, isLocalAddress} from '../../core/neighbor/interfaces.js';
 import {chooseEgress, chooseSourceAddress} from '../../core/neighbor/route.js';
@@ -50,7 +50,7 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
   // The neighbour answers (ARP or NDP, by the RIP's family) and the flow's segments from VIP:port.
   const filter = anyOf(neighborAnswers(target.rs.family), tcpFromPeer(target.vip, target.port, reservation.port));
   context.note(3, `capture filter: ${filter}`);
-  const link = new PcapLink({interfaceName: info.name, mac: info.mac, filter});
+  const link = new PacketSocketLink({interfaceName: info.name, mac: info.mac, filter});
   context.onCleanup(() => link.close());
 
   let rsMac = target.mac;

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "packet_socket",
+      "sources": ["native/packet_socket.c"],
+      "libraries": ["-lpcap"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
+    }
+  ]
+}

@@ -1,0 +1,325 @@
+/*
+ * A Linux AF_PACKET socket for Node, without a memory-mapped ring.
+ *
+ * Why this exists instead of libpcap's capture (measured, docs/benchmarks.md): every check is a new process,
+ * and libpcap (>= 1.9, Linux) always sets up a TPACKET ring. setsockopt(PACKET_RX_RING) waits for an RCU grace
+ * period (synchronize_net, 10-20 ms), and tearing the ring down at exit waits again before the socket release
+ * does. A plain packet socket opened as below waits for none at open and for one at release. Health checks
+ * exchange a handful of frames, so the ring's throughput buys nothing.
+ *
+ * libpcap is still used, but only as a compiler: pcap_compile() on a "dead" handle turns the filter text
+ * (built from validated values by src/core/link/bpf.ts) into classic BPF that the kernel runs on this socket.
+ *
+ * Order of the open matters:
+ * - socket(AF_PACKET, SOCK_RAW, 0): protocol 0 receives nothing yet, so no frame arrives unfiltered;
+ * - the filter is attached before bind() starts delivery;
+ * - bind() with ETH_P_ALL on the interface registers the receive hook. Creating the socket with ETH_P_ALL
+ *   instead would make bind() unregister a running hook, which waits for a grace period.
+ *
+ * Frames are read in the poll callback until the socket is empty and handed to JavaScript one by one as fresh
+ * Buffers (the callback owns them). Frames this socket sends are not looped back to it by the kernel.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct {
+  int fd;
+  int closed;
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref on_frame;
+  napi_ref on_error;
+  napi_async_context async_context;
+  unsigned char *buffer;
+  size_t buffer_length;
+} PacketSocket;
+
+#define CHECK(call)                                   \
+  do {                                                \
+    if ((call) != napi_ok) return NULL;               \
+  } while (0)
+
+static napi_value throw_error(napi_env env, const char *what, int error_number) {
+  char message[512];
+  if (error_number)
+    snprintf(message, sizeof message, "%s: %s", what, strerror(error_number));
+  else
+    snprintf(message, sizeof message, "%s", what);
+  napi_throw_error(env, NULL, message);
+  return NULL;
+}
+
+static void call_js(PacketSocket *socket, napi_ref ref, napi_value argument) {
+  napi_env env = socket->env;
+  napi_value callback, global, result;
+  if (napi_get_reference_value(env, ref, &callback) != napi_ok || callback == NULL) return;
+  napi_get_global(env, &global);
+  /* make_callback, not call_function: it runs the microtasks the callback queued, as a socket event would. */
+  if (napi_make_callback(env, socket->async_context, global, callback, 1, &argument, &result) == napi_pending_exception) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
+  }
+}
+
+static void stop_polling(PacketSocket *socket);
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  PacketSocket *socket = handle->data;
+  if (socket->closed) return;
+  napi_handle_scope scope;
+  napi_open_handle_scope(socket->env, &scope);
+  if (status < 0) {
+    napi_value message;
+    napi_create_string_utf8(socket->env, uv_strerror(status), NAPI_AUTO_LENGTH, &message);
+    stop_polling(socket);
+    call_js(socket, socket->on_error, message);
+  } else {
+    while (!socket->closed) {
+      ssize_t length = recv(socket->fd, socket->buffer, socket->buffer_length, MSG_DONTWAIT | MSG_TRUNC);
+      if (length < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+          /* The interface went down or away (ENETDOWN, ENXIO): report it once and stop reading. */
+          napi_value message;
+          napi_create_string_utf8(socket->env, strerror(errno), NAPI_AUTO_LENGTH, &message);
+          stop_polling(socket);
+          call_js(socket, socket->on_error, message);
+        }
+        break;
+      }
+      /* MSG_TRUNC returns the frame's real length; keep what fits (the snap length, like a capture). */
+      size_t kept = (size_t)length < socket->buffer_length ? (size_t)length : socket->buffer_length;
+      napi_value frame;
+      void *data;
+      if (napi_create_buffer_copy(socket->env, kept, socket->buffer, &data, &frame) != napi_ok) break;
+      call_js(socket, socket->on_frame, frame);
+    }
+  }
+  napi_close_handle_scope(socket->env, scope);
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  PacketSocket *socket = handle->data;
+  free(socket->buffer);
+  free(socket);
+}
+
+static void stop_polling(PacketSocket *socket) {
+  if (socket->closed) return;
+  socket->closed = 1;
+  uv_poll_stop(&socket->poll);
+  close(socket->fd);
+  socket->fd = -1;
+  napi_delete_reference(socket->env, socket->on_frame);
+  napi_delete_reference(socket->env, socket->on_error);
+  napi_async_destroy(socket->env, socket->async_context);
+  uv_close((uv_handle_t *)&socket->poll, on_poll_closed);
+}
+
+static int attach_filter(int fd, const char *filter, int snap_length, char *error, size_t error_size) {
+  pcap_t *compiler = pcap_open_dead(DLT_EN10MB, snap_length);
+  if (!compiler) {
+    snprintf(error, error_size, "cannot create a BPF compiler");
+    return -1;
+  }
+  struct bpf_program program;
+  if (pcap_compile(compiler, &program, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    snprintf(error, error_size, "bad capture filter: %s", pcap_geterr(compiler));
+    pcap_close(compiler);
+    return -1;
+  }
+  struct sock_fprog kernel_program = {
+      .len = (unsigned short)program.bf_len,
+      .filter = (struct sock_filter *)program.bf_insns,
+  };
+  int result = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &kernel_program, sizeof kernel_program);
+  int saved = errno;
+  pcap_freecode(&program);
+  pcap_close(compiler);
+  if (result != 0) {
+    snprintf(error, error_size, "cannot attach the capture filter: %s", strerror(saved));
+    return -1;
+  }
+  return 0;
+}
+
+/* open(interface, filter, snapLength, receiveBufferBytes, promiscuous, onFrame, onError) -> handle */
+static napi_value open_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) return throw_error(env, "open() needs 7 arguments", 0);
+  char name[IF_NAMESIZE + 1];
+  size_t name_length;
+  CHECK(napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_length));
+  size_t filter_length;
+  CHECK(napi_get_value_string_utf8(env, argv[1], NULL, 0, &filter_length));
+  char *filter = malloc(filter_length + 1);
+  if (!filter) return throw_error(env, "out of memory", 0);
+  CHECK(napi_get_value_string_utf8(env, argv[1], filter, filter_length + 1, &filter_length));
+  int32_t snap_length, receive_buffer;
+  bool promiscuous;
+  CHECK(napi_get_value_int32(env, argv[2], &snap_length));
+  CHECK(napi_get_value_int32(env, argv[3], &receive_buffer));
+  CHECK(napi_get_value_bool(env, argv[4], &promiscuous));
+  if (snap_length < 64) snap_length = 64;
+
+  char error[PCAP_ERRBUF_SIZE + 64];
+  int fd = -1;
+  unsigned int index = if_nametoindex(name);
+  if (name_length == 0 || name_length > IF_NAMESIZE - 1 || index == 0) {
+    free(filter);
+    return throw_error(env, "No such device", ENODEV);
+  }
+  fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    int saved = errno;
+    free(filter);
+    return throw_error(env, "socket(AF_PACKET)", saved);
+  }
+  struct ifreq request;
+  memset(&request, 0, sizeof request);
+  memcpy(request.ifr_name, name, name_length);
+  if (ioctl(fd, SIOCGIFHWADDR, &request) != 0) {
+    snprintf(error, sizeof error, "SIOCGIFHWADDR: %s", strerror(errno));
+    goto fail;
+  }
+  int hardware_type = request.ifr_hwaddr.sa_family;
+  if (ioctl(fd, SIOCGIFFLAGS, &request) != 0) {
+    snprintf(error, sizeof error, "SIOCGIFFLAGS: %s", strerror(errno));
+    goto fail;
+  }
+  if (!(request.ifr_flags & IFF_UP)) {
+    snprintf(error, sizeof error, "interface is not up");
+    goto fail;
+  }
+  /* Root gets the size asked for; without CAP_NET_ADMIN the kernel caps it at net.core.rmem_max. */
+  if (receive_buffer > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer, sizeof receive_buffer) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  if (attach_filter(fd, filter, snap_length, error, sizeof error) != 0) goto fail;
+  struct sockaddr_ll address;
+  memset(&address, 0, sizeof address);
+  address.sll_family = AF_PACKET;
+  address.sll_protocol = htons(ETH_P_ALL);
+  address.sll_ifindex = (int)index;
+  if (bind(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+    snprintf(error, sizeof error, "bind: %s", strerror(errno));
+    goto fail;
+  }
+  if (promiscuous) {
+    struct packet_mreq membership;
+    memset(&membership, 0, sizeof membership);
+    membership.mr_ifindex = (int)index;
+    membership.mr_type = PACKET_MR_PROMISC;
+    if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &membership, sizeof membership) != 0) {
+      snprintf(error, sizeof error, "promiscuous mode: %s", strerror(errno));
+      goto fail;
+    }
+  }
+  free(filter);
+  filter = NULL;
+
+  PacketSocket *socket = calloc(1, sizeof *socket);
+  unsigned char *buffer = malloc((size_t)snap_length);
+  if (!socket || !buffer) {
+    free(socket);
+    free(buffer);
+    close(fd);
+    return throw_error(env, "out of memory", 0);
+  }
+  socket->fd = fd;
+  socket->env = env;
+  socket->buffer = buffer;
+  socket->buffer_length = (size_t)snap_length;
+  uv_loop_t *loop;
+  napi_value resource_name;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok ||
+      napi_create_reference(env, argv[5], 1, &socket->on_frame) != napi_ok ||
+      napi_create_reference(env, argv[6], 1, &socket->on_error) != napi_ok ||
+      napi_create_string_utf8(env, "vipcheck:packet-socket", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_async_init(env, NULL, resource_name, &socket->async_context) != napi_ok) {
+    close(fd);
+    free(buffer);
+    free(socket);
+    return throw_error(env, "cannot set up the socket's callbacks", 0);
+  }
+  uv_poll_init(loop, &socket->poll, fd);
+  socket->poll.data = socket;
+  uv_poll_start(&socket->poll, UV_READABLE, on_readable);
+
+  napi_value handle, type_value;
+  CHECK(napi_create_external(env, socket, NULL, NULL, &handle));
+  napi_value result;
+  CHECK(napi_create_object(env, &result));
+  CHECK(napi_set_named_property(env, result, "handle", handle));
+  CHECK(napi_create_int32(env, hardware_type, &type_value));
+  CHECK(napi_set_named_property(env, result, "hardwareType", type_value));
+  return result;
+
+fail:
+  free(filter);
+  if (fd >= 0) close(fd);
+  return throw_error(env, error, 0);
+}
+
+static PacketSocket *socket_from(napi_env env, napi_value value) {
+  void *data = NULL;
+  if (napi_get_value_external(env, value, &data) != napi_ok) return NULL;
+  return data;
+}
+
+/* send(handle, frame): hands one whole Ethernet frame to the interface. */
+static napi_value send_frame(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  PacketSocket *socket = argc == 2 ? socket_from(env, argv[0]) : NULL;
+  if (!socket) return throw_error(env, "send() needs a socket handle and a frame", 0);
+  if (socket->closed) return throw_error(env, "the socket is closed", 0);
+  void *data;
+  size_t length;
+  if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return throw_error(env, "the frame must be a Buffer", 0);
+  for (;;) {
+    ssize_t sent = send(socket->fd, data, length, 0);
+    if (sent >= 0) return NULL;
+    if (errno != EINTR) return throw_error(env, "send", errno);
+  }
+}
+
+/* close(handle): idempotent. The poll handle is released by libuv on the next loop turn. */
+static napi_value close_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  PacketSocket *socket = argc == 1 ? socket_from(env, argv[0]) : NULL;
+  if (!socket) return throw_error(env, "close() needs a socket handle", 0);
+  stop_polling(socket);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor properties[] = {
+      {"open", NULL, open_socket, NULL, NULL, NULL, napi_default, NULL},
+      {"send", NULL, send_frame, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, close_socket, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,158 @@
+/**
+ * A frame channel on a real interface: a Linux AF_PACKET socket without a memory-mapped ring, from vipcheck's
+ * small native addon (native/packet_socket.c), filtered in the kernel by BPF that libpcap compiles.
+ *
+ * Why not libpcap's capture (node_pcap), which this replaced: libpcap always sets up a TPACKET ring, and the
+ * kernel waits for an RCU grace period when the ring is set up and again when it is torn down (10-20 ms each
+ * here). Every check is a new process, so that was most of a check's cost above `node -e 0`
+ * (docs/benchmarks.md measures both). Facts this file relies on:
+ * - frames arrive one per callback as fresh Buffers; the handler may keep them;
+ * - frames this socket sends are not delivered back to it by the kernel; frames this host's kernel sends on the
+ *   interface are, and are dropped below by their Ethernet source, which keeps the FrameLink contract (nothing
+ *   we sent comes back);
+ * - an exception in the handler must not escape into the native callback (it would be fatal), so it is kept
+ *   for the caller to report.
+ */
+import {createRequire} from 'node:module';
+import {join} from 'node:path';
+import {performance} from 'node:perf_hooks';
+import {fileURLToPath} from 'node:url';
+import type {MacAddress} from '../wire/address.js';
+import type {BpfExpression} from './bpf.js';
+import {LinkError, type FrameHandler, type FrameLink} from './link.js';
+
+interface PacketSocketAddon {
+  open(
+    interfaceName: string,
+    filter: string,
+    snapLength: number,
+    receiveBufferBytes: number,
+    promiscuous: boolean,
+    onFrame: (frame: Buffer) => void,
+    onError: (message: string) => void,
+  ): {handle: unknown; hardwareType: number};
+  send(handle: unknown, frame: Buffer): void;
+  close(handle: unknown): void;
+}
+
+export interface PacketLinkOptions {
+  readonly interfaceName: string;
+  readonly mac: MacAddress;
+  /** Build it with bpf.ts from validated values only. */
+  readonly filter: BpfExpression;
+  /** Needed only to see unicast frames between other hosts (passive ARP audit). */
+  readonly promiscuous?: boolean;
+  /** Kernel receive buffer; a large transfer arrives faster than JavaScript reads it. Default 4 MiB. */
+  readonly receiveBufferBytes?: number;
+}
+
+/** GRO hands us segments far above the MSS (64 KiB and more): keep as much as tcpdump does. */
+const SNAP_LENGTH = 262_144;
+/** ARPHRD_ETHER and ARPHRD_LOOPBACK (<linux/if_arp.h>): both carry Ethernet headers on a packet socket. */
+const ETHERNET_HARDWARE_TYPES = new Set([1, 772]);
+
+let addon: PacketSocketAddon | undefined;
+
+/** The addon's path: built by node-gyp into build/Release at the package root. */
+function addonPath(): string {
+  // The check runs from a CommonJS bundle in dist/ (where __dirname exists and import.meta does not); the ES
+  // module build (dist/core/link/) and the tests (src/core/link/) have only import.meta, three levels down.
+  if (typeof __dirname === 'string') return join(__dirname, '..', 'build', 'Release', 'packet_socket.node');
+  return fileURLToPath(new URL('../../../build/Release/packet_socket.node', import.meta.url));
+}
+
+function loadAddon(): PacketSocketAddon {
+  if (addon) return addon;
+  const load = typeof require === 'function' ? require : createRequire(import.meta.url);
+  try {
+    addon = load(addonPath()) as PacketSocketAddon;
+  } catch (error) {
+    throw new LinkError(
+      `vipcheck's packet socket addon is not built (${(error as Error).message.split('\n')[0]}); ` +
+        'install libpcap-dev, make and g++, then run npm ci (or npm run build:native)',
+    );
+  }
+  return addon;
+}
+
+export class PacketSocketLink implements FrameLink {
+  readonly name: string;
+  readonly mac: MacAddress;
+  private readonly addon: PacketSocketAddon;
+  private readonly handle: unknown;
+  private readonly macBytes: Buffer;
+  private handler: FrameHandler | undefined;
+  private closed = false;
+  /** First error thrown by the handler; kept so the caller can report it instead of crashing in native code. */
+  handlerError: unknown;
+  /** Why the socket stopped receiving (the interface went down or away), if it did. */
+  receiveError: string | undefined;
+
+  constructor(options: PacketLinkOptions) {
+    this.name = options.interfaceName;
+    this.mac = options.mac;
+    this.macBytes = options.mac.bytes;
+    this.addon = loadAddon();
+    let opened: {handle: unknown; hardwareType: number};
+    try {
+      opened = this.addon.open(
+        options.interfaceName,
+        options.filter,
+        SNAP_LENGTH,
+        options.receiveBufferBytes ?? 4 * 1024 * 1024,
+        options.promiscuous ?? false,
+        (frame) => this.deliver(frame),
+        (message) => (this.receiveError ??= message),
+      );
+    } catch (error) {
+      throw new LinkError(describeOpenError(options.interfaceName, (error as Error).message));
+    }
+    this.handle = opened.handle;
+    if (!ETHERNET_HARDWARE_TYPES.has(opened.hardwareType)) {
+      this.close();
+      throw new LinkError(`interface ${options.interfaceName} is not Ethernet (hardware type ${opened.hardwareType})`);
+    }
+  }
+
+  private deliver(frame: Buffer): void {
+    if (this.closed || !this.handler) return;
+    if (frame.length >= 12 && this.macBytes.equals(frame.subarray(6, 12))) return;
+    try {
+      this.handler(frame, performance.now());
+    } catch (error) {
+      this.handlerError ??= error;
+    }
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.closed) throw new LinkError(`link ${this.name} is closed`);
+    try {
+      this.addon.send(this.handle, Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+    } catch (error) {
+      throw new LinkError(`cannot send on ${this.name}: ${(error as Error).message}`);
+    }
+  }
+
+  onFrame(handler: FrameHandler): void {
+    this.handler = handler;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handler = undefined;
+    this.addon.close(this.handle);
+  }
+}
+
+function describeOpenError(iface: string, message: string): string {
+  if (/EPERM|EACCES|not permitted|Permission denied/i.test(message)) {
+    return (
+      `no permission to open a packet socket on ${iface}: run as root (e.g. via sudo) or give the service ` +
+      `CAP_NET_RAW (systemd AmbientCapabilities=CAP_NET_RAW)`
+    );
+  }
+  if (/No such device/i.test(message)) return `interface ${iface} does not exist`;
+  if (/not up/i.test(message)) return `interface ${iface} is down`;
+  return `cannot open a packet socket on ${iface}: ${message.split('\n')[0]}`;
+}
