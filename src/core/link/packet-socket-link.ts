@@ -13,10 +13,10 @@
  * - an exception in the handler must not escape into the native callback (it would be fatal), so it is kept
  *   for the caller to report.
  */
-import {createRequire} from 'node:module';
 import {join} from 'node:path';
 import {performance} from 'node:perf_hooks';
 import {fileURLToPath} from 'node:url';
+import {nodeRequire} from '../node-require.js';
 import type {MacAddress} from '../wire/address.js';
 import type {BpfExpression} from './bpf.js';
 import {LinkError, type FrameHandler, type FrameLink} from './link.js';
@@ -63,9 +63,8 @@ function addonPath(): string {
 
 function loadAddon(): PacketSocketAddon {
   if (addon) return addon;
-  const load = typeof require === 'function' ? require : createRequire(import.meta.url);
   try {
-    addon = load(addonPath()) as PacketSocketAddon;
+    addon = nodeRequire()(addonPath()) as PacketSocketAddon;
   } catch (error) {
     throw new LinkError(
       `vipcheck's packet socket addon is not built (${(error as Error).message.split('\n')[0]}); ` +

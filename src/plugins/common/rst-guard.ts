@@ -10,10 +10,16 @@
  * VIP with a dedicated nftables table, removed on every exit path (the runner's cleanups run on normal exit,
  * errors, the deadline guard and SIGTERM). Our own frames are injected below netfilter and are not affected.
  */
-import {execFileSync} from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
+import {nodeRequire} from '../../core/node-require.js';
 import {readFileSync} from 'node:fs';
 import type {IpAddress} from '../../core/wire/address.js';
 import type {RunContext} from '../plugin.js';
+
+/** Loaded on first use: most runs hold the VIP and never need nft (child_process costs ~4 ms to load). */
+function childProcess(): typeof ChildProcess {
+  return nodeRequire()('node:child_process') as typeof ChildProcess;
+}
 
 export function rstGuardTable(sourcePort: number): string {
   return `vipcheck_rst_${sourcePort}`;
@@ -53,7 +59,7 @@ export function staleGuardTables(nftTables: string, listening: ReadonlySet<numbe
 
 function removeStaleGuards(): void {
   try {
-    const tables = execFileSync('nft', ['list', 'tables'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000});
+    const tables = childProcess().execFileSync('nft', ['list', 'tables'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000});
     if (!tables.includes('vipcheck_rst_')) return;
     const proc = ['/proc/net/tcp', '/proc/net/tcp6'].map((f) => {
       try {
@@ -63,7 +69,7 @@ function removeStaleGuards(): void {
       }
     });
     for (const table of staleGuardTables(tables, listeningPorts(proc))) {
-      execFileSync('nft', ['delete', 'table', 'inet', table], {stdio: 'ignore', timeout: 2000});
+      childProcess().execFileSync('nft', ['delete', 'table', 'inet', table], {stdio: 'ignore', timeout: 2000});
     }
   } catch {
     // Best effort: a leftover table only drops RSTs from a port no check uses.
@@ -75,7 +81,7 @@ export function guardAgainstKernelRsts(vip: IpAddress, sourcePort: number, conte
   const table = rstGuardTable(sourcePort);
   removeStaleGuards();
   try {
-    execFileSync('nft', ['-f', '-'], {input: rstGuardRules(vip, sourcePort), stdio: ['pipe', 'ignore', 'pipe'], timeout: 2000});
+    childProcess().execFileSync('nft', ['-f', '-'], {input: rstGuardRules(vip, sourcePort), stdio: ['pipe', 'ignore', 'pipe'], timeout: 2000});
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'nft is not installed' : 'nft failed';
     context.note(1, `cannot suppress this host's RSTs to ${vip} (${reason}); they reach the real server only if this host's neighbour entry for the VIP is the real server`);
@@ -84,7 +90,7 @@ export function guardAgainstKernelRsts(vip: IpAddress, sourcePort: number, conte
   context.note(2, `dropping this host's RSTs from port ${sourcePort} to ${vip} (nftables table inet ${table}) for the check`);
   context.onCleanup(() => {
     try {
-      execFileSync('nft', ['delete', 'table', 'inet', table], {stdio: 'ignore', timeout: 2000});
+      childProcess().execFileSync('nft', ['delete', 'table', 'inet', table], {stdio: 'ignore', timeout: 2000});
     } catch {
       // Already gone, or nft vanished meanwhile: nothing else to undo.
     }

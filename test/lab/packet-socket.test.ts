@@ -1,0 +1,125 @@
+/**
+ * vipcheck's own packet socket (native/packet_socket.c through PacketSocketLink) against a real kernel, in a lab
+ * namespace (`ip netns exec ... node --import tsx`, so the sources are tested): frames go out and the answer
+ * comes back, the kernel filter really filters, the host kernel's own frames are not delivered, and every way
+ * of failing is a LinkError with a one-line reason. Also the V8 code cache bin/run.cjs keeps next to the bundle.
+ */
+import assert from 'node:assert/strict';
+import {readdirSync, readFileSync, statSync, unlinkSync, writeFileSync} from 'node:fs';
+import {createRequire} from 'node:module';
+import {join} from 'node:path';
+import {pathToFileURL} from 'node:url';
+import type {Lab} from '../../src/lab/lab.js';
+import {describeLab, REPO_ROOT, runVipcheck} from './harness.js';
+
+const source = (file: string) => JSON.stringify(pathToFileURL(join(REPO_ROOT, 'src', file)).href);
+
+/** Runs an ES module script in the director's namespace; it prints one JSON line, which is returned parsed. */
+async function inDirector(lab: Lab, body: string): Promise<Record<string, any>> {
+  const tsx = pathToFileURL(createRequire(join(REPO_ROOT, 'package.json')).resolve('tsx')).href;
+  const script = `
+    import {PacketSocketLink} from ${source('core/link/packet-socket-link.ts')};
+    import {arpFrames} from ${source('core/link/bpf.ts')};
+    import {buildArpRequest, arpAnswerFrom} from ${source('core/neighbor/arp-resolver.ts')};
+    import {interfaceInfo} from ${source('core/neighbor/interfaces.ts')};
+    import {IpAddress} from ${source('core/wire/address.ts')};
+    import {spawnSync} from 'node:child_process';
+    import {connect} from 'node:net';
+    const out = {};
+    const attempt = (name, fn) => { try { fn(); out[name] = 'ok'; } catch (e) { out[name] = e.name + ': ' + e.message; } };
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    try {
+      ${body}
+    } catch (e) {
+      out.error = e.name + ': ' + e.message;
+    }
+    console.log(JSON.stringify(out));
+    process.exit(0);
+  `;
+  const run = await lab.exec('director', [process.execPath, '--import', tsx, '--input-type=module', '-e', script], {timeoutMs: 20_000});
+  const line = run.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as Record<string, any>;
+  } catch {
+    throw new Error(`script printed no result (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
+  }
+}
+
+describeLab('the packet socket on a real interface', (s) => {
+  it('sends a frame and receives the answer; the kernel filter keeps everything else out', async () => {
+    const {director, good} = s.lab.hosts;
+    const r = await inDirector(
+      s.lab,
+      `
+      const info = interfaceInfo('eth0');
+      const link = new PacketSocketLink({interfaceName: 'eth0', mac: info.mac, filter: arpFrames()});
+      const frames = [];
+      link.onFrame((frame) => frames.push(frame));
+      // The kernel's own traffic, not ARP, so filtered out: a TCP connection to the real server's own address.
+      await new Promise((resolve, reject) => {
+        const socket = connect({host: ${JSON.stringify(good.ipv4)}, port: 80}, () => { out.kernelTcp = 'connected'; socket.destroy(); resolve(); });
+        socket.on('error', reject);
+      });
+      link.send(buildArpRequest(info.mac, IpAddress.parse(${JSON.stringify(director.ipv4)}), IpAddress.parse(${JSON.stringify(good.ipv4)})));
+      await sleep(200);
+      out.etherTypes = [...new Set(frames.map((f) => f.readUInt16BE(12).toString(16)))];
+      out.sources = [...new Set(frames.map((f) => f.subarray(6, 12).toString('hex')))];
+      out.answers = frames.map((f) => arpAnswerFrom(f, IpAddress.parse(${JSON.stringify(good.ipv4)}))?.toString()).filter(Boolean);
+      link.close();
+      attempt('closeAgain', () => link.close());
+      attempt('sendAfterClose', () => link.send(Buffer.alloc(60)));
+      `,
+    );
+    assert.equal(r.error, undefined, JSON.stringify(r));
+    assert.equal(r.kernelTcp, 'connected');
+    assert.deepEqual(r.etherTypes, ['806'], `only ARP passes the filter: ${JSON.stringify(r)}`);
+    assert.ok(!r.sources.includes(director.mac.replaceAll(':', '')), `the host's own frames are not delivered: ${JSON.stringify(r)}`);
+    assert.ok(r.answers.includes(good.mac), JSON.stringify(r));
+    assert.equal(r.closeAgain, 'ok');
+    assert.equal(r.sendAfterClose, 'LinkError: link eth0 is closed');
+  });
+
+  it('fails with a one-line LinkError for a missing or down interface and a bad filter', async () => {
+    const r = await inDirector(
+      s.lab,
+      `
+      const info = interfaceInfo('eth0');
+      attempt('missing', () => new PacketSocketLink({interfaceName: 'nosuch0', mac: info.mac, filter: arpFrames()}));
+      spawnSync('ip', ['link', 'add', 'down0', 'type', 'veth', 'peer', 'name', 'down1']);
+      attempt('down', () => new PacketSocketLink({interfaceName: 'down0', mac: info.mac, filter: arpFrames()}));
+      spawnSync('ip', ['link', 'del', 'down0']);
+      attempt('badFilter', () => new PacketSocketLink({interfaceName: 'eth0', mac: info.mac, filter: 'tcp port banana'}));
+      `,
+    );
+    assert.equal(r.missing, 'LinkError: interface nosuch0 does not exist');
+    assert.equal(r.down, 'LinkError: interface down0 is down');
+    assert.match(r.badFilter, /^LinkError: cannot open a packet socket on eth0: bad capture filter: .+$/);
+  });
+
+  it('keeps a V8 code cache per check next to the bundle, and replaces one V8 rejects', async () => {
+    const dist = join(REPO_ROOT, 'dist');
+    const args = ['tcp', '--vip', s.lab.vip4, '--rs', s.lab.hosts.good.ipv4, '--port', '80'];
+    const cacheFiles = () => readdirSync(dist).filter((f) => /^fast-path\.tcp\.\d+-\d+\.v8cache$/.test(f));
+    const first = await runVipcheck(s.lab, 'director', args);
+    assert.equal(first.code, 0, first.stdout);
+    const [cache] = cacheFiles();
+    assert.ok(cache, `an OK run leaves a cache: ${readdirSync(dist).join(' ')}`);
+    const bundle = statSync(join(dist, 'fast-path.cjs'));
+    assert.ok(cache.includes(`.${bundle.size}-`), 'the cache is named for this build of the bundle');
+
+    writeFileSync(join(dist, cache), Buffer.from('not a code cache'));
+    const second = await runVipcheck(s.lab, 'director', args);
+    assert.equal(second.code, 0, second.stdout);
+    assert.match(second.stdout, /^VIPCHECK TCP OK - /);
+    assert.ok(readFileSync(join(dist, cache)).length > 1000, 'a rejected cache is written again');
+
+    for (const f of readdirSync(dist).filter((name) => name.startsWith('fast-path.http.'))) unlinkSync(join(dist, f));
+    const usage = await runVipcheck(s.lab, 'director', ['http', '--vip', s.lab.vip4]);
+    assert.equal(usage.code, 3);
+    assert.deepEqual(
+      readdirSync(dist).filter((f) => f.startsWith('fast-path.http.')),
+      [],
+      'a run that is not OK writes no cache',
+    );
+  });
+});
