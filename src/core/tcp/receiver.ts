@@ -60,7 +60,10 @@ export class Receiver {
   /** Stream offset of the window's right edge as last advertised. */
   private advertisedEdge = 0;
   private scale = 0;
-  private unackedSegments = 0;
+  /** In-order bytes received since our last ACK. */
+  private unackedBytes = 0;
+  /** The largest segment the peer has sent: its idea of a full-sized segment (Linux's rcv_mss). */
+  private peerSegmentSize = 0;
   private quickAcksLeft: number;
   /** When the delayed ACK falls due (Infinity: none pending). */
   ackDue: Millis = Infinity;
@@ -172,7 +175,7 @@ export class Receiver {
           break;
         }
       }
-      this.countInOrderSegment(now);
+      this.countInOrderSegment(now, hi - lo);
     } else if (hi > lo) {
       // Refused (too many pieces) counts as out of order too: it is simply not stored, and comes again.
       kind = this.outOfOrder.insert(lo, payload.subarray(lo - start, hi - start)) === 'duplicate' ? 'duplicate' : 'out-of-order';
@@ -221,7 +224,7 @@ export class Receiver {
     this.advertisedEdge = edge;
     this.ackNow = false;
     this.ackDue = Infinity;
-    this.unackedSegments = 0;
+    this.unackedBytes = 0;
     return {ack: this.nextSeq, window};
   }
 
@@ -234,17 +237,22 @@ export class Receiver {
   }
 
   /**
-   * RFC 9293 3.8.6.3 / RFC 1122: acknowledge at least every second full segment, else within the ACK delay.
+   * RFC 9293 3.8.6.3 / RFC 1122: acknowledge at least every second full-sized segment, else within the ACK
+   * delay. Counted in bytes, as Linux does (more than one full segment unacknowledged: ACK now), because a
+   * segment captured after GRO can hold dozens of the sender's segments: counted as one, it would wait for the
+   * delayed-ACK timer while the sender, out of window, waits for us. A full-sized segment is the smaller of our
+   * MSS and the largest segment the peer has sent.
    * The first segments are acknowledged at once, as Linux does: a server that sends its headers and body in
    * two small writes without TCP_NODELAY holds the body (Nagle) until the headers are acknowledged, and a
    * delayed ACK there would add its whole delay to the measured response time.
    */
-  private countInOrderSegment(now: Millis): void {
-    this.unackedSegments++;
+  private countInOrderSegment(now: Millis, bytes: number): void {
+    this.unackedBytes += bytes;
+    this.peerSegmentSize = Math.max(this.peerSegmentSize, bytes);
     if (this.quickAcksLeft > 0) {
       this.quickAcksLeft--;
       this.ackNow = true;
-    } else if (this.config.delayedAckMs <= 0 || this.unackedSegments >= 2) {
+    } else if (this.config.delayedAckMs <= 0 || this.unackedBytes > Math.min(this.config.mss, this.peerSegmentSize)) {
       this.ackNow = true;
     } else if (this.ackDue === Infinity) {
       this.ackDue = now + this.config.delayedAckMs;

@@ -50,6 +50,16 @@ describe('TcpConnection receive path', () => {
     assert.deepEqual(timer.map((seg) => [s.now, seg.repr.acknowledgmentNumber]), [[50, SERVER_ISN + 2501]], 'delayed ACK 40 ms after the segment');
   });
 
+  it('counts full-sized segments in bytes: a GRO-merged segment is ACKed at once, a lone full one waits', () => {
+    const s = new Script({delayedAckMs: 40, quickAcks: 0, mss: 1460});
+    s.handshake();
+    assert.deepEqual(s.receive(data(s, 0, 1448)), [], 'one full-sized segment: ACK delayed');
+    const merged = s.receive(data(s, 1448, 20 * 1448));
+    assert.deepEqual(merged.map((seg) => seg.repr.acknowledgmentNumber), [s.serverSeq(21 * 1448)], '21 segments in one frame: ACK now');
+    assert.deepEqual(s.receive(data(s, 21 * 1448, 1448)), [], 'the next lone full-sized segment waits again');
+    assert.equal(s.receive(data(s, 22 * 1448, 1448)).length, 1, 'and the second one is ACKed');
+  });
+
   it('takes a whole response in 1-byte segments', () => {
     const s = new Script();
     s.handshake();
