@@ -3,7 +3,6 @@
     {
       "target_name": "packet_socket",
       "sources": ["native/packet_socket.c"],
-      "libraries": ["-lpcap"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
     }
   ]

@@ -2,8 +2,9 @@
 // Start-up budget of a check run (issues 2 and 3): every check is a new process under Nagios or keepalived, so the
 // wall time of one `vipcheck tcp` run against a healthy real server is compared with `node -e 0`, both run in
 // the same lab namespace in the same session, interleaved so machine noise hits both alike.
-// Prints medians of wall and CPU time and the ratios. Targets: wall ratio <= 1.5 (tcp), <= 1.6 (http-status). Two more variants measure
-// floors: opening and releasing vipcheck's packet socket, and a libpcap capture (its ring), which it replaced.
+// Prints medians of wall and CPU time and the ratios. Targets: wall ratio <= 1.5 (tcp), <= 1.6 (http-status). A third variant measures the
+// floor: node, loading the addon, opening and releasing vipcheck's packet socket (the release waits for an RCU
+// grace period in the kernel, see docs/benchmarks.md).
 // Usage (root): node bench/startup.js [runs]      (needs `npm run build` first)
 import {fileURLToPath} from 'node:url';
 import {median, report, runInterleaved} from './measure.js';
@@ -19,7 +20,6 @@ try {
   const variants = {
     'node -e 0': {argv: inNs(process.execPath, '-e', '0')},
     'floor: node + packet socket open/close': {argv: inNs(process.execPath, `${repo}/bench/packet-socket-floor.cjs`), expect: 0},
-    'libpcap floor: node + pcap open/close (before)': {argv: inNs(process.execPath, `${repo}/bench/pcap-floor.cjs`), expect: 0},
     'vipcheck tcp (good server)': {
       argv: inNs(process.execPath, `${repo}/bin/run.cjs`, 'tcp', '--vip', lab.vip4, '--rs', lab.hosts.good.ipv4, '--port', '80'),
       expect: 0,
@@ -40,10 +40,8 @@ try {
   const base = samples['node -e 0'];
   const tcpWall = median(samples['vipcheck tcp (good server)'].wall);
   const floorWall = median(samples['floor: node + packet socket open/close'].wall);
-  const pcapFloorWall = median(samples['libpcap floor: node + pcap open/close (before)'].wall);
   console.log(`wall ratio vipcheck tcp / node -e 0: ${(tcpWall / median(base.wall)).toFixed(2)} (target <= 1.5)`);
   console.log(`wall ratio packet socket floor / node -e 0: ${(floorWall / median(base.wall)).toFixed(2)} (the kernel's share, see docs/benchmarks.md)`);
-  console.log(`wall ratio libpcap floor / node -e 0: ${(pcapFloorWall / median(base.wall)).toFixed(2)} (what a libpcap capture would cost)`);
   console.log(`vipcheck tcp above the floor: ${(tcpWall - floorWall).toFixed(1)} ms`);
   const httpWall = median(samples['vipcheck http-status (good server)'].wall);
   console.log(`wall ratio vipcheck http-status / node -e 0: ${(httpWall / median(base.wall)).toFixed(2)} (target <= 1.6)`);

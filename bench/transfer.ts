@@ -1,8 +1,8 @@
 // A 1 MiB HTTP body through the VIP path (`vipcheck http --digest`, userspace TCP, Node's HTTP client) against
 // `curl` fetching the same body from RIP:port with the kernel's TCP, both from the director namespace, interleaved
 // in one run, at 0% and at 5% loss on the real server's side of the bridge. Both include process start-up.
-// Target: vipcheck / curl <= 2 at 0% loss. Reported twice: whole processes (start-up included: node and the pcap
-// ring dominate, see docs/benchmarks.md) and the transfer alone, as each tool times it.
+// Target: vipcheck / curl <= 2 at 0% loss. Reported twice: whole processes (start-up included: node and the packet socket
+// release dominate, see docs/benchmarks.md) and the transfer alone, as each tool times it.
 // Usage (root): npx tsx bench/transfer.ts [runs]      (needs `npm run build` first)
 import {createHash} from 'node:crypto';
 import {fileURLToPath} from 'node:url';

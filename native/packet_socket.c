@@ -7,8 +7,8 @@
  * does. A plain packet socket opened as below waits for none at open and for one at release. Health checks
  * exchange a handful of frames, so the ring's throughput buys nothing.
  *
- * libpcap is still used, but only as a compiler: pcap_compile() on a "dead" handle turns the filter text
- * (built from validated values by src/core/link/bpf.ts) into classic BPF that the kernel runs on this socket.
+ * The kernel filter is a classic BPF program compiled by src/core/link/bpf.ts from validated values; the
+ * kernel's own checker verifies it when it is attached.
  *
  * Order of the open matters:
  * - socket(AF_PACKET, SOCK_RAW, 0): protocol 0 receives nothing yet, so no frame arrives unfiltered;
@@ -28,7 +28,6 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
-#include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,34 +130,24 @@ static void stop_polling(PacketSocket *socket) {
   uv_close((uv_handle_t *)&socket->poll, on_poll_closed);
 }
 
-static int attach_filter(int fd, const char *filter, int snap_length, char *error, size_t error_size) {
-  pcap_t *compiler = pcap_open_dead(DLT_EN10MB, snap_length);
-  if (!compiler) {
-    snprintf(error, error_size, "cannot create a BPF compiler");
-    return -1;
-  }
-  struct bpf_program program;
-  if (pcap_compile(compiler, &program, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-    snprintf(error, error_size, "bad capture filter: %s", pcap_geterr(compiler));
-    pcap_close(compiler);
+static int attach_filter(int fd, void *program, size_t length, char *error, size_t error_size) {
+  if (length == 0 || length % sizeof(struct sock_filter) != 0 || length / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+    snprintf(error, error_size, "bad capture filter: %zu bytes is not a program", length);
     return -1;
   }
   struct sock_fprog kernel_program = {
-      .len = (unsigned short)program.bf_len,
-      .filter = (struct sock_filter *)program.bf_insns,
+      .len = (unsigned short)(length / sizeof(struct sock_filter)),
+      .filter = (struct sock_filter *)program,
   };
-  int result = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &kernel_program, sizeof kernel_program);
-  int saved = errno;
-  pcap_freecode(&program);
-  pcap_close(compiler);
-  if (result != 0) {
-    snprintf(error, error_size, "cannot attach the capture filter: %s", strerror(saved));
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &kernel_program, sizeof kernel_program) != 0) {
+    /* The kernel's checker refuses a malformed program with EINVAL. */
+    snprintf(error, error_size, "bad capture filter: %s", strerror(errno));
     return -1;
   }
   return 0;
 }
 
-/* open(interface, filter, snapLength, receiveBufferBytes, promiscuous, onFrame, onError) -> handle */
+/* open(interface, program, snapLength, receiveBufferBytes, promiscuous, onFrame, onError) -> handle */
 static napi_value open_socket(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
@@ -167,11 +156,10 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   char name[IF_NAMESIZE + 1];
   size_t name_length;
   CHECK(napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_length));
+  void *filter;
   size_t filter_length;
-  CHECK(napi_get_value_string_utf8(env, argv[1], NULL, 0, &filter_length));
-  char *filter = malloc(filter_length + 1);
-  if (!filter) return throw_error(env, "out of memory", 0);
-  CHECK(napi_get_value_string_utf8(env, argv[1], filter, filter_length + 1, &filter_length));
+  if (napi_get_buffer_info(env, argv[1], &filter, &filter_length) != napi_ok)
+    return throw_error(env, "the filter must be a Buffer holding a compiled program", 0);
   int32_t snap_length, receive_buffer;
   bool promiscuous;
   CHECK(napi_get_value_int32(env, argv[2], &snap_length));
@@ -179,18 +167,15 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_bool(env, argv[4], &promiscuous));
   if (snap_length < 64) snap_length = 64;
 
-  char error[PCAP_ERRBUF_SIZE + 64];
+  char error[256];
   int fd = -1;
   unsigned int index = if_nametoindex(name);
   if (name_length == 0 || name_length > IF_NAMESIZE - 1 || index == 0) {
-    free(filter);
     return throw_error(env, "No such device", ENODEV);
   }
   fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
-    int saved = errno;
-    free(filter);
-    return throw_error(env, "socket(AF_PACKET)", saved);
+    return throw_error(env, "socket(AF_PACKET)", errno);
   }
   struct ifreq request;
   memset(&request, 0, sizeof request);
@@ -211,7 +196,7 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   /* Root gets the size asked for; without CAP_NET_ADMIN the kernel caps it at net.core.rmem_max. */
   if (receive_buffer > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer, sizeof receive_buffer) != 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
-  if (attach_filter(fd, filter, snap_length, error, sizeof error) != 0) goto fail;
+  if (attach_filter(fd, filter, filter_length, error, sizeof error) != 0) goto fail;
   struct sockaddr_ll address;
   memset(&address, 0, sizeof address);
   address.sll_family = AF_PACKET;
@@ -231,8 +216,6 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
       goto fail;
     }
   }
-  free(filter);
-  filter = NULL;
 
   PacketSocket *socket = calloc(1, sizeof *socket);
   unsigned char *buffer = malloc((size_t)snap_length);
@@ -272,7 +255,6 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   return result;
 
 fail:
-  free(filter);
   if (fd >= 0) close(fd);
   return throw_error(env, error, 0);
 }

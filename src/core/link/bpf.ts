@@ -1,13 +1,121 @@
 /**
- * BPF filter text built only from validated values (IpAddress objects and integer ports), never from raw
- * user strings, so nothing a user types can change the meaning of the filter.
+ * Kernel packet filters (classic BPF, the `SO_ATTACH_FILTER` kind) for the packet socket, built only from
+ * validated values (IpAddress objects and integer ports), never from text a user typed.
+ *
+ * vipcheck needs a handful of filter shapes (ARP, ARP about some addresses, one TCP flow from VIP:port, NDP
+ * advertisements), so it compiles them itself instead of through libpcap: that keeps libpcap and the libraries
+ * it pulls in (dbus, systemd, gcrypt: ~1.5 ms to load, measured) out of a process that runs as root.
+ *
+ * A filter is a list of alternatives, each a list of field tests that must all hold; the compiled program runs
+ * them in order and accepts a frame at the end of the first alternative that passes. Offsets are from the start
+ * of the Ethernet frame (untagged: the kernel strips VLAN tags into metadata before a packet socket sees them).
+ * Like libpcap's, the IPv6 tests do not follow extension headers: TCP or ICMPv6 behind one is not captured.
+ * Linux sends neither NDP nor an ordinary TCP segment that way.
  */
 import type {IpAddress} from '../wire/address.js';
 
-export type BpfExpression = string & {readonly __bpf: unique symbol};
+/** `(load `size` bytes at `offset` [past the IPv4 header]) & mask == equals`. */
+interface FieldTest {
+  readonly size: 1 | 2 | 4;
+  /** From the start of the frame; with `afterIpv4Header`, from the start of the IPv4 payload. */
+  readonly offset: number;
+  readonly afterIpv4Header?: boolean;
+  readonly mask?: number;
+  readonly equals: number;
+}
 
-function expr(text: string): BpfExpression {
-  return text as BpfExpression;
+type Alternative = readonly FieldTest[];
+
+/** How much of an accepted frame the kernel queues: all of it (GRO can hand over 64 KiB and more). */
+const ACCEPT_BYTES = 262_144;
+/** A conditional jump's offsets are one byte: a program may not skip more instructions than this. */
+const MAX_JUMP = 255;
+
+// Instruction codes from <linux/filter.h>.
+const LD_ABS = {1: 0x30, 2: 0x28, 4: 0x20} as const; // BPF_LD | BPF_{B,H,W} | BPF_ABS
+const LD_IND = {1: 0x50, 2: 0x48, 4: 0x40} as const; // BPF_LD | BPF_{B,H,W} | BPF_IND
+const LDX_MSH = 0xb1; // BPF_LDX | BPF_B | BPF_MSH: X = 4 * (frame[k] & 0x0f), the IPv4 header length
+const ALU_AND_K = 0x54;
+const JEQ_K = 0x15;
+const RET_K = 0x06;
+
+const ETHERNET_HEADER = 14;
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_ARP = 0x0806;
+const ETHERTYPE_IPV6 = 0x86dd;
+const PROTOCOL_TCP = 6;
+const PROTOCOL_ICMPV6 = 58;
+const NDP_NEIGHBOR_ADVERTISEMENT = 136;
+
+interface Instruction {
+  code: number;
+  jt: number;
+  jf: number;
+  k: number;
+}
+
+export class BpfFilter {
+  private constructor(
+    private readonly alternatives: readonly Alternative[],
+    private readonly text: string,
+  ) {}
+
+  /** @internal Building blocks below; tests build their own through them. */
+  static of(alternatives: readonly Alternative[], text: string): BpfFilter {
+    if (alternatives.length === 0) throw new RangeError('a filter needs at least one alternative');
+    return new BpfFilter(alternatives, text);
+  }
+
+  /** Frames that pass any of `filters`. */
+  static anyOf(...filters: BpfFilter[]): BpfFilter {
+    return BpfFilter.of(
+      filters.flatMap((f) => f.alternatives),
+      filters.map((f) => `(${f.text})`).join(' or '),
+    );
+  }
+
+  /** tcpdump syntax for the same filter, for -vvv output and for reading along. */
+  toString(): string {
+    return this.text;
+  }
+
+  /** The program as the kernel's `struct sock_filter` array (8 bytes per instruction, host byte order). */
+  compile(): Buffer {
+    const program: Instruction[] = [];
+    const pendingFailJumps: number[][] = [];
+    for (const alternative of this.alternatives) {
+      const failJumps: number[] = [];
+      let headerLengthLoaded = false;
+      // Jumps still pointing at "the next alternative" are resolved once its first instruction is known.
+      for (const jump of pendingFailJumps.pop() ?? []) program[jump]!.jf = program.length - jump - 1;
+      for (const test of alternative) {
+        if (test.afterIpv4Header && !headerLengthLoaded) {
+          program.push({code: LDX_MSH, jt: 0, jf: 0, k: ETHERNET_HEADER});
+          headerLengthLoaded = true;
+        }
+        const offset = test.afterIpv4Header ? ETHERNET_HEADER + test.offset : test.offset;
+        program.push({code: (test.afterIpv4Header ? LD_IND : LD_ABS)[test.size], jt: 0, jf: 0, k: offset});
+        if (test.mask !== undefined) program.push({code: ALU_AND_K, jt: 0, jf: 0, k: test.mask >>> 0});
+        failJumps.push(program.length);
+        program.push({code: JEQ_K, jt: 0, jf: 0, k: test.equals >>> 0});
+      }
+      program.push({code: RET_K, jt: 0, jf: 0, k: ACCEPT_BYTES});
+      pendingFailJumps.push(failJumps);
+    }
+    for (const jump of pendingFailJumps.pop() ?? []) program[jump]!.jf = program.length - jump - 1;
+    program.push({code: RET_K, jt: 0, jf: 0, k: 0});
+
+    const bytes = Buffer.alloc(program.length * 8);
+    program.forEach((instruction, i) => {
+      if (instruction.jf > MAX_JUMP) throw new RangeError(`filter too long: a jump of ${instruction.jf} instructions`);
+      bytes.writeUInt16LE(instruction.code, i * 8);
+      bytes.writeUInt8(instruction.jt, i * 8 + 2);
+      bytes.writeUInt8(instruction.jf, i * 8 + 3);
+      bytes.writeUInt32LE(instruction.k, i * 8 + 4);
+    });
+    // The kernel reads the array in host byte order; every Linux machine Node supports here is little-endian.
+    return bytes;
+  }
 }
 
 function checkPort(port: number): number {
@@ -15,48 +123,91 @@ function checkPort(port: number): number {
   return port;
 }
 
-export function arpFrames(): BpfExpression {
-  return expr('arp');
+const etherType = (type: number): FieldTest => ({size: 2, offset: 12, equals: type});
+
+/** Tests that `address` sits at `offset`, a word at a time (4 words for IPv6). */
+function addressAt(offset: number, address: IpAddress): FieldTest[] {
+  const bytes = address.bytes;
+  const tests: FieldTest[] = [];
+  for (let i = 0; i < bytes.length; i += 4) tests.push({size: 4, offset: offset + i, equals: bytes.readUInt32BE(i)});
+  return tests;
+}
+
+export function arpFrames(): BpfFilter {
+  return BpfFilter.of([[etherType(ETHERTYPE_ARP)]], 'arp');
 }
 
 /** ARP packets whose sender or target protocol address is one of `addresses` (IPv4 only; all ARP when empty). */
-export function arpInvolving(addresses: readonly IpAddress[]): BpfExpression {
+export function arpInvolving(addresses: readonly IpAddress[]): BpfFilter {
   if (addresses.length === 0) return arpFrames();
   for (const a of addresses) if (a.family !== 4) throw new RangeError(`ARP carries IPv4 addresses only, got ${a}`);
-  return expr(addresses.map((a) => `(arp host ${a.toString()})`).join(' or '));
+  // Sender protocol address at 14 + 14, target protocol address at 14 + 24 (Ethernet/IPv4 ARP).
+  const alternatives = addresses.flatMap((a) => [
+    [etherType(ETHERTYPE_ARP), ...addressAt(28, a)],
+    [etherType(ETHERTYPE_ARP), ...addressAt(38, a)],
+  ]);
+  return BpfFilter.of(alternatives, addresses.map((a) => `(arp host ${a.toString()})`).join(' or '));
 }
 
 /** TCP segments of one flow as seen from the local end: from remote ip:port to our port. */
-export function tcpFromPeer(remote: IpAddress, remotePort: number, localPort: number): BpfExpression {
-  const family = remote.family === 4 ? 'ip' : 'ip6';
-  return expr(
-    `(${family} and tcp and src host ${remote.toString()} and src port ${checkPort(remotePort)} and dst port ${checkPort(localPort)})`,
+export function tcpFromPeer(remote: IpAddress, remotePort: number, localPort: number): BpfFilter {
+  const source = checkPort(remotePort);
+  const destination = checkPort(localPort);
+  const text = `${remote.family === 4 ? 'ip' : 'ip6'} and tcp and src host ${remote.toString()} and src port ${source} and dst port ${destination}`;
+  if (remote.family === 4) {
+    return BpfFilter.of(
+      [
+        [
+          etherType(ETHERTYPE_IPV4),
+          {size: 1, offset: 23, equals: PROTOCOL_TCP},
+          ...addressAt(26, remote),
+          // Only first fragments (offset 0) carry the TCP header; libpcap's port tests check the same.
+          {size: 2, offset: 20, mask: 0x1fff, equals: 0},
+          {size: 2, offset: 0, afterIpv4Header: true, equals: source},
+          {size: 2, offset: 2, afterIpv4Header: true, equals: destination},
+        ],
+      ],
+      text,
+    );
+  }
+  return BpfFilter.of(
+    [
+      [
+        etherType(ETHERTYPE_IPV6),
+        {size: 1, offset: 20, equals: PROTOCOL_TCP},
+        ...addressAt(22, remote),
+        {size: 2, offset: 54, equals: source},
+        {size: 2, offset: 56, equals: destination},
+      ],
+    ],
+    text,
   );
 }
 
-/** ICMPv6 (for NDP), any. */
-export function icmp6(): BpfExpression {
-  return expr('(icmp6)');
+/** ICMPv6 directly after the fixed IPv6 header. */
+export function icmp6(): BpfFilter {
+  return BpfFilter.of([[etherType(ETHERTYPE_IPV6), {size: 1, offset: 20, equals: PROTOCOL_ICMPV6}]], 'icmp6');
 }
 
-export function anyOf(...parts: BpfExpression[]): BpfExpression {
-  return expr(parts.map((p) => `(${p})`).join(' or '));
+export function anyOf(...parts: BpfFilter[]): BpfFilter {
+  return BpfFilter.anyOf(...parts);
 }
 
 /**
  * NDP Neighbor Advertisements (ICMPv6 type 136), in both directions (the link drops those with our own Ethernet
- * source, i.e. our kernel's). `ip6[40]` is the first byte after the fixed IPv6
- * header: BPF offsets do not follow extension headers, so an advertisement behind one (hop-by-hop, destination
- * options) is not captured. Linux never sends NDP that way, and libpcap's `icmp6`, which also matches ICMPv6
- * behind a fragment header, then reads the fragment header at byte 40, so fragmented NDP (to be ignored anyway,
- * RFC 6980) is not captured either. Hop limit, checksum and target are checked by the resolver, not here, so
- * that a trace can report an advertisement that fails them.
+ * source, i.e. our kernel's). Byte 54 is the first byte after the fixed IPv6 header: an advertisement behind an
+ * extension header (hop-by-hop, destination options, a fragment header) is not captured. Linux never sends NDP
+ * that way, and fragmented NDP is to be ignored anyway (RFC 6980). Hop limit, checksum and target are checked by
+ * the resolver, not here, so that a trace can report an advertisement that fails them.
  */
-export function ndpAdvertisements(): BpfExpression {
-  return expr('(icmp6 and ip6[40] == 136)');
+export function ndpAdvertisements(): BpfFilter {
+  return BpfFilter.of(
+    [[etherType(ETHERTYPE_IPV6), {size: 1, offset: 20, equals: PROTOCOL_ICMPV6}, {size: 1, offset: 54, equals: NDP_NEIGHBOR_ADVERTISEMENT}]],
+    'icmp6 and ip6[40] == 136',
+  );
 }
 
 /** The frames that answer a neighbour resolution for an address of `family`: ARP for 4, NDP advertisements for 6. */
-export function neighborAnswers(family: IpAddress['family']): BpfExpression {
+export function neighborAnswers(family: IpAddress['family']): BpfFilter {
   return family === 4 ? arpFrames() : ndpAdvertisements();
 }

@@ -1,6 +1,6 @@
 /**
  * A frame channel on a real interface: a Linux AF_PACKET socket without a memory-mapped ring, from vipcheck's
- * small native addon (native/packet_socket.c), filtered in the kernel by BPF that libpcap compiles.
+ * small native addon (native/packet_socket.c), filtered in the kernel by BPF that bpf.ts compiles.
  *
  * Why not libpcap's capture (node_pcap), which this replaced: libpcap always sets up a TPACKET ring, and the
  * kernel waits for an RCU grace period when the ring is set up and again when it is torn down (10-20 ms each
@@ -18,13 +18,13 @@ import {performance} from 'node:perf_hooks';
 import {fileURLToPath} from 'node:url';
 import {nodeRequire} from '../node-require.js';
 import type {MacAddress} from '../wire/address.js';
-import type {BpfExpression} from './bpf.js';
+import type {BpfFilter} from './bpf.js';
 import {LinkError, type FrameHandler, type FrameLink} from './link.js';
 
 interface PacketSocketAddon {
   open(
     interfaceName: string,
-    filter: string,
+    program: Buffer,
     snapLength: number,
     receiveBufferBytes: number,
     promiscuous: boolean,
@@ -38,8 +38,8 @@ interface PacketSocketAddon {
 export interface PacketLinkOptions {
   readonly interfaceName: string;
   readonly mac: MacAddress;
-  /** Build it with bpf.ts from validated values only. */
-  readonly filter: BpfExpression;
+  /** The kernel filter (bpf.ts builds them from validated values only). */
+  readonly filter: Pick<BpfFilter, 'compile'>;
   /** Needed only to see unicast frames between other hosts (passive ARP audit). */
   readonly promiscuous?: boolean;
   /** Kernel receive buffer; a large transfer arrives faster than JavaScript reads it. Default 4 MiB. */
@@ -68,7 +68,7 @@ function loadAddon(): PacketSocketAddon {
   } catch (error) {
     throw new LinkError(
       `vipcheck's packet socket addon is not built (${(error as Error).message.split('\n')[0]}); ` +
-        'install libpcap-dev, make and g++, then run npm ci (or npm run build:native)',
+        'install make and g++, then run npm ci (or npm run build:native)',
     );
   }
   return addon;
@@ -96,7 +96,7 @@ export class PacketSocketLink implements FrameLink {
     try {
       opened = this.addon.open(
         options.interfaceName,
-        options.filter,
+        options.filter.compile(),
         SNAP_LENGTH,
         options.receiveBufferBytes ?? 4 * 1024 * 1024,
         options.promiscuous ?? false,
