@@ -13,6 +13,9 @@
  * Linux sends neither NDP nor an ordinary TCP segment that way.
  */
 import type {IpAddress} from '../wire/address.js';
+import {EthernetFrame, EtherType} from '../wire/ethernet.js';
+import {Icmpv6Type} from '../wire/icmpv6.js';
+import {IpProtocol} from '../wire/ip.js';
 
 /** `(load `size` bytes at `offset` [past the IPv4 header]) & mask == equals`. */
 interface FieldTest {
@@ -39,13 +42,7 @@ const ALU_AND_K = 0x54;
 const JEQ_K = 0x15;
 const RET_K = 0x06;
 
-const ETHERNET_HEADER = 14;
-const ETHERTYPE_IPV4 = 0x0800;
-const ETHERTYPE_ARP = 0x0806;
-const ETHERTYPE_IPV6 = 0x86dd;
-const PROTOCOL_TCP = 6;
-const PROTOCOL_ICMPV6 = 58;
-const NDP_NEIGHBOR_ADVERTISEMENT = 136;
+const ETHERNET_HEADER = EthernetFrame.HEADER_LENGTH;
 
 interface Instruction {
   code: number;
@@ -134,7 +131,7 @@ function addressAt(offset: number, address: IpAddress): FieldTest[] {
 }
 
 export function arpFrames(): BpfFilter {
-  return BpfFilter.of([[etherType(ETHERTYPE_ARP)]], 'arp');
+  return BpfFilter.of([[etherType(EtherType.ARP)]], 'arp');
 }
 
 /** ARP packets whose sender or target protocol address is one of `addresses` (IPv4 only; all ARP when empty). */
@@ -143,8 +140,8 @@ export function arpInvolving(addresses: readonly IpAddress[]): BpfFilter {
   for (const a of addresses) if (a.family !== 4) throw new RangeError(`ARP carries IPv4 addresses only, got ${a}`);
   // Sender protocol address at 14 + 14, target protocol address at 14 + 24 (Ethernet/IPv4 ARP).
   const alternatives = addresses.flatMap((a) => [
-    [etherType(ETHERTYPE_ARP), ...addressAt(28, a)],
-    [etherType(ETHERTYPE_ARP), ...addressAt(38, a)],
+    [etherType(EtherType.ARP), ...addressAt(28, a)],
+    [etherType(EtherType.ARP), ...addressAt(38, a)],
   ]);
   return BpfFilter.of(alternatives, addresses.map((a) => `(arp host ${a.toString()})`).join(' or '));
 }
@@ -158,8 +155,8 @@ export function tcpFromPeer(remote: IpAddress, remotePort: number, localPort: nu
     return BpfFilter.of(
       [
         [
-          etherType(ETHERTYPE_IPV4),
-          {size: 1, offset: 23, equals: PROTOCOL_TCP},
+          etherType(EtherType.IPv4),
+          {size: 1, offset: 23, equals: IpProtocol.TCP},
           ...addressAt(26, remote),
           // Only first fragments (offset 0) carry the TCP header; libpcap's port tests check the same.
           {size: 2, offset: 20, mask: 0x1fff, equals: 0},
@@ -173,8 +170,8 @@ export function tcpFromPeer(remote: IpAddress, remotePort: number, localPort: nu
   return BpfFilter.of(
     [
       [
-        etherType(ETHERTYPE_IPV6),
-        {size: 1, offset: 20, equals: PROTOCOL_TCP},
+        etherType(EtherType.IPv6),
+        {size: 1, offset: 20, equals: IpProtocol.TCP},
         ...addressAt(22, remote),
         {size: 2, offset: 54, equals: source},
         {size: 2, offset: 56, equals: destination},
@@ -186,7 +183,7 @@ export function tcpFromPeer(remote: IpAddress, remotePort: number, localPort: nu
 
 /** ICMPv6 directly after the fixed IPv6 header. */
 export function icmp6(): BpfFilter {
-  return BpfFilter.of([[etherType(ETHERTYPE_IPV6), {size: 1, offset: 20, equals: PROTOCOL_ICMPV6}]], 'icmp6');
+  return BpfFilter.of([[etherType(EtherType.IPv6), {size: 1, offset: 20, equals: IpProtocol.ICMPv6}]], 'icmp6');
 }
 
 export function anyOf(...parts: BpfFilter[]): BpfFilter {
@@ -202,7 +199,7 @@ export function anyOf(...parts: BpfFilter[]): BpfFilter {
  */
 export function ndpAdvertisements(): BpfFilter {
   return BpfFilter.of(
-    [[etherType(ETHERTYPE_IPV6), {size: 1, offset: 20, equals: PROTOCOL_ICMPV6}, {size: 1, offset: 54, equals: NDP_NEIGHBOR_ADVERTISEMENT}]],
+    [[etherType(EtherType.IPv6), {size: 1, offset: 20, equals: IpProtocol.ICMPv6}, {size: 1, offset: 54, equals: Icmpv6Type.NeighborAdvertisement}]],
     'icmp6 and ip6[40] == 136',
   );
 }
