@@ -23,6 +23,7 @@ async function inDirector(lab: Lab, body: string): Promise<Record<string, any>> 
     import {buildArpRequest, arpAnswerFrom} from ${source('core/neighbor/arp-resolver.ts')};
     import {interfaceInfo} from ${source('core/neighbor/interfaces.ts')};
     import {IpAddress} from ${source('core/wire/address.ts')};
+    import {reservePort} from ${source('core/tcp/port-reservation.ts')};
     import {spawnSync} from 'node:child_process';
     import {connect} from 'node:net';
     const out = {};
@@ -95,6 +96,30 @@ describeLab('the packet socket on a real interface', (s) => {
     assert.equal(r.missing, 'LinkError: interface nosuch0 does not exist');
     assert.equal(r.down, 'LinkError: interface down0 is down');
     assert.equal(r.badFilter, 'LinkError: cannot open a packet socket on eth0: bad capture filter: Invalid argument');
+  });
+
+  it('reserves source ports with listening sockets, and releases them', async () => {
+    const {director} = s.lab.hosts;
+    const r = await inDirector(
+      s.lab,
+      `
+      const listening = () => spawnSync('ss', ['-Hltn'], {encoding: 'utf8'}).stdout;
+      const a = reservePort(IpAddress.parse(${JSON.stringify(director.ipv4)}));
+      const b = reservePort(IpAddress.parse(${JSON.stringify(director.ipv6)}));
+      out.ports = [a.port, b.port];
+      out.listedWhileHeld = [listening().includes(${JSON.stringify(director.ipv4)} + ':' + a.port), listening().includes(':' + b.port)];
+      a.release();
+      a.release();
+      b.release();
+      out.listedAfter = [listening().includes(':' + a.port), listening().includes(':' + b.port)];
+      attempt('notLocal', () => reservePort(IpAddress.parse('198.51.100.77')));
+      `,
+    );
+    assert.equal(r.error, undefined, JSON.stringify(r));
+    for (const port of r.ports) assert.ok(port >= 1024 && port <= 65535, JSON.stringify(r));
+    assert.deepEqual(r.listedWhileHeld, [true, true], JSON.stringify(r));
+    assert.deepEqual(r.listedAfter, [false, false], JSON.stringify(r));
+    assert.equal(r.notLocal, 'EnvironmentError: cannot reserve a source port on 198.51.100.77: Cannot assign requested address');
   });
 
   it('keeps a V8 code cache per check next to the bundle, and replaces one V8 rejects', async () => {

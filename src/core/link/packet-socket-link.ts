@@ -13,27 +13,11 @@
  * - an exception in the handler must not escape into the native callback (it would be fatal), so it is kept
  *   for the caller to report.
  */
-import {join} from 'node:path';
 import {performance} from 'node:perf_hooks';
-import {fileURLToPath} from 'node:url';
-import {nodeRequire} from '../node-require.js';
 import type {MacAddress} from '../wire/address.js';
 import type {BpfFilter} from './bpf.js';
 import {LinkError, type FrameHandler, type FrameLink} from './link.js';
-
-interface PacketSocketAddon {
-  open(
-    interfaceName: string,
-    program: Buffer,
-    snapLength: number,
-    receiveBufferBytes: number,
-    promiscuous: boolean,
-    onFrame: (frame: Buffer) => void,
-    onError: (message: string) => void,
-  ): {handle: unknown; hardwareType: number};
-  send(handle: unknown, frame: Buffer): void;
-  close(handle: unknown): void;
-}
+import {nativeAddon, type NativeAddon} from './native.js';
 
 export interface PacketLinkOptions {
   readonly interfaceName: string;
@@ -51,33 +35,10 @@ const SNAP_LENGTH = 262_144;
 /** ARPHRD_ETHER and ARPHRD_LOOPBACK (<linux/if_arp.h>): both carry Ethernet headers on a packet socket. */
 const ETHERNET_HARDWARE_TYPES = new Set([1, 772]);
 
-let addon: PacketSocketAddon | undefined;
-
-/** The addon's path: built by node-gyp into build/Release at the package root. */
-function addonPath(): string {
-  // The check runs from a CommonJS bundle in dist/ (where __dirname exists and import.meta does not); the ES
-  // module build (dist/core/link/) and the tests (src/core/link/) have only import.meta, three levels down.
-  if (typeof __dirname === 'string') return join(__dirname, '..', 'build', 'Release', 'packet_socket.node');
-  return fileURLToPath(new URL('../../../build/Release/packet_socket.node', import.meta.url));
-}
-
-function loadAddon(): PacketSocketAddon {
-  if (addon) return addon;
-  try {
-    addon = nodeRequire()(addonPath()) as PacketSocketAddon;
-  } catch (error) {
-    throw new LinkError(
-      `vipcheck's packet socket addon is not built (${(error as Error).message.split('\n')[0]}); ` +
-        'install make and g++, then run npm ci (or npm run build:native)',
-    );
-  }
-  return addon;
-}
-
 export class PacketSocketLink implements FrameLink {
   readonly name: string;
   readonly mac: MacAddress;
-  private readonly addon: PacketSocketAddon;
+  private readonly addon: NativeAddon;
   private readonly handle: unknown;
   private readonly macBytes: Buffer;
   private handler: FrameHandler | undefined;
@@ -91,7 +52,7 @@ export class PacketSocketLink implements FrameLink {
     this.name = options.interfaceName;
     this.mac = options.mac;
     this.macBytes = options.mac.bytes;
-    this.addon = loadAddon();
+    this.addon = nativeAddon();
     let opened: {handle: unknown; hardwareType: number};
     try {
       opened = this.addon.open(

@@ -45,7 +45,7 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
   if (!source) throw new EnvironmentError(`interface ${info.name} has no IPv${target.vip.family} address; give --source`);
   context.note(2, `egress ${info.name} (${info.mac}), source ${source}, real server ${target.rs}, VIP ${target.vip}:${target.port}`);
 
-  const reservation = await reserveSourcePort(source);
+  const reservation = reserveSourcePort(source);
   context.onCleanup(() => reservation.release());
   // The neighbour answers (ARP or NDP, by the RIP's family) and the flow's segments from VIP:port.
   const filter = anyOf(neighborAnswers(target.rs.family), tcpFromPeer(target.vip, target.port, reservation.port));
@@ -97,9 +97,9 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
   };
 }
 
-async function reserveSourcePort(source: IpAddress): Promise<PortReservation> {
+function reserveSourcePort(source: IpAddress): PortReservation {
   try {
-    return await reservePort(source);
+    return reservePort(source);
   } catch {
     // --source may name an address this host does not hold; then reserve the port on the wildcard address.
     return reservePort(source.family === 4 ? IpAddress.V4_ANY : IpAddress.V6_ANY);
