@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type {Lab, NsRef} from '../../src/lab/lab.js';
-import {describeLab, runVipcheck, type VipcheckRun} from './harness.js';
+import {describeLab, runVipcheck, runVipcheckJson, type VipcheckRun} from './harness.js';
 
 interface FindingJson {
   id: string;
@@ -48,15 +48,7 @@ describeLab(
     const rsFlags = () => s.lab.realServers.flatMap((r) => ['--rs', r.ipv4]);
 
     async function audit(ns: NsRef, ...args: string[]): Promise<Audit> {
-      const run = await runVipcheck(lab(), ns, ['arp-audit', '--vip', lab().vip4, ...args, '--json']);
-      assert.equal(run.stderr, '', 'nothing on stderr');
-      assert.equal(run.timedOut, false);
-      let json: AuditJson;
-      try {
-        json = JSON.parse(run.stdout) as AuditJson;
-      } catch {
-        throw new Error(`not JSON (exit ${run.code}): ${run.stdout}`);
-      }
+      const {run, json} = await runVipcheckJson<AuditJson>(lab(), ns, ['arp-audit', '--vip', lab().vip4, ...args]);
       return {run, json, ids: json.findings.map((f) => f.id)};
     }
 

@@ -11,6 +11,7 @@
 // Without root or a usable `ip netns` the block is skipped with a message, except under CI
 // (CI=true), where a skipped lab test would hide a broken runner, so it fails instead.
 
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,4 +121,19 @@ export async function runVipcheck(
     env: { NO_COLOR: '1', ...options.env },
   });
   return { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: Math.round(performance.now() - started), timedOut: r.timedOut };
+}
+
+/**
+ * runVipcheck with --json appended: asserts nothing went to stderr and that the run ended by itself, and
+ * returns the parsed output (an Error with the raw output when it is not JSON).
+ */
+export async function runVipcheckJson<T>(lab: Lab, ns: NsRef, args: readonly string[]): Promise<{run: VipcheckRun; json: T}> {
+  const run = await runVipcheck(lab, ns, [...args, '--json']);
+  assert.equal(run.stderr, '', 'nothing on stderr');
+  assert.equal(run.timedOut, false);
+  try {
+    return {run, json: JSON.parse(run.stdout) as T};
+  } catch {
+    throw new Error(`not JSON (exit ${run.code}): ${run.stdout}`);
+  }
 }

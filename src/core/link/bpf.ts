@@ -204,6 +204,12 @@ export function ndpAdvertisements(): BpfFilter {
   );
 }
 
+/** Neighbor Solicitations and Advertisements (ICMPv6 135 and 136) directly after the fixed IPv6 header. */
+export function ndpMessages(): BpfFilter {
+  const ofType = (type: number) => [etherType(EtherType.IPv6), {size: 1, offset: 20, equals: IpProtocol.ICMPv6}, {size: 1, offset: 54, equals: type}] as const;
+  return BpfFilter.of([ofType(Icmpv6Type.NeighborSolicitation), ofType(Icmpv6Type.NeighborAdvertisement)], 'icmp6 and (ip6[40] == 135 or ip6[40] == 136)');
+}
+
 /** The frames that answer a neighbour resolution for an address of `family`: ARP for 4, NDP advertisements for 6. */
 export function neighborAnswers(family: IpAddress['family']): BpfFilter {
   return family === 4 ? arpFrames() : ndpAdvertisements();

@@ -1,8 +1,8 @@
 /**
- * Active mode, pure part: the RFC 5227 probe we broadcast, and the judgement of the responses an ArpObserver
+ * Active mode, pure part: the RFC 5227 probe we broadcast, and the judgement of the responses an observer
  * collected. A1: more than one MAC answers (this host counts as one when it holds the VIP), A2: a responder that
  * is not expected, A3: nobody answers although someone should, A7: a response whose Ethernet source is not its
- * ARP sender.
+ * ARP sender. For an IPv6 VIP (NdpObserver) the same judgement gives N1 for A1 and A2, N2 for A3.
  */
 import type {Millis} from '../../core/link/link.js';
 import {buildArpRequest} from '../../core/neighbor/arp-resolver.js';
@@ -13,11 +13,13 @@ import {
   expectedResponders,
   fixLocation,
   holdsVip,
+  protocolWords,
   type Expectation,
+  type ProtocolWords,
   type RealServerOf,
 } from './attribution.js';
 import {finding, type Finding} from './finding.js';
-import {distinctMacs, includesMac, type ArpObserver} from './observer.js';
+import {distinctMacs, includesMac, type NeighborObserver} from './observer.js';
 
 /**
  * An RFC 5227 probe: broadcast who-has `target` from sender IP 0.0.0.0. Every holder of `target` answers it
@@ -48,7 +50,7 @@ export interface ActiveOutcome {
 }
 
 export interface ActiveJudgement {
-  readonly observer: ArpObserver;
+  readonly observer: NeighborObserver;
   readonly expectation: Expectation;
   readonly interfaceName: string;
   /** Length of the probing window, for the A3 message. */
@@ -57,6 +59,7 @@ export interface ActiveJudgement {
 
 export function classifyActive({observer, expectation, interfaceName, windowMs}: ActiveJudgement): ActiveOutcome {
   const {vip, ownMac} = observer.config;
+  const words = protocolWords(observer.protocol, vip);
   const realServerOf: RealServerOf = (mac) => observer.realServerOf(mac);
   const probes = observer.probeTimes.length;
   const start = observer.probeTimes[0] ?? 0;
@@ -80,41 +83,42 @@ export function classifyActive({observer, expectation, interfaceName, windowMs}:
   const self = holdsVip(expectation);
   const answering = responders.length + (self ? 1 : 0);
   const list = responders.map((r) => describeMac(r.mac, realServerOf, `${r.rounds.length}/${probes} probes`)).join(', ');
-  if (answering > 1) {
-    findings.push(
-      finding(
-        'A1',
-        self
-          ? `${responders.length === 1 ? 'another MAC answers' : `${responders.length} other MACs answer`} who-has ${vip} although this host (${ownMac}) holds it: ${list}`
-          : `${responders.length} MACs answer who-has ${vip}: ${list}`,
-        {ip: vip, fix: 'on every responder that is not the director: sysctl -w net.ipv4.conf.all.arp_ignore=1'},
-      ),
-    );
-  }
   const expectedAnswered = expected !== undefined && responders.some((r) => includesMac(expected, r.mac));
-  for (const r of responders.filter((x) => isForeign(x.mac))) {
+  const unexpected = responders.filter((x) => isForeign(x.mac)).map((r) => {
     const why = self
       ? 'although this host holds the VIP'
       : expected !== undefined
         ? `not an expected MAC (${expected.join(', ')}${expectedAnswered ? '' : ', which did not answer'})`
         : 'and real servers must never answer for the VIP';
+    return finding(words.ids.unexpected, `${describeMac(r.mac, realServerOf, `${r.rounds.length}/${probes} probes`)} ${words.answer(false)}, ${why}`, {
+      mac: r.mac,
+      ip: r.realServer,
+      fix: foreignResponderFix(r.mac, r.realServer, vip, realServerOf, words),
+    });
+  });
+  // NDP has one id (N1) for both facts: the responders are then reported once, by name when they can be.
+  const sameId = words.ids.multiple === words.ids.unexpected;
+  if (answering > 1 && !(sameId && unexpected.length > 0)) {
     findings.push(
-      finding('A2', `${describeMac(r.mac, realServerOf, `${r.rounds.length}/${probes} probes`)} answers who-has ${vip}, ${why}`, {
-        mac: r.mac,
-        ip: r.realServer,
-        fix: foreignResponderFix(r.mac, r.realServer, vip, realServerOf),
-      }),
+      finding(
+        words.ids.multiple,
+        self
+          ? `${responders.length === 1 ? 'another MAC' : `${responders.length} other MACs`} ${words.answer(responders.length > 1)} although this host (${ownMac}) holds it: ${list}`
+          : `${responders.length} MACs ${words.answer(true)}: ${list}`,
+        {ip: vip, fix: `on every responder that is not the director: ${words.stopAnswering}`},
+      ),
     );
   }
+  findings.push(...unexpected);
   if (!self && responders.length === 0 && probes > 0) {
     findings.push(
-      finding('A3', `nobody answered ${probes} probe(s) for ${vip} on ${interfaceName} within ${(windowMs / 1000).toFixed(1)} s: no host holds the VIP on this segment`, {
+      finding(words.ids.silent, `nobody answered ${probes} probe(s) for ${vip} on ${interfaceName} within ${(windowMs / 1000).toFixed(1)} s: no host holds the VIP on this segment`, {
         ip: vip,
-        fix: `on the active director: ip addr add ${vip}/32 dev <its interface on this segment> (or find why keepalived holds no VRRP MASTER)`,
+        fix: `on the active director: ${words.holdVip} (or find why keepalived holds no VRRP MASTER)`,
       }),
     );
   }
-  findings.push(...ethernetMismatches(observer.responses, vip, realServerOf));
+  findings.push(...ethernetMismatches(observer.responses, vip, realServerOf, words));
 
   const firstForeignResponse = observer.responses.find((r) => isForeign(r.senderMac));
   return {
@@ -127,8 +131,8 @@ export function classifyActive({observer, expectation, interfaceName, windowMs}:
   };
 }
 
-function foreignResponderFix(mac: MacAddress, rip: IpAddress | undefined, vip: IpAddress, realServerOf: RealServerOf): string {
-  const command = 'sysctl -w net.ipv4.conf.all.arp_ignore=1';
+function foreignResponderFix(mac: MacAddress, rip: IpAddress | undefined, vip: IpAddress, realServerOf: RealServerOf, words: ProtocolWords): string {
+  const command = words.stopAnswering;
   if (rip) return `${fixLocation(mac, realServerOf)}: ${command}`;
   return `${fixLocation(mac, realServerOf)}: ${command} if it is a real server; if it is another director, remove ${vip} from it (split brain)`;
 }

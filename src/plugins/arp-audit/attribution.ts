@@ -9,8 +9,49 @@
  * - Expected senders of VIP ARP seen passively: --expect-mac plus this host's own VIP interfaces.
  */
 import type {IpAddress, MacAddress} from '../../core/wire/address.js';
-import {finding, type Finding} from './finding.js';
-import {distinctMacs} from './observer.js';
+import {finding, type Finding, type FindingId} from './finding.js';
+import {distinctMacs, type AuditProtocol} from './observer.js';
+
+/**
+ * What differs between auditing ARP (IPv4 VIP) and Neighbor Discovery (IPv6 VIP) in the findings: their ids
+ * (the A and N catalogues of lvs-dr.md), the words for what a host does, and the commands that fix it. On
+ * Linux a real server answers NDP only for addresses on the receiving interface (no arp_ignore equivalent), so
+ * every NDP fix moves the VIP to lo.
+ */
+export interface ProtocolWords {
+  readonly protocol: AuditProtocol;
+  /** More than one responder; a responder that is not expected; nobody answers; a foreign claim seen passively. */
+  readonly ids: {readonly multiple: FindingId; readonly unexpected: FindingId; readonly silent: FindingId; readonly claim: FindingId};
+  /** `answers who-has VIP` / `advertises VIP`, for one host or several. */
+  answer(plural: boolean): string;
+  /** The command a host that must stop answering for the VIP runs. */
+  readonly stopAnswering: string;
+  /** What the director runs when nobody holds the VIP. */
+  readonly holdVip: string;
+  /** The address a real server's packets carry that names the VIP's MAC. */
+  readonly senderField: string;
+}
+
+export function protocolWords(protocol: AuditProtocol, vip: IpAddress): ProtocolWords {
+  if (protocol === 'ARP') {
+    return {
+      protocol,
+      ids: {multiple: 'A1', unexpected: 'A2', silent: 'A3', claim: 'A4'},
+      answer: (plural) => `${plural ? 'answer' : 'answers'} who-has ${vip}`,
+      stopAnswering: 'sysctl -w net.ipv4.conf.all.arp_ignore=1',
+      holdVip: `ip addr add ${vip}/32 dev <its interface on this segment>`,
+      senderField: 'sender MAC',
+    };
+  }
+  return {
+    protocol,
+    ids: {multiple: 'N1', unexpected: 'N1', silent: 'N2', claim: 'N3'},
+    answer: (plural) => `${plural ? 'advertise' : 'advertises'} ${vip}`,
+    stopAnswering: `move ${vip} from its Ethernet interface to lo (ip -6 addr del ${vip}/<prefix> dev <interface>; ip -6 addr add ${vip}/128 dev lo)`,
+    holdVip: `ip -6 addr add ${vip}/128 dev <its interface on this segment>`,
+    senderField: 'link-layer address',
+  };
+}
 
 export interface Expectation {
   /** MACs of this host's ARP-capable interfaces that hold the VIP. */
@@ -61,7 +102,12 @@ export interface FramedSender {
  * switches the Ethernet source, so something between (a proxy, a bridge rewriting frames, a spoofer) speaks for
  * the host it names. One finding per distinct pair.
  */
-export function ethernetMismatches(records: readonly FramedSender[], vip: IpAddress, realServerOf: RealServerOf): Finding[] {
+export function ethernetMismatches(
+  records: readonly FramedSender[],
+  vip: IpAddress,
+  realServerOf: RealServerOf,
+  words: ProtocolWords = protocolWords('ARP', vip),
+): Finding[] {
   const seen = new Set<string>();
   const findings: Finding[] = [];
   for (const r of records) {
@@ -73,11 +119,11 @@ export function ethernetMismatches(records: readonly FramedSender[], vip: IpAddr
     findings.push(
       finding(
         'A7',
-        `${count} ARP packet(s) for ${vip} from Ethernet source ${describeMac(r.ethernetSource, realServerOf)} name ${describeMac(r.senderMac, realServerOf)} as sender MAC`,
+        `${count} ${words.protocol} packet(s) for ${vip} from Ethernet source ${describeMac(r.ethernetSource, realServerOf)} name ${describeMac(r.senderMac, realServerOf)} as ${words.senderField}`,
         {
           mac: r.ethernetSource,
           ip: realServerOf(r.ethernetSource),
-          fix: `find what sends as ${r.ethernetSource} (a proxy-ARP host, a bridge rewriting frames, or a spoofer) and stop it answering for ${vip}`,
+          fix: `find what sends as ${r.ethernetSource} (a proxy-${words.protocol} host, a bridge rewriting frames, or a spoofer) and stop it answering for ${vip}`,
         },
       ),
     );

@@ -3,10 +3,11 @@
  * VIP's segment (promiscuous when passive, so unicast replies between other hosts are seen too), and the
  * findings of all modes make one result. Thin plumbing around the pure modules.
  */
-import {arpInvolving} from '../../core/link/bpf.js';
+import {arpInvolving, ndpMessages, type BpfFilter} from '../../core/link/bpf.js';
 import {PacketSocketLink} from '../../core/link/packet-socket-link.js';
 import {interfaceInfo, interfacesHolding, type InterfaceInfo} from '../../core/neighbor/interfaces.js';
-import {bestRoute, readRoutes} from '../../core/neighbor/route.js';
+import {buildNeighborSolicitationFrame} from '../../core/neighbor/ndp-resolver.js';
+import {bestRoute, chooseSourceAddress, readRoutes} from '../../core/neighbor/route.js';
 import type {CheckResult} from '../../core/result/check-result.js';
 import {EnvironmentError} from '../../core/errors.js';
 import type {IpAddress, MacAddress} from '../../core/wire/address.js';
@@ -16,7 +17,8 @@ import type {Expectation} from './attribution.js';
 import {runCapture} from './capture.js';
 import {gatherLocalFacts} from './local-facts.js';
 import {auditLocal, decideLocalRole} from './local.js';
-import {ArpObserver, distinctMacs} from './observer.js';
+import {NdpObserver} from './ndp-observer.js';
+import {ArpObserver, distinctMacs, type NeighborObserver} from './observer.js';
 import type {ArpAuditOptions} from './options.js';
 import {classifyPassive} from './passive.js';
 import {buildResult, type AuditReport} from './report.js';
@@ -26,7 +28,7 @@ const REPORT_MARGIN_MS = 100;
 
 export async function runArpAudit(options: ArpAuditOptions, context: RunContext): Promise<CheckResult> {
   const {vip} = options;
-  let report: AuditReport = {vip, realServers: options.rips.map((ip) => ({ip, macs: []}))};
+  let report: AuditReport = {vip, protocol: vip.family === 4 ? 'ARP' : 'NDP', realServers: options.rips.map((ip) => ({ip, macs: []}))};
   if (options.local) {
     const facts = gatherLocalFacts();
     const decision = decideLocalRole(facts, vip, options.local.role);
@@ -44,11 +46,10 @@ async function captureModes(options: ArpAuditOptions, context: RunContext): Prom
   if (!info.ethernet) throw new EnvironmentError(`interface ${info.name} is not an Ethernet interface`);
   if (!info.up) throw new EnvironmentError(`interface ${info.name} is down`);
   const expectation: Expectation = {ownVipMacs: localArpMacsHolding(vip), expectMacs: options.expectMacs};
-  const observer = new ArpObserver({vip, ownMac: info.mac, rips});
+  const passive = options.listenMs !== undefined;
+  const {observer, filter, probeFor} = vip.family === 4 ? arpAudit(info, options) : ndpAudit(info, options);
   for (const rip of rips) for (const mac of localArpMacsHolding(rip)) observer.knowRealServer(rip, mac);
 
-  const passive = options.listenMs !== undefined;
-  const filter = arpInvolving([vip, ...rips]);
   context.note(2, `capture on ${info.name} (${info.mac}), filter: ${filter}${passive ? ', promiscuous' : ''}`);
   context.note(2, `expected responders: ${expectation.ownVipMacs.length > 0 ? `none (this host holds ${vip})` : expectation.expectMacs.join(', ') || 'not given'}`);
   // PacketSocketLink and send() throw LinkError, an EnvironmentError: UNKNOWN with its one-line reason.
@@ -63,12 +64,13 @@ async function captureModes(options: ArpAuditOptions, context: RunContext): Prom
       intervalMs: options.active?.intervalMs ?? 0,
       listenMs: options.listenMs ?? 0,
       deadline: context.deadline - REPORT_MARGIN_MS,
+      ...(probeFor ? {probeFor} : {}),
     },
     trace,
   );
   if (link.handlerError !== undefined) throw link.handlerError;
   const windowMs = run.endedAt - run.startedAt;
-  context.note(2, `captured ${observer.frames} ARP frame(s) in ${windowMs.toFixed(0)} ms, ${observer.malformed} malformed; ${run.ripProbes} real server probe(s)`);
+  context.note(2, `captured ${observer.frames} ${observer.protocol} frame(s) in ${windowMs.toFixed(0)} ms, ${observer.malformed} malformed; ${run.ripProbes} real server probe(s)`);
   return {
     interfaceName: info.name,
     realServers: rips.map((ip) => ({ip, macs: observer.macsOf(ip)})),
@@ -87,11 +89,39 @@ async function captureModes(options: ArpAuditOptions, context: RunContext): Prom
   };
 }
 
+interface ProtocolSetup {
+  readonly observer: NeighborObserver;
+  readonly filter: BpfFilter;
+  /** Undefined: the capture's default RFC 5227 ARP probe. */
+  readonly probeFor?: (target: IpAddress) => Buffer;
+}
+
+function arpAudit(info: InterfaceInfo, {vip, rips}: ArpAuditOptions): ProtocolSetup {
+  return {observer: new ArpObserver({vip, ownMac: info.mac, rips}), filter: arpInvolving([vip, ...rips])};
+}
+
+/**
+ * IPv6: ordinary Neighbor Solicitations from our own address on the interface (the VIP's subnet if we have
+ * one there, else any, link-local last). Never duplicate-detection probes from `::`, the NDP look-alike of an
+ * RFC 5227 probe: a host on which the VIP is still tentative would take one for a duplicate and give the
+ * address up (RFC 4862 5.4.3). An answer gives the soliciting host's entry to the answerer, as any traffic
+ * from this host would; no other host's cache changes.
+ */
+function ndpAudit(info: InterfaceInfo, {vip, rips}: ArpAuditOptions): ProtocolSetup {
+  const ownIp = chooseSourceAddress(info.addresses, vip);
+  if (!ownIp) throw new EnvironmentError(`interface ${info.name} has no IPv6 address to send neighbor solicitations from`);
+  return {
+    observer: new NdpObserver({vip, ownMac: info.mac, ownIp, rips}),
+    filter: ndpMessages(),
+    probeFor: (target) => buildNeighborSolicitationFrame(info.mac, ownIp, target),
+  };
+}
+
 /** The interface holding the VIP here (director), else the on-link route towards it. */
 function auditInterface(vip: IpAddress): string {
   const holding = localArpInterfacesHolding(vip)[0];
   if (holding) return holding.name;
-  const route = bestRoute(readRoutes(4), vip);
+  const route = bestRoute(readRoutes(vip.family), vip);
   if (!route) throw new EnvironmentError(`no route to ${vip}; give --interface`);
   if (route.gateway) {
     throw new EnvironmentError(

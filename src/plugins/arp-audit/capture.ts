@@ -6,12 +6,14 @@
  *
  * Probes are always broadcast (RFC 5227, sender IP 0.0.0.0), also after the first answer: iputils arping
  * switches to unicast at that point and so never sees a second responder. Real server addresses are probed
- * the same way, so the audit plants no cache entry anywhere.
+ * the same way, so the audit plants no cache entry anywhere. For an IPv6 VIP the probes are Neighbor
+ * Solicitations to the solicited-node group, always multicast too (see audit.ts for their source).
  */
 import type {FrameLink, Millis} from '../../core/link/link.js';
+import type {IpAddress} from '../../core/wire/address.js';
 import {describeFrame} from '../../core/wire/frame.js';
 import {buildProbe} from './active.js';
-import type {ArpObserver} from './observer.js';
+import type {NeighborObserver} from './observer.js';
 
 export interface CapturePlan {
   /** VIP probes to send; 0 = no active mode. */
@@ -23,6 +25,8 @@ export interface CapturePlan {
   readonly deadline: Millis;
   /** First retry of a real server probe; doubles after each. */
   readonly ripRetryMs?: Millis;
+  /** The frame that asks who holds `target`; default: an RFC 5227 ARP probe from this link's MAC. */
+  readonly probeFor?: (target: IpAddress) => Buffer;
 }
 
 export interface CaptureRun {
@@ -39,14 +43,15 @@ export function captureWindow(plan: Pick<CapturePlan, 'probes' | 'intervalMs' | 
 
 export function runCapture(
   link: FrameLink,
-  observer: ArpObserver,
+  observer: NeighborObserver,
   plan: CapturePlan,
   trace?: (text: string) => void,
 ): Promise<CaptureRun> {
   const {vip, rips} = observer.config;
   const startedAt = performance.now();
   const endAt = Math.min(startedAt + captureWindow(plan), plan.deadline);
-  const vipProbe = buildProbe(link.mac, vip);
+  const probeFor = plan.probeFor ?? ((target: IpAddress) => buildProbe(link.mac, target));
+  const vipProbe = probeFor(vip);
   let ripProbes = 0;
 
   return new Promise<CaptureRun>((resolve, reject) => {
@@ -90,7 +95,7 @@ export function runCapture(
       for (let offset = 0; startedAt + offset < endAt; offset += gap, gap *= 2) {
         schedule(offset, () => {
           for (const rip of observer.unresolvedRealServers()) {
-            if (!send(buildProbe(link.mac, rip))) return;
+            if (!send(probeFor(rip))) return;
             ripProbes++;
           }
         });

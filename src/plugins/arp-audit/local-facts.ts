@@ -9,7 +9,8 @@
 import {readdirSync, readFileSync} from 'node:fs';
 import {hostAddresses, interfaceAddresses, interfaceInfo, type InterfaceAddress} from '../../core/neighbor/interfaces.js';
 import {EnvironmentError} from '../../core/errors.js';
-import type {LocalFacts, LocalInterface} from './local.js';
+import {IpAddress} from '../../core/wire/address.js';
+import type {Ipv6AddressState, LocalFacts, LocalInterface} from './local.js';
 import {readConf} from './sysctl.js';
 
 /** ARPHRD_TUNNEL (ipip, tunl0) and ARPHRD_IPGRE from linux/if_arp.h: where IPVS-TUN traffic is decapsulated. */
@@ -48,7 +49,35 @@ export function gatherLocalFacts(sources: LocalFactsSources = {}): LocalFacts {
   if (Object.keys(all).length === 0) {
     throw new EnvironmentError(`cannot read ${procRoot}/sys/net/ipv4/conf/all (is /proc mounted?)`);
   }
-  return {interfaces, all};
+  return {interfaces, all, ipv6Unusable: readIpv6Unusable(procRoot)};
+}
+
+// IFA_F_* from <linux/if_addr.h>, the flags column of /proc/net/if_inet6.
+const IFA_F_DADFAILED = 0x08;
+const IFA_F_TENTATIVE = 0x40;
+
+/**
+ * Tentative and DAD-failed IPv6 addresses from /proc/net/if_inet6 (one line per address: 32 hex digits,
+ * ifindex, prefix length, scope, flags, device). No file (IPv6 disabled): none.
+ */
+export function readIpv6Unusable(procRoot: string): Ipv6AddressState[] {
+  let text: string;
+  try {
+    text = readFileSync(`${procRoot}/net/if_inet6`, 'utf8');
+  } catch {
+    return [];
+  }
+  const states: Ipv6AddressState[] = [];
+  for (const line of text.split('\n')) {
+    const [hex, , , , flagsHex, interfaceName] = line.trim().split(/\s+/);
+    if (!hex || !/^[0-9a-f]{32}$/i.test(hex) || !flagsHex || !interfaceName) continue;
+    const flags = Number.parseInt(flagsHex, 16);
+    const state = flags & IFA_F_DADFAILED ? 'dadfailed' : flags & IFA_F_TENTATIVE ? 'tentative' : undefined;
+    if (!state) continue;
+    const address = IpAddress.parse(hex.match(/.{4}/g)!.join(':'));
+    if (address) states.push({interfaceName, address, state});
+  }
+  return states;
 }
 
 function listSysInterfaces(): string[] {

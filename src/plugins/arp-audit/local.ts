@@ -11,6 +11,7 @@
  * local) or on an ARP-capable interface, A12 strict rp_filter on an IP tunnel (TUN ingress).
  * Director: A14 accept_local on the egress interface (the kernel would answer the real server's SYN-ACK to a raw
  * check with RST).
+ * An IPv6 VIP: A10 and N4 on a real server, N5 (VIP tentative or failed DAD) on a director.
  */
 import type {InterfaceAddress} from '../../core/neighbor/interfaces.js';
 import type {IpAddress, MacAddress} from '../../core/wire/address.js';
@@ -39,6 +40,15 @@ export interface LocalFacts {
   readonly interfaces: readonly LocalInterface[];
   /** `conf/all`. */
   readonly all: ConfValues;
+  /** IPv6 addresses whose duplicate address detection has not succeeded (/proc/net/if_inet6). */
+  readonly ipv6Unusable?: readonly Ipv6AddressState[];
+}
+
+/** An IPv6 address the kernel does not use yet (tentative: DAD running) or at all (DAD found a duplicate). */
+export interface Ipv6AddressState {
+  readonly interfaceName: string;
+  readonly address: IpAddress;
+  readonly state: 'tentative' | 'dadfailed';
 }
 
 /** Answers ARP on the wire: Ethernet-like and without NOARP (so not lo, dummy or tunl0). */
@@ -68,9 +78,10 @@ export interface RoleDecision {
 export function decideLocalRole(facts: LocalFacts, vip: IpAddress, choice: LocalRoleChoice): RoleDecision {
   if (choice !== 'auto') return {role: choice, reason: `--local-role ${choice}`};
   const onArp = vipHoldings(facts, vip).find((h) => h.arpCapable);
+  const capable = vip.family === 4 ? 'ARP-capable' : 'NDP-capable';
   return onArp
-    ? {role: 'director', reason: `auto: ${vip} is on ARP-capable ${onArp.interfaceName}`}
-    : {role: 'realserver', reason: `auto: ${vip} is not on an ARP-capable interface`};
+    ? {role: 'director', reason: `auto: ${vip} is on ${capable} ${onArp.interfaceName}`}
+    : {role: 'realserver', reason: `auto: ${vip} is not on an ${capable} interface`};
 }
 
 export interface LocalAuditInput {
@@ -82,7 +93,62 @@ export interface LocalAuditInput {
 }
 
 export function auditLocal(input: LocalAuditInput): Finding[] {
+  if (input.vip.family === 6) return input.role === 'director' ? auditDirector6(input) : vipPlacement6(input.facts, input.vip);
   return input.role === 'director' ? auditDirector(input) : auditRealServer(input);
+}
+
+/**
+ * A real server with an IPv6 VIP: the IPv4 ARP settings do not matter to it, and Linux answers NDP only for
+ * addresses on the receiving interface, so all that counts is where the VIP is: A10 missing, N4 on an
+ * NDP-capable (Ethernet, not NOARP) interface or with a prefix shorter than /128.
+ */
+function vipPlacement6(facts: LocalFacts, vip: IpAddress): Finding[] {
+  const holdings = vipHoldings(facts, vip);
+  if (holdings.length === 0) return [vipMissing(vip)];
+  return holdings.flatMap((h) => {
+    const configured = `${vip}/${h.prefixLength} dev ${h.interfaceName}`;
+    if (h.arpCapable) {
+      return [
+        finding('N4', `${vip} is on NDP-capable ${h.interfaceName}: this real server answers neighbor solicitations for the VIP`, {
+          ip: vip,
+          interfaceName: h.interfaceName,
+          fix: `ip -6 addr del ${configured} && ip -6 addr add ${vip}/128 dev lo`,
+        }),
+      ];
+    }
+    if (h.prefixLength < 128) {
+      return [
+        finding('N4', `${vip} is configured as /${h.prefixLength} on ${h.interfaceName}: the whole prefix becomes local to this host`, {
+          ip: vip,
+          interfaceName: h.interfaceName,
+          fix: `ip -6 addr del ${configured} && ip -6 addr add ${vip}/128 dev ${h.interfaceName}`,
+        }),
+      ];
+    }
+    return [];
+  });
+}
+
+/** N5: the director's IPv6 VIP is tentative (not usable until DAD ends) or failed DAD (never used: a duplicate). */
+function auditDirector6({facts, vip}: LocalAuditInput): Finding[] {
+  return (facts.ipv6Unusable ?? [])
+    .filter((a) => a.address.equals(vip))
+    .map((a) =>
+      finding(
+        'N5',
+        a.state === 'dadfailed'
+          ? `${vip} on ${a.interfaceName} failed duplicate address detection: another host on the segment holds it, and this director does not use it`
+          : `${vip} on ${a.interfaceName} is tentative: duplicate address detection is still running, the director does not answer for it yet`,
+        {
+          ip: vip,
+          interfaceName: a.interfaceName,
+          fix:
+            a.state === 'dadfailed'
+              ? `find the other host holding ${vip} (vipcheck arp-audit --vip ${vip} --listen 10), then: ip -6 addr del ${vip}/128 dev ${a.interfaceName} && ip -6 addr add ${vip}/128 dev ${a.interfaceName} nodad`
+              : `wait for DAD to end, or add the VIP with nodad as keepalived does: ip -6 addr add ${vip}/128 dev ${a.interfaceName} nodad`,
+        },
+      ),
+    );
 }
 
 function auditRealServer({facts, vip}: LocalAuditInput): Finding[] {
@@ -132,14 +198,7 @@ function auditRealServer({facts, vip}: LocalAuditInput): Finding[] {
 
 function vipPlacement(facts: LocalFacts, vip: IpAddress): Finding[] {
   const holdings = vipHoldings(facts, vip);
-  if (holdings.length === 0) {
-    return [
-      finding('A10', `${vip} is not configured on any interface that is up: the kernel drops every packet the director forwards here for the VIP`, {
-        ip: vip,
-        fix: `ip addr add ${vip}/32 dev lo`,
-      }),
-    ];
-  }
+  if (holdings.length === 0) return [vipMissing(vip)];
   const findings: Finding[] = [];
   for (const h of holdings) {
     const configured = `${vip}/${h.prefixLength} dev ${h.interfaceName}`;
@@ -162,6 +221,14 @@ function vipPlacement(facts: LocalFacts, vip: IpAddress): Finding[] {
     }
   }
   return findings;
+}
+
+/** A10: the real server does not hold the VIP; the fix adds it to lo as a host address of its family. */
+function vipMissing(vip: IpAddress): Finding {
+  return finding('A10', `${vip} is not configured on any interface that is up: the kernel drops every packet the director forwards here for the VIP`, {
+    ip: vip,
+    fix: vip.family === 4 ? `ip addr add ${vip}/32 dev lo` : `ip -6 addr add ${vip}/128 dev lo`,
+  });
 }
 
 function auditDirector({facts, vip, egressInterface}: LocalAuditInput): Finding[] {

@@ -45,28 +45,73 @@ export interface ObserverConfig {
   readonly rips: readonly IpAddress[];
 }
 
-export class ArpObserver {
+/** The protocol an audit speaks: ARP for an IPv4 VIP, Neighbor Discovery for an IPv6 one. */
+export type AuditProtocol = 'ARP' | 'NDP';
+
+/**
+ * What the capture driver feeds and the classifiers judge, whichever protocol recorded it: the record and the
+ * bookkeeping are shared here, each protocol's observer sorts its own frames into it (ArpObserver below,
+ * NdpObserver in ndp-observer.ts).
+ */
+export abstract class NeighborObserver {
+  abstract readonly protocol: AuditProtocol;
   readonly probeTimes: Millis[] = [];
   readonly responses: ProbeResponse[] = [];
   readonly claims: VipClaim[] = [];
-  /** RFC 5227 probes for the VIP sent by other hosts. */
+  /** Duplicate-detection probes for the VIP sent by other hosts (RFC 5227 for ARP, DAD for NDP). */
   foreignProbes = 0;
-  /** Frames that were not well-formed Ethernet/IPv4 ARP. */
+  /** Their senders, in first-seen order. */
+  readonly foreignProbeSenders: MacAddress[] = [];
+  /** Frames a receiving host would not accept (malformed, or failing the protocol's checks). */
   malformed = 0;
   frames = 0;
   private readonly ripMacs = new Map<string, MacAddress[]>();
 
   constructor(readonly config: ObserverConfig) {}
 
+  /** Sorts one captured frame into the record. Never throws: capture input is hostile. */
+  abstract observe(frame: Buffer, at: Millis): void;
+
   /** Records that probe number probeTimes.length + 1 went out at `at`. */
   probeSent(at: Millis): void {
     this.probeTimes.push(at);
   }
 
-  /** Declares a real server address's MAC known without ARP (the address is local to this host). */
+  /** Declares a real server address's MAC known (seen on the wire, or local to this host). */
   knowRealServer(rip: IpAddress, mac: MacAddress): void {
-    this.learn(rip, mac);
+    if (mac.isZero || mac.isMulticast) return;
+    const known = this.ripMacs.get(rip.toString()) ?? [];
+    if (!known.some((m) => m.equals(mac))) this.ripMacs.set(rip.toString(), [...known, mac]);
   }
+
+  /** The real server (--rs address) owning `mac`, if one was seen using it. */
+  realServerOf(mac: MacAddress): IpAddress | undefined {
+    return this.config.rips.find((rip) => this.macsOf(rip).some((m) => m.equals(mac)));
+  }
+
+  macsOf(rip: IpAddress): readonly MacAddress[] {
+    return this.ripMacs.get(rip.toString()) ?? [];
+  }
+
+  unresolvedRealServers(): IpAddress[] {
+    return this.config.rips.filter((r) => this.macsOf(r).length === 0);
+  }
+
+  protected foreignProbeFrom(mac: MacAddress): void {
+    this.foreignProbes++;
+    if (!includesMac(this.foreignProbeSenders, mac)) this.foreignProbeSenders.push(mac);
+  }
+
+  /** 1-based number of the probe most recently sent at `at`. */
+  protected roundAt(at: Millis): number {
+    let round = 1;
+    for (let i = 0; i < this.probeTimes.length; i++) if (this.probeTimes[i]! <= at) round = i + 1;
+    return round;
+  }
+}
+
+export class ArpObserver extends NeighborObserver {
+  readonly protocol = 'ARP';
 
   observe(frame: Buffer, at: Millis): void {
     this.frames++;
@@ -85,9 +130,9 @@ export class ArpObserver {
     const {vip, ownMac} = this.config;
     const senderIp = arp.senderIp;
     const senderMac = arp.senderMac;
-    if (this.config.rips.some((r) => r.equals(senderIp))) this.learn(senderIp, senderMac);
+    if (this.config.rips.some((r) => r.equals(senderIp))) this.knowRealServer(senderIp, senderMac);
     if (arp.isProbe) {
-      if (arp.targetIp.equals(vip) && !eth.source.equals(ownMac)) this.foreignProbes++;
+      if (arp.targetIp.equals(vip) && !eth.source.equals(ownMac)) this.foreignProbeFrom(senderMac);
       return;
     }
     if (!senderIp.equals(vip)) return;
@@ -98,34 +143,6 @@ export class ArpObserver {
     }
     const kind: ClaimKind = arp.isGratuitous ? 'gratuitous' : arp.operation === ArpOperation.Reply ? 'reply' : 'request';
     this.claims.push({at, kind, senderMac, ethernetSource: eth.source, targetIp: arp.targetIp});
-  }
-
-  /** The real server (--rs address) owning `mac`, if one was seen using it. */
-  realServerOf(mac: MacAddress): IpAddress | undefined {
-    for (const rip of this.config.rips) {
-      if (this.ripMacs.get(rip.toString())?.some((m) => m.equals(mac))) return rip;
-    }
-    return undefined;
-  }
-
-  macsOf(rip: IpAddress): readonly MacAddress[] {
-    return this.ripMacs.get(rip.toString()) ?? [];
-  }
-
-  unresolvedRealServers(): IpAddress[] {
-    return this.config.rips.filter((r) => this.macsOf(r).length === 0);
-  }
-
-  private learn(rip: IpAddress, mac: MacAddress): void {
-    if (mac.isZero || mac.isMulticast) return;
-    const known = this.ripMacs.get(rip.toString()) ?? [];
-    if (!known.some((m) => m.equals(mac))) this.ripMacs.set(rip.toString(), [...known, mac]);
-  }
-
-  private roundAt(at: Millis): number {
-    let round = 1;
-    for (let i = 0; i < this.probeTimes.length; i++) if (this.probeTimes[i]! <= at) round = i + 1;
-    return round;
   }
 }
 

@@ -38,13 +38,15 @@ export interface ArpAuditOptions {
 }
 
 export function arpAuditOptions(values: FlagValues): ArpAuditOptions {
+  // An IPv4 VIP is audited with ARP, an IPv6 one with Neighbor Discovery.
   const vip = requiredIpFlag(values, 'vip');
-  if (vip.family !== 4) throw new UsageError(`--vip ${vip} is IPv6: arp-audit audits ARP, which is IPv4 only`);
   const interfaceName = interfaceFlag(values, 'interface');
   const expectMacs = listFlag(values, 'expect-mac').map((text) => macFlag({'expect-mac': text}, 'expect-mac')!);
   const rips = listFlag(values, 'rs').map((text) => {
     const rip = ipFlag({rs: text}, 'rs')!;
-    if (rip.family !== 4) throw new UsageError(`--rs ${rip} is IPv6: real servers are named by ARP, IPv4 only`);
+    if (rip.family !== vip.family) {
+      throw new UsageError(`--rs ${rip} is IPv${rip.family} but the VIP is IPv${vip.family}: real servers are named by ${vip.family === 4 ? 'ARP' : 'NDP'}, give their IPv${vip.family} addresses`);
+    }
     if (rip.equals(vip)) throw new UsageError(`--rs ${rip} is the VIP: give the real servers' own addresses`);
     return rip;
   });

@@ -1,5 +1,8 @@
 /**
- * Passive mode, pure part: judges the VIP claims an ArpObserver recorded during the listening window.
+ * Passive mode, pure part: judges the VIP claims an observer recorded during the listening window. For an IPv6
+ * VIP the same judgement gives N3 for A4 (and for another host's duplicate address detection of the VIP); A5,
+ * about arp_announce, has no NDP counterpart (Linux solicits from the VIP only when the VIP is on the sending
+ * interface, which N3 reports).
  * A4: a MAC that is not expected sent ARP with the VIP as sender address (every host caching the VIP now sends
  * to it), A5: that MAC is a real server and the packets were requests (its arp_announce is below 2, seed 003's
  * "Problem 3"), A6: the MAC claiming the VIP changed back and forth, A7: Ethernet source differs from the ARP
@@ -12,11 +15,12 @@ import {
   ethernetMismatches,
   expectedSenders,
   fixLocation,
+  protocolWords,
   type Expectation,
   type RealServerOf,
 } from './attribution.js';
 import {finding, type Finding} from './finding.js';
-import {distinctMacs, includesMac, type ArpObserver, type ClaimKind, type VipClaim} from './observer.js';
+import {distinctMacs, includesMac, type AuditProtocol, type ClaimKind, type NeighborObserver, type VipClaim} from './observer.js';
 
 export interface SenderSummary {
   readonly mac: MacAddress;
@@ -38,7 +42,7 @@ export interface PassiveOutcome {
 }
 
 export interface PassiveJudgement {
-  readonly observer: ArpObserver;
+  readonly observer: NeighborObserver;
   readonly expectation: Expectation;
   /** When the capture started (the observer's clock). */
   readonly startedAt: Millis;
@@ -46,6 +50,8 @@ export interface PassiveJudgement {
 
 export function classifyPassive({observer, expectation, startedAt}: PassiveJudgement): PassiveOutcome {
   const {vip} = observer.config;
+  const {protocol} = observer;
+  const words = protocolWords(protocol, vip);
   const claims = observer.claims;
   const realServerOf: RealServerOf = (mac) => observer.realServerOf(mac);
   const expected = expectedSenders(expectation);
@@ -76,13 +82,13 @@ export function classifyPassive({observer, expectation, startedAt}: PassiveJudge
     const mine = claims.filter((c) => c.senderMac.equals(s.mac));
     const why = conflict && !s.realServer ? ` (${unnamed.length} MACs claim ${vip}; give --expect-mac to say which is right)` : '';
     findings.push(
-      finding('A4', `${describeMac(s.mac, realServerOf)} sent ${mine.length} ARP packet(s) with sender ${vip}: ${describeKinds(mine, vip)}${why}`, {
+      finding(words.ids.claim, `${describeMac(s.mac, realServerOf)} sent ${mine.length} ${protocol} packet(s) ${protocol === 'ARP' ? 'with sender' : 'for'} ${vip}: ${describeKinds(mine, vip, protocol)}${why}`, {
         mac: s.mac,
         ip: s.realServer,
-        fix: `${fixLocation(s.mac, realServerOf)}: ${causeFix(s.counts, vip)}`,
+        fix: `${fixLocation(s.mac, realServerOf)}: ${causeFix(s.counts, vip, protocol)}`,
       }),
     );
-    if (s.realServer && s.counts.request > 0) {
+    if (protocol === 'ARP' && s.realServer && s.counts.request > 0) {
       const example = mine.find((c) => c.kind === 'request')!;
       findings.push(
         finding(
@@ -103,7 +109,21 @@ export function classifyPassive({observer, expectation, startedAt}: PassiveJudge
       }),
     );
   }
-  findings.push(...ethernetMismatches(claims, vip, realServerOf));
+  findings.push(...ethernetMismatches(claims, vip, realServerOf, words));
+  // Duplicate address detection for the VIP by another host (N3): it is configuring the VIP on an NDP-capable
+  // interface, and takes it over whenever the director does not defend it. (RFC 5227 probes for an IPv4 VIP
+  // are only counted: the A catalogue has no finding for them.)
+  if (protocol === 'NDP') {
+    for (const mac of observer.foreignProbeSenders.filter((m) => expected === undefined || !includesMac(expected, m))) {
+      findings.push(
+        finding('N3', `${describeMac(mac, realServerOf)} ran duplicate address detection for ${vip}: it is configuring the VIP on an NDP-capable interface`, {
+          mac,
+          ip: realServerOf(mac),
+          fix: `${fixLocation(mac, realServerOf)}: ${words.stopAnswering}`,
+        }),
+      );
+    }
+  }
   return {
     findings,
     claims: claims.length,
@@ -120,19 +140,26 @@ export function claimRuns(claims: readonly VipClaim[]): MacAddress[] {
   return runs;
 }
 
-function describeKinds(claims: readonly VipClaim[], vip: IpAddress): string {
+function describeKinds(claims: readonly VipClaim[], vip: IpAddress, protocol: AuditProtocol): string {
   const parts: string[] = [];
   const requests = claims.filter((c) => c.kind === 'request');
-  if (requests.length > 0) parts.push(`${requests.length} request(s) (e.g. who-has ${requests[0]!.targetIp} tell ${vip})`);
   const replies = claims.filter((c) => c.kind === 'reply').length;
-  if (replies > 0) parts.push(`${replies} reply(ies)`);
   const gratuitous = claims.filter((c) => c.kind === 'gratuitous').length;
-  if (gratuitous > 0) parts.push(`${gratuitous} gratuitous`);
+  if (protocol === 'ARP') {
+    if (requests.length > 0) parts.push(`${requests.length} request(s) (e.g. who-has ${requests[0]!.targetIp} tell ${vip})`);
+    if (replies > 0) parts.push(`${replies} reply(ies)`);
+    if (gratuitous > 0) parts.push(`${gratuitous} gratuitous`);
+  } else {
+    if (requests.length > 0) parts.push(`${requests.length} solicitation(s) from ${vip} (e.g. for ${requests[0]!.targetIp})`);
+    if (replies > 0) parts.push(`${replies} solicited advertisement(s)`);
+    if (gratuitous > 0) parts.push(`${gratuitous} unsolicited advertisement(s)`);
+  }
   return parts.join(', ');
 }
 
 /** The setting behind the packets it sent: requests = arp_announce, replies = arp_ignore, announcements = the VIP on an ARP interface. */
-function causeFix(counts: Readonly<Record<ClaimKind, number>>, vip: IpAddress): string {
+function causeFix(counts: Readonly<Record<ClaimKind, number>>, vip: IpAddress, protocol: AuditProtocol): string {
+  if (protocol === 'NDP') return protocolWords(protocol, vip).stopAnswering;
   const commands: string[] = [];
   if (counts.request > 0) commands.push('sysctl -w net.ipv4.conf.all.arp_announce=2');
   if (counts.reply > 0) commands.push('sysctl -w net.ipv4.conf.all.arp_ignore=1');

@@ -9,10 +9,13 @@ import type {IpAddress, MacAddress} from '../../core/wire/address.js';
 import type {ActiveOutcome} from './active.js';
 import {findingJson, findingLine, findingsState, sortFindings, type Finding} from './finding.js';
 import type {RoleDecision} from './local.js';
+import type {AuditProtocol} from './observer.js';
 import type {PassiveOutcome} from './passive.js';
 
 export interface AuditReport {
   readonly vip: IpAddress;
+  /** ARP for an IPv4 VIP, NDP for an IPv6 one. */
+  readonly protocol: AuditProtocol;
   /** The capture interface (active/passive). */
   readonly interfaceName?: string;
   readonly active?: ActiveOutcome & {readonly intervalMs: number};
@@ -27,7 +30,7 @@ export function buildResult(report: AuditReport): CheckResult {
   const state = findingsState(findings);
   const notes = report.realServers
     .filter((r) => r.macs.length === 0)
-    .map((r) => `note: real server ${r.ip} did not answer ARP probes; offenders using its MAC cannot be named`);
+    .map((r) => `note: real server ${r.ip} did not answer ${report.protocol} probes; offenders using its MAC cannot be named`);
   return {
     check: 'ARP-AUDIT',
     state,
@@ -58,12 +61,12 @@ function summary(report: AuditReport, findings: readonly Finding[]): string {
     const seconds = passive.listenMs / 1000;
     parts.push(
       passive.claims === 0
-        ? `no ARP from ${report.vip} in ${seconds} s`
-        : `${passive.claims} ARP packet(s) from ${report.vip} in ${seconds} s, all from ${passive.senders.map((s) => s.mac).join(', ')}`,
+        ? `no ${report.protocol} from ${report.vip} in ${seconds} s`
+        : `${passive.claims} ${report.protocol} packet(s) ${report.protocol === 'ARP' ? 'from' : 'for'} ${report.vip} in ${seconds} s, all from ${passive.senders.map((s) => s.mac).join(', ')}`,
     );
   }
   if (local) parts.push(`local ${local.decision.role === 'director' ? 'director' : 'real server'} settings correct`);
-  return `${report.vip}: no ARP faults (${parts.join('; ')})`;
+  return `${report.vip}: no ${report.protocol} faults (${parts.join('; ')})`;
 }
 
 function perfdata(report: AuditReport, findings: readonly Finding[]): PerfDatum[] {
@@ -78,6 +81,7 @@ function data(report: AuditReport, findings: readonly Finding[]): Record<string,
   const {active, passive, local} = report;
   return {
     vip: report.vip.toString(),
+    protocol: report.protocol,
     interface: report.interfaceName ?? null,
     modes: [...(active ? ['active'] : []), ...(passive ? ['passive'] : []), ...(local ? ['local'] : [])],
     findings: findings.map(findingJson),
@@ -122,7 +126,8 @@ function verbose(report: AuditReport): VerboseLine[] {
   if (passive) {
     const senders = passive.senders.map((s) => `${s.mac} (${s.counts.request} requests, ${s.counts.reply} replies, ${s.counts.gratuitous} gratuitous)`);
     lines.push({level: 1, text: `passive: ${passive.claims} VIP claims in ${passive.listenMs} ms from ${senders.join('; ') || 'nobody'}`});
-    if (passive.foreignProbes > 0) lines.push({level: 1, text: `passive: ${passive.foreignProbes} RFC 5227 probe(s) for the VIP from other hosts`});
+    const probeKind = report.protocol === 'ARP' ? 'RFC 5227' : 'duplicate address detection';
+    if (passive.foreignProbes > 0) lines.push({level: 1, text: `passive: ${passive.foreignProbes} ${probeKind} probe(s) for the VIP from other hosts`});
   }
   if (local) lines.push({level: 1, text: `local: judged as ${local.decision.role} (${local.decision.reason})`});
   for (const r of report.realServers) lines.push({level: 2, text: `real server ${r.ip}: ${r.macs.join(', ') || 'no answer'}`});

@@ -193,3 +193,55 @@ describe('arp-audit local mode', () => {
     assert.deepEqual(ids(backup, 'director'), ['A14', 'A14']);
   });
 });
+
+describe('arp-audit local mode for an IPv6 VIP', () => {
+  const VIP6 = ip('2001:db8:100::100');
+  const BROKEN_ARP: ConfValues = {...RS_CONF, arp_ignore: 0, arp_announce: 0};
+  const rs6 = (lo: {address: ReturnType<typeof ip>; prefixLength: number}[], eth0: {address: ReturnType<typeof ip>; prefixLength: number}[] = []): LocalFacts => ({
+    all: BROKEN_ARP, // IPv4 ARP settings do not matter to an IPv6 service
+    interfaces: [iface('lo', {addresses: lo}), iface('eth0', {addresses: [{address: ip('2001:db8:100::11'), prefixLength: 64}, ...eth0], conf: BROKEN_ARP})],
+  });
+  const ids6 = (facts: LocalFacts, role: 'director' | 'realserver') => auditLocal({facts, vip: VIP6, role}).map((f) => f.id);
+
+  it('a real server with the VIP as /128 on lo is clean whatever its ARP sysctls', () => {
+    assert.deepEqual(ids6(rs6([{address: VIP6, prefixLength: 128}]), 'realserver'), []);
+  });
+
+  it('A10 when the VIP is missing, N4 when it is on eth0 or shorter than /128', () => {
+    const missing = auditLocal({facts: rs6([]), vip: VIP6, role: 'realserver'});
+    assert.deepEqual(missing.map((f) => [f.id, f.fix]), [['A10', 'ip -6 addr add 2001:db8:100::100/128 dev lo']]);
+    const onEth = auditLocal({facts: rs6([], [{address: VIP6, prefixLength: 128}]), vip: VIP6, role: 'realserver'});
+    assert.deepEqual(onEth.map((f) => f.id), ['N4']);
+    assert.match(onEth[0]!.message, /on NDP-capable eth0: this real server answers neighbor solicitations/);
+    assert.equal(onEth[0]!.severity, 1);
+    assert.deepEqual(ids6(rs6([{address: VIP6, prefixLength: 64}]), 'realserver'), ['N4']);
+  });
+
+  it('N5 on a director whose VIP is tentative or failed DAD, read from /proc/net/if_inet6', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'vipcheck-inet6-'));
+    try {
+      mkdirSync(join(root, 'net'));
+      writeFileSync(
+        join(root, 'net', 'if_inet6'),
+        [
+          '20010db8010000000000000000000100 02 80 00 48 eth0', // flags 0x48: dadfailed (0x08) wins over tentative (0x40)
+          '20010db8010000000000000000000002 02 40 00 80 eth0',
+          'fe800000000000000000000000000002 02 40 20 c0 eth0', // tentative link-local, not the VIP
+          'garbage line',
+        ].join('\n'),
+      );
+      const {readIpv6Unusable} = await import('../../../src/plugins/arp-audit/local-facts.js');
+      const unusable = readIpv6Unusable(root);
+      assert.deepEqual(unusable.map((u) => [u.address.toString(), u.state]), [['2001:db8:100::100', 'dadfailed'], ['fe80::2', 'tentative']]);
+      const director: LocalFacts = {...rs6([]), ipv6Unusable: unusable};
+      const findings = auditLocal({facts: director, vip: VIP6, role: 'director'});
+      assert.deepEqual(findings.map((f) => [f.id, f.severity]), [['N5', 2]]);
+      assert.match(findings[0]!.message, /failed duplicate address detection: another host on the segment holds it/);
+      const tentative: LocalFacts = {...rs6([]), ipv6Unusable: [{interfaceName: 'eth0', address: VIP6, state: 'tentative'}]};
+      assert.match(auditLocal({facts: tentative, vip: VIP6, role: 'director'})[0]!.fix!, /nodad/);
+      assert.deepEqual(ids6({...rs6([]), ipv6Unusable: []}, 'director'), []);
+    } finally {
+      rmSync(root, {recursive: true, force: true});
+    }
+  });
+});

@@ -64,7 +64,8 @@ describe('arp-audit flags', () => {
 
   it('rejects bad values with one line naming the flag', () => {
     rejects([], /--vip is required/);
-    rejects(['--vip', '2001:db8:100::100'], /IPv6: arp-audit audits ARP/);
+    rejects(['--vip', '2001:db8:100::100', '--rs', '198.51.100.11'], /--rs 198\.51\.100\.11 is IPv4 but the VIP is IPv6: real servers are named by NDP/);
+    rejects([...VIP, '--rs', '2001:db8:100::11'], /--rs 2001:db8:100::11 is IPv6 but the VIP is IPv4/);
     rejects([...VIP, '--rs', '198.51.100.100'], /--rs 198\.51\.100\.100 is the VIP/);
     rejects([...VIP, '--rs', '198.51.100.300'], /--rs: '198\.51\.100\.300' is not an IPv4 or IPv6 address/);
     rejects([...VIP, '--expect-mac', '01:00:5e:00:00:01'], /--expect-mac: .* not a unicast MAC/);

@@ -39,6 +39,7 @@ function passive(): PassiveOutcome & {listenMs: number; foreignProbes: number} {
 describe('arp-audit output', () => {
   it('puts the worst findings first, one long-output line each, with exactly one |', () => {
     const result = buildResult({
+      protocol: 'ARP',
       vip: VIP,
       interfaceName: 'eth0',
       active: active(),
@@ -59,6 +60,7 @@ describe('arp-audit output', () => {
 
   it('summarises a clean audit per mode, with the perfdata of the modes that ran', () => {
     const result = buildResult({
+      protocol: 'ARP',
       vip: VIP,
       interfaceName: 'eth0',
       active: {...active([]), responders: [active().responders[1]!]},
@@ -71,17 +73,17 @@ describe('arp-audit output', () => {
       renderNagios(result, 0),
       `VIPCHECK ARP-AUDIT OK - ${VIP}: no ARP faults (${DIRECTOR_MAC} answered 3 probes on eth0; 2 ARP packet(s) from ${VIP} in 2 s, all from ${DIRECTOR_MAC}; local real server settings correct) | responders=1;;;0 foreign_senders=0;;;0 findings=0;;;0\n`,
     );
-    const local = buildResult({vip: VIP, local: {decision: {role: 'director', reason: 'auto'}, findings: []}, realServers: []});
+    const local = buildResult({vip: VIP, protocol: 'ARP', local: {decision: {role: 'director', reason: 'auto'}, findings: []}, realServers: []});
     assert.equal(renderNagios(local, 0), `VIPCHECK ARP-AUDIT OK - ${VIP}: no ARP faults (local director settings correct) | findings=0;;;0\n`);
   });
 
   it('is WARNING when only warning findings exist', () => {
-    const result = buildResult({vip: VIP, local: {decision: {role: 'realserver', reason: 'auto'}, findings: [a9]}, realServers: []});
+    const result = buildResult({vip: VIP, protocol: 'ARP', local: {decision: {role: 'realserver', reason: 'auto'}, findings: [a9]}, realServers: []});
     assert.equal(result.state, State.Warning);
   });
 
   it('gives --json the findings as {id, severity, message, mac, ip, fix} objects and the per-mode facts', () => {
-    const result = buildResult({vip: VIP, interfaceName: 'eth0', active: active(), realServers: [{ip: RS1, macs: [RS1_MAC]}]});
+    const result = buildResult({vip: VIP, protocol: 'ARP', interfaceName: 'eth0', active: active(), realServers: [{ip: RS1, macs: [RS1_MAC]}]});
     const json = JSON.parse(JSON.stringify(renderJson(result, 'nagios', 0))) as Record<string, any>;
     assert.equal(json['status'], 'CRITICAL');
     assert.equal(json['code'], 2);
@@ -104,7 +106,7 @@ describe('arp-audit output', () => {
 
   it('keeps a hostile | out of the text', () => {
     const weird = finding('A7', 'frames | with a pipe', {fix: 'a | b'});
-    const text = renderNagios(buildResult({vip: VIP, passive: {...passive(), findings: [weird]}, realServers: []}), 0);
+    const text = renderNagios(buildResult({vip: VIP, protocol: 'ARP', passive: {...passive(), findings: [weird]}, realServers: []}), 0);
     assert.equal(text.split('|').length, 2);
   });
 });
