@@ -20,18 +20,20 @@ export const arpAuditPlugin: CheckPlugin<ArpAuditOptions> = {
     'cache) and collects every responder: more than one (A1), an unexpected one (A2) or none (A3) is CRITICAL. ' +
     'Passive mode (--listen) captures ARP and flags packets whose sender address is the VIP but whose sender MAC ' +
     'is not expected (A4, A5 when it is a real server), MAC flip-flop (A6) and Ethernet/ARP sender mismatch (A7). ' +
-    "Local mode (--local) reads this host's ARP sysctls and VIP placement (A8-A14). Modes combine; every finding " +
+    "Local mode (--local) reads this host's ARP sysctls and VIP placement (A8-A14). An IPv6 VIP is audited with " +
+    'Neighbor Discovery instead (N1-N5, A6, A7, A10). Modes combine; every finding ' +
     'names the command that fixes it. See docs/arp-audit.md.',
   examples: [
     '<%= config.bin %> arp-audit --vip 198.51.100.100 --expect-mac 02:00:00:00:00:02',
     '<%= config.bin %> arp-audit --vip 198.51.100.100 --expect-mac 00:00:5e:00:01:33 --rs 198.51.100.11 --rs 198.51.100.12 --active --listen 20 -t 25',
     '<%= config.bin %> arp-audit --vip 198.51.100.100 --local',
+    '<%= config.bin %> arp-audit --vip 2001:db8:100::100 --expect-mac 02:00:00:00:00:02 --rs 2001:db8:100::11',
   ],
   flags: [
-    {name: 'vip', type: 'string', required: true, helpValue: 'ADDRESS', description: 'Virtual IPv4 address whose ARP ownership is audited.'},
+    {name: 'vip', type: 'string', required: true, helpValue: 'ADDRESS', description: 'Virtual address whose ownership is audited: IPv4 with ARP, IPv6 with Neighbor Discovery.'},
     {name: 'interface', char: 'I', type: 'string', helpValue: 'IFACE', description: "Interface on the VIP's segment (default: the one holding the VIP here, else the route to the VIP)."},
     {name: 'expect-mac', type: 'string', multiple: true, helpValue: 'MAC', description: 'MAC allowed to answer for the VIP: the director NIC, or the VRRP vmac 00:00:5e:00:01:VRID. Repeatable.'},
-    {name: 'rs', type: 'string', multiple: true, helpValue: 'ADDRESS', description: "A real server's own address (RIP); its MAC, resolved by ARP probe, names offenders. Repeatable."},
+    {name: 'rs', type: 'string', multiple: true, helpValue: 'ADDRESS', description: "A real server's own address (RIP); its MAC, resolved by ARP or NDP probe, names offenders. Repeatable."},
     {name: 'active', type: 'boolean', description: 'Active mode (the default when no mode is given): broadcast probes for the VIP and collect every responder.'},
     {name: 'probes', type: 'string', helpValue: 'N', description: `Active mode: number of probes (default 3, fewer when --timeout is short).`},
     {name: 'interval', type: 'string', helpValue: 'SECONDS', description: 'Active mode: time between probes and after the last one (default 0.5).'},
