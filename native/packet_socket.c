@@ -78,6 +78,9 @@ static void call_js(PacketSocket *socket, napi_ref ref, napi_value argument) {
 
 static void stop_polling(PacketSocket *socket);
 
+/* Frames handed to JavaScript per readable event before returning to the event loop. */
+#define MAX_FRAMES_PER_WAKEUP 256
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   PacketSocket *socket = handle->data;
   if (socket->closed) return;
@@ -89,7 +92,9 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     stop_polling(socket);
     call_js(socket, socket->on_error, message);
   } else {
-    while (!socket->closed) {
+    /* Level-triggered: frames left after a batch make the poll fire again on the next loop turn, so a busy
+     * segment (a promiscuous passive audit) cannot starve timers and the deadline. */
+    for (int batch = 0; batch < MAX_FRAMES_PER_WAKEUP && !socket->closed; batch++) {
       ssize_t length = recv(socket->fd, socket->buffer, socket->buffer_length, MSG_DONTWAIT | MSG_TRUNC);
       if (length < 0) {
         if (errno == EINTR) continue;

@@ -50,6 +50,7 @@ async function main(): Promise<void> {
       {title: 'http-status against the real server without the VIP', ns: 'director', args: ['http-status', '--vip', lab.vip4, '--rs', h.novip.ipv4, '--port', '80', '--timeout', '2']},
       {title: 'ARP audit from an ordinary host: exactly one MAC (the director) answers for the VIP', ns: 'client', args: ['arp-audit', '--vip', lab.vip4, '--expect-mac', h.director.mac, '--rs', h.good.ipv4, '--rs', h.novip.ipv4, '--rs', h.closed.ipv4]},
       {title: "Local ARP audit on the real server that lost its VIP", ns: 'novip', args: ['arp-audit', '--vip', lab.vip4, '--local']},
+      {title: 'The same audit for the IPv6 VIP speaks Neighbor Discovery', ns: 'client', args: ['arp-audit', '--vip', lab.vip6, '--expect-mac', h.director.mac, '--rs', h.good.ipv6]},
       {title: "The plugin's own problems are UNKNOWN (exit 3) with one line", ns: 'director', args: ['tcp', '--vip', lab.vip4, '--rs', h.good.ipv4, '--port', '99999']},
     ];
     for (const step of steps) await show(lab, step);
