@@ -36,9 +36,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/*
+ * Lifetime: JavaScript holds the struct through an external value; it is freed only when both the poll handle
+ * is closed (libuv is done with it) and the external has been garbage collected (JavaScript can no longer
+ * pass it to send() or close()), whichever comes last.
+ */
 typedef struct {
   int fd;
   int closed;
+  int poll_closed;
+  int finalized;
   uv_poll_t poll;
   napi_env env;
   napi_ref on_frame;
@@ -77,6 +84,15 @@ static void call_js(PacketSocket *socket, napi_ref ref, napi_value argument) {
 }
 
 static void stop_polling(PacketSocket *socket);
+static void stop_receiving(PacketSocket *socket);
+
+/* Hands an error to JavaScript (which may close the socket itself), then stops reading. */
+static void report_error(PacketSocket *socket, const char *text) {
+  napi_value message;
+  if (napi_create_string_utf8(socket->env, text, NAPI_AUTO_LENGTH, &message) == napi_ok)
+    call_js(socket, socket->on_error, message);
+  stop_polling(socket);
+}
 
 /* Frames handed to JavaScript per readable event before returning to the event loop. */
 #define MAX_FRAMES_PER_WAKEUP 256
@@ -87,10 +103,13 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   napi_handle_scope scope;
   napi_open_handle_scope(socket->env, &scope);
   if (status < 0) {
-    napi_value message;
-    napi_create_string_utf8(socket->env, uv_strerror(status), NAPI_AUTO_LENGTH, &message);
-    stop_polling(socket);
-    call_js(socket, socket->on_error, message);
+    /* libuv reports a socket error (POLLERR) as UV_EBADF; the socket knows the real one (ENODEV, ENETDOWN). */
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (getsockopt(socket->fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0)
+      report_error(socket, strerror(error));
+    else
+      report_error(socket, uv_strerror(status));
   } else {
     /* Level-triggered: frames left after a batch make the poll fire again on the next loop turn, so a busy
      * segment (a promiscuous passive audit) cannot starve timers and the deadline. */
@@ -98,13 +117,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       ssize_t length = recv(socket->fd, socket->buffer, socket->buffer_length, MSG_DONTWAIT | MSG_TRUNC);
       if (length < 0) {
         if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-          /* The interface went down or away (ENETDOWN, ENXIO): report it once and stop reading. */
-          napi_value message;
-          napi_create_string_utf8(socket->env, strerror(errno), NAPI_AUTO_LENGTH, &message);
-          stop_polling(socket);
-          call_js(socket, socket->on_error, message);
-        }
+        /* The interface went down or away (ENETDOWN, ENXIO): report it once and stop reading. */
+        if (errno != EAGAIN && errno != EWOULDBLOCK) report_error(socket, strerror(errno));
         break;
       }
       /* MSG_TRUNC returns the frame's real length; keep what fits (the snap length, like a capture). */
@@ -121,19 +135,38 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 static void on_poll_closed(uv_handle_t *handle) {
   PacketSocket *socket = handle->data;
   free(socket->buffer);
-  free(socket);
+  socket->buffer = NULL;
+  socket->poll_closed = 1;
+  if (socket->finalized) free(socket);
 }
 
-static void stop_polling(PacketSocket *socket) {
+/* The external was collected: JavaScript can no longer reach the socket. */
+static void finalize_socket(napi_env env, void *data, void *hint) {
+  PacketSocket *socket = data;
+  socket->finalized = 1;
+  if (!socket->closed)
+    stop_receiving(socket); /* on_poll_closed frees it; the two callback references leak (a link dropped unclosed) */
+  else if (socket->poll_closed)
+    free(socket);
+}
+
+/* Stops reading and closes the socket; the poll handle is released by libuv on the next loop turn. */
+static void stop_receiving(PacketSocket *socket) {
   if (socket->closed) return;
   socket->closed = 1;
   uv_poll_stop(&socket->poll);
   close(socket->fd);
   socket->fd = -1;
+  uv_close((uv_handle_t *)&socket->poll, on_poll_closed);
+}
+
+/* stop_receiving, and releases the JavaScript callbacks (not from a finalizer, which may not call into JS). */
+static void stop_polling(PacketSocket *socket) {
+  if (socket->closed) return;
+  stop_receiving(socket);
   napi_delete_reference(socket->env, socket->on_frame);
   napi_delete_reference(socket->env, socket->on_error);
   napi_async_destroy(socket->env, socket->async_context);
-  uv_close((uv_handle_t *)&socket->poll, on_poll_closed);
 }
 
 static int attach_filter(int fd, void *program, size_t length, char *error, size_t error_size) {
@@ -252,7 +285,10 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   uv_poll_start(&socket->poll, UV_READABLE, on_readable);
 
   napi_value handle, type_value;
-  CHECK(napi_create_external(env, socket, NULL, NULL, &handle));
+  if (napi_create_external(env, socket, finalize_socket, NULL, &handle) != napi_ok) {
+    stop_polling(socket);
+    return throw_error(env, "cannot create the socket handle", 0);
+  }
   napi_value result;
   CHECK(napi_create_object(env, &result));
   CHECK(napi_set_named_property(env, result, "handle", handle));

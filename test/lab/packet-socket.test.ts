@@ -89,12 +89,24 @@ describeLab('the packet socket on a real interface', (s) => {
       spawnSync('ip', ['link', 'add', 'down0', 'type', 'veth', 'peer', 'name', 'down1']);
       attempt('down', () => new PacketSocketLink({interfaceName: 'down0', mac: info.mac, filter: arpFrames()}));
       spawnSync('ip', ['link', 'del', 'down0']);
+      // An interface that goes away under an open socket: reported once, and the link stays safe to use.
+      spawnSync('ip', ['link', 'add', 'gone0', 'type', 'veth', 'peer', 'name', 'gone1']);
+      spawnSync('ip', ['link', 'set', 'gone0', 'up']);
+      const gone = new PacketSocketLink({interfaceName: 'gone0', mac: info.mac, filter: arpFrames()});
+      spawnSync('ip', ['link', 'del', 'gone0']);
+      await sleep(100);
+      out.receiveError = gone.receiveError;
+      attempt('sendAfterGone', () => gone.send(Buffer.alloc(60)));
+      attempt('closeAfterGone', () => gone.close());
       // A program the kernel's checker refuses (no such instruction).
       attempt('badFilter', () => new PacketSocketLink({interfaceName: 'eth0', mac: info.mac, filter: {compile: () => Buffer.alloc(8, 0xff)}}));
       `,
     );
     assert.equal(r.missing, 'LinkError: interface nosuch0 does not exist');
     assert.equal(r.down, 'LinkError: interface down0 is down');
+    assert.match(r.receiveError, /^(Network is down|No such device)$/);
+    assert.equal(r.sendAfterGone, 'LinkError: cannot send on gone0: the socket is closed');
+    assert.equal(r.closeAfterGone, 'ok');
     assert.equal(r.badFilter, 'LinkError: cannot open a packet socket on eth0: bad capture filter: Invalid argument');
   });
 

@@ -69,6 +69,8 @@ async function captureModes(options: ArpAuditOptions, context: RunContext): Prom
     trace,
   );
   if (link.handlerError !== undefined) throw link.handlerError;
+  // The interface went down or away during the capture: what was not seen proves nothing.
+  if (link.receiveError !== undefined) throw new EnvironmentError(`capture on ${info.name} stopped: ${link.receiveError}`);
   const windowMs = run.endedAt - run.startedAt;
   context.note(2, `captured ${observer.frames} ${observer.protocol} frame(s) in ${windowMs.toFixed(0)} ms, ${observer.malformed} malformed; ${run.ripProbes} real server probe(s)`);
   return {

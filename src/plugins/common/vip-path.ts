@@ -51,7 +51,10 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
   const filter = anyOf(neighborAnswers(target.rs.family), tcpFromPeer(target.vip, target.port, reservation.port));
   context.note(3, `capture filter: ${filter}`);
   const link = new PacketSocketLink({interfaceName: info.name, mac: info.mac, filter});
-  context.onCleanup(() => link.close());
+  context.onCleanup(() => {
+    if (link.receiveError !== undefined) context.note(1, `receiving on ${info.name} stopped: ${link.receiveError}`);
+    link.close();
+  });
 
   let rsMac = target.mac;
   let resolvedBy: 'arp' | 'ndp' | 'static' = 'static';
