@@ -71,8 +71,10 @@ describeLab(
     });
 
     it('N3 when a real server runs duplicate address detection for the VIP (passive, from the client)', async () => {
-      const listening = audit('client', '--listen', '2.5', '-t', '4', '--expect-mac', host('director').mac, ...rsFlags());
-      await sleep(300);
+      // The DAD probe leaves up to 1 s after the address is added (a random delay); add it once the audit has
+      // surely started capturing (node start-up included, on a loaded machine), and listen well past the probe.
+      const listening = audit('client', '--listen', '3.5', '-t', '5', '--expect-mac', host('director').mac, ...rsFlags());
+      await sleep(1000);
       const r = await withAddress('good', s.lab.vip6, true, async () => {
         const result = await listening;
         return result;
