@@ -12,6 +12,7 @@
 // (CI=true), where a skipped lab test would hide a broken runner, so it fails instead.
 
 import assert from 'node:assert/strict';
+import { assertResultSchema } from '../support/result-schema.js';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,20 +121,26 @@ export async function runVipcheck(
     timeoutMs: options.timeoutMs ?? 20_000,
     env: { NO_COLOR: '1', ...options.env },
   });
-  return { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: Math.round(performance.now() - started), timedOut: r.timedOut };
+  const run = { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: Math.round(performance.now() - started), timedOut: r.timedOut };
+  // Every --json result any lab test produces is held to the published schema.
+  if (args.includes('--json') && run.stdout.trimStart().startsWith('{')) assertResultSchema(JSON.parse(run.stdout));
+  return run;
 }
 
 /**
- * runVipcheck with --json appended: asserts nothing went to stderr and that the run ended by itself, and
- * returns the parsed output (an Error with the raw output when it is not JSON).
+ * runVipcheck with --json appended: asserts nothing went to stderr, that the run ended by itself and that the
+ * output follows docs/schema/result.schema.json with the exit code in it, and returns the parsed output.
  */
 export async function runVipcheckJson<T>(lab: Lab, ns: NsRef, args: readonly string[]): Promise<{run: VipcheckRun; json: T}> {
   const run = await runVipcheck(lab, ns, [...args, '--json']);
   assert.equal(run.stderr, '', 'nothing on stderr');
   assert.equal(run.timedOut, false);
+  let json: T;
   try {
-    return {run, json: JSON.parse(run.stdout) as T};
+    json = JSON.parse(run.stdout) as T;
   } catch {
     throw new Error(`not JSON (exit ${run.code}): ${run.stdout}`);
   }
+  assert.equal((json as {code?: unknown}).code, run.code, 'the code in the JSON is the exit code');
+  return {run, json};
 }

@@ -97,3 +97,27 @@ describe('JSON output', () => {
     assert.deepEqual(json['perfdata'], [{label: 'time', value: 1, uom: 's', warn: '0.5'}]);
   });
 });
+
+describe('the --json schema (docs/schema/result.schema.json)', () => {
+  it('accepts what renderJson makes, and rejects what breaks the contract', async () => {
+    const {assertResultSchema} = await import('../../support/result-schema.js');
+    const result = {
+      check: 'TCP',
+      state: State.Critical,
+      summary: 'no answer from 198.51.100.100:80 via 198.51.100.12 within 1 s',
+      path: 'vip' as const,
+      perfdata: [{label: 'time', value: undefined, uom: 's' as const, min: 0, max: 1}],
+      details: [],
+      data: {vip: '198.51.100.100', code: 'not allowed to overwrite'},
+    };
+    const nagios = renderJson(result, 'nagios', 0);
+    assertResultSchema(nagios);
+    assert.equal(nagios.code, 2, 'check-specific data cannot overwrite the fixed fields');
+    assertResultSchema(renderJson(result, 'keepalived', 1));
+    assert.throws(() => assertResultSchema({...nagios, code: 1}), /violates/);
+    assert.throws(() => assertResultSchema({...nagios, summary: 'a | b'}), /violates/);
+    assert.throws(() => assertResultSchema({...nagios, perfdata: [{label: "it's", value: 1, uom: ''}]}), /violates/);
+    const {path: _path, ...withoutPath} = nagios;
+    assert.throws(() => assertResultSchema(withoutPath), /violates/);
+  });
+});
