@@ -4,6 +4,7 @@
  * internal errors) becomes one UNKNOWN line, never a stack trace; a probe that runs out of time is CRITICAL
  * (monitoring.md). The process exits explicitly, so that no handle left by a library can keep it alive past the verdict.
  */
+import {writeSync} from 'node:fs';
 import type {CheckResult, VerboseLine} from '../core/result/check-result.js';
 import {EnvironmentError, ServiceDownError, UsageError} from '../core/errors.js';
 import {exitCodeFor, renderJson, renderNagios, type ExitCodeMode} from '../core/result/render.js';
@@ -78,9 +79,7 @@ export async function runCheckCommand(plugin: CheckPlugin, argv: readonly string
       ? JSON.stringify(renderJson(merged, settings.exitCodes, settings.verbosity), null, 2) + '\n'
       : renderNagios(merged, settings.verbosity);
     const code = exitCodeFor(result.state, settings.exitCodes);
-    return new Promise<never>(() => {
-      process.stdout.write(text, () => process.exit(code));
-    });
+    return new Promise<never>(() => writeOutput(text, () => process.exit(code)));
   };
 
   try {
@@ -119,4 +118,26 @@ export async function runCheckCommand(plugin: CheckPlugin, argv: readonly string
 export function formatSeconds(ms: number): string {
   const s = ms / 1000;
   return `${Number.isInteger(s) ? s : s.toFixed(3).replace(/0+$/, '')} s`;
+}
+
+/**
+ * Writes the result to stdout, then calls `done`. Synchronously when it can: touching process.stdout makes
+ * Node build a stream for it, and for a pipe (how Nagios, NRPE and keepalived read plugins) that loads the net
+ * and stream modules, ~2 ms of a check that otherwise never needs them. A non-blocking stdout that is full
+ * (EAGAIN, not expected for a few KB into an empty pipe) falls back to the stream.
+ */
+function writeOutput(text: string, done: () => void): void {
+  const bytes = Buffer.from(text);
+  let written = 0;
+  try {
+    while (written < bytes.length) written += writeSync(1, bytes, written);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') {
+      done(); // stdout is gone (EPIPE, closed): nothing more can be said, the exit code still tells
+      return;
+    }
+    process.stdout.write(bytes.subarray(written), () => done());
+    return;
+  }
+  done();
 }

@@ -2,7 +2,8 @@
  * The backup-role path: an ordinary kernel TCP connect to RIP:port, bounded by the same deadline as the VIP
  * path (the original checkers' fallback had no timeout at all).
  */
-import {connect} from 'node:net';
+import type * as Net from 'node:net';
+import {nodeRequire} from '../../core/node-require.js';
 import {chooseEgress} from '../../core/neighbor/route.js';
 import type {IpAddress} from '../../core/wire/address.js';
 import type {TargetOptions} from './target.js';
@@ -20,6 +21,8 @@ export function ripConnect(
   options: {source?: IpAddress; cleanClose?: boolean} = {},
 ): Promise<RipConnectOutcome> {
   const started = performance.now();
+  // Loaded here, not at the top: the VIP path never needs node:net (with stream, ~2 ms of every run).
+  const {connect} = nodeRequire()('node:net') as typeof Net;
   return new Promise((resolve) => {
     const socket = connect({
       host: rs.toString(),
