@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {describeLab, runVipcheck, type VipcheckRun} from './harness.js';
+import {describeLab, runVipcheck, VIPCHECK_BIN, type VipcheckRun} from './harness.js';
 
 const FIRST_LINE = /^VIPCHECK TCP (OK|WARNING|CRITICAL|UNKNOWN) - [^|\n]+( \| [^|\n]+)?$/;
 
@@ -186,6 +186,18 @@ describeLab('tcp check through the VIP path', (s) => {
   });
 
   describe('the plugin\'s own problems are UNKNOWN with one line', () => {
+    it('no CAP_NET_RAW: says how to get it (root without the capability, as a service user would run)', async () => {
+      for (const check of [['tcp', '--vip', vip(), '--rs', s.lab.hosts.good.ipv4, '-p', '80'], ['arp-audit', '--vip', vip()]]) {
+        const r = await s.lab.exec('director', ['setpriv', '--bounding-set', '-net_raw', '--', process.execPath, VIPCHECK_BIN, ...check]);
+        assert.equal(r.code, 3, r.stdout + r.stderr);
+        assert.equal(r.stderr, '');
+        assert.match(
+          r.stdout,
+          /^VIPCHECK (TCP|ARP-AUDIT) UNKNOWN - no permission to open a packet socket on eth0: run as root \(e\.g\. via sudo\) or give the service CAP_NET_RAW \(systemd AmbientCapabilities=CAP_NET_RAW\)\n$/,
+        );
+      }
+    });
+
     const cases: Array<[string, string[], RegExp]> = [
       ['an unknown interface', ['-I', 'nosuch0'], /interface nosuch0 does not exist/],
       ['a real server that is not on-link', [], /no route to 203\.0\.113\.7|not on-link/],
