@@ -105,6 +105,35 @@ describeLab(
         assert.match(firstLine(run), /size=1048576B;;;0 time_connect=[\d.]+s;;;0;10 time_tls=U;;;0;10 time_headers=[\d.]+s/);
       });
 
+      it('checks the same body against real servers with an older TCP: no timestamps, no SACK, no window scaling, MTU 1280', async () => {
+        const variants: Array<[string, Record<string, number>, number, RegExp]> = [
+          ['no timestamps', {'net.ipv4.tcp_timestamps': 0}, 1500, /negotiated MSS 1460 \(peer offered 1460\), window scale \d+ \(peer\) \/ \d+ \(ours\), SACK, no timestamps/],
+          ['no SACK', {'net.ipv4.tcp_sack': 0}, 1500, /, no SACK, timestamps/],
+          ['no window scaling', {'net.ipv4.tcp_window_scaling': 0}, 1500, /, no window scaling, SACK, timestamps/],
+          [
+            'none of the three, MTU 1280',
+            {'net.ipv4.tcp_timestamps': 0, 'net.ipv4.tcp_sack': 0, 'net.ipv4.tcp_window_scaling': 0},
+            1280,
+            /negotiated MSS 1240 \(peer offered 1240\), no window scaling, no SACK, no timestamps/,
+          ],
+        ];
+        for (const [what, sysctls, mtu, negotiated] of variants) {
+          const saved: Record<string, string> = {};
+          for (const key of Object.keys(sysctls)) saved[key] = await s.lab.getSysctl('good', key);
+          try {
+            for (const [key, value] of Object.entries(sysctls)) await s.lab.setSysctl('good', key, value);
+            await s.lab.execOk('good', ['ip', 'link', 'set', 'eth0', 'mtu', String(mtu)]);
+            const run = await runVipcheck(s.lab, 'director', http('http', 8080, '-u', `/chunked?bytes=${MIB}`, '--digest', MIB_MD5, '-vv'));
+            assert.equal(run.code, 0, `${what}: ${run.stdout}`);
+            assert.match(firstLine(run), new RegExp(`HTTP/1\\.1 200 OK, ${MIB} B in`), what);
+            assert.match(run.stdout, negotiated, `${what}: the real server's TCP really changed`);
+          } finally {
+            for (const [key, value] of Object.entries(saved)) await s.lab.setSysctl('good', key, value);
+            await s.lab.execOk('good', ['ip', 'link', 'set', 'eth0', 'mtu', '1500']);
+          }
+        }
+      });
+
       it('finds a wrong digest, a missing string and a failed regex, each as CRITICAL', async () => {
         const run = await runVipcheck(s.lab, 'director', http('http', 8080, '--digest', '0'.repeat(32), '-s', 'nope', '--regex-i', '^HELLO FROM NGINX'));
         assert.equal(run.code, 2, run.stdout);

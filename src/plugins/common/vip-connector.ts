@@ -3,7 +3,7 @@
  * presented as a net.Socket-like stream so Node's HTTP and TLS run over it unchanged.
  */
 import {randomUint32} from '../../core/random.js';
-import {TcpConnection} from '../../core/tcp/connection.js';
+import {TcpConnection, type NegotiatedOptions} from '../../core/tcp/connection.js';
 import {TcpDuplex} from '../../core/tcp/duplex.js';
 import {TcpFlow} from '../../core/tcp/flow.js';
 import type {RunContext} from '../plugin.js';
@@ -30,6 +30,8 @@ export async function openVipConnector(
   }
   let connection: TcpConnection | undefined;
   context.onCleanup(() => {
+    const options = connection?.negotiated;
+    if (options) context.note(2, `tcp: ${describeNegotiated(options)}`);
     for (const note of connection?.notes ?? []) context.note(2, `tcp: ${note}`);
   });
   const connect = () => {
@@ -71,4 +73,10 @@ export async function openVipConnector(
     details: [`path: VIP path to ${formatHostPort(target.vip, target.port)} on ${path.interfaceName} (${reason})`],
     data: vipPathFacts(target, path, reason),
   };
+}
+
+/** What the handshake agreed on, for -vv: the first thing to look at when a server's TCP behaves oddly. */
+export function describeNegotiated(o: NegotiatedOptions): string {
+  const scale = o.sendWindowScale || o.receiveWindowScale ? `window scale ${o.sendWindowScale} (peer) / ${o.receiveWindowScale} (ours)` : 'no window scaling';
+  return `negotiated MSS ${o.sendMss} (peer offered ${o.peerMss}), ${scale}, ${o.sack ? 'SACK' : 'no SACK'}, ${o.timestamps ? 'timestamps' : 'no timestamps'}`;
 }
