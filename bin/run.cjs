@@ -9,8 +9,14 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
+// The Monitoring Plugins convention: -h is --help (also after a check name), and -V or --version anywhere
+// prints the version.
+const argv = process.argv.slice(2).some((a) => a === '-V' || a === '--version')
+  ? ['--version']
+  : process.argv.slice(2).map((a) => (a === '-h' ? '--help' : a));
+
 function runOclif() {
-  return import('@oclif/core').then(({execute}) => execute({dir: __filename}));
+  return import('@oclif/core').then(({execute}) => execute({dir: __filename, args: argv}));
 }
 
 /**
@@ -65,8 +71,8 @@ if (process.env.VIPCHECK_OCLIF === '1') {
   runOclif();
 } else {
   // Only a plain command name keys a cache (never a path or an option), so argv cannot choose the file name.
-  const check = /^[a-z][a-z0-9-]{0,31}$/.test(process.argv[2] ?? '') ? process.argv[2] : undefined;
+  const check = /^[a-z][a-z0-9-]{0,31}$/.test(argv[0] ?? '') ? argv[0] : undefined;
   loadBundle(check)
-    .runFastPath(process.argv.slice(2))
+    .runFastPath(argv)
     .then((handled) => handled || runOclif());
 }
