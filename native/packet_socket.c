@@ -16,8 +16,9 @@
  * - bind() with ETH_P_ALL on the interface registers the receive hook. Creating the socket with ETH_P_ALL
  *   instead would make bind() unregister a running hook, which waits for a grace period.
  *
- * Frames are read in the poll callback until the socket is empty and handed to JavaScript one by one as fresh
- * Buffers (the callback owns them). Frames this socket sends are not looped back to it by the kernel.
+ * Frames are read in the poll callback (up to MAX_FRAMES_PER_WAKEUP at a time) and handed to JavaScript one by
+ * one as fresh Buffers (the callback owns them). Frames this socket sends are not looped back to it by the
+ * kernel. The socket also serves vipcheck's source-port reservations (reservePort), a plain TCP listener.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
