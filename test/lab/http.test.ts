@@ -105,11 +105,13 @@ describeLab(
         assert.match(firstLine(run), /size=1048576B;;;0 time_connect=[\d.]+s;;;0;10 time_tls=U;;;0;10 time_headers=[\d.]+s/);
       });
 
-      it('checks the same body against real servers with an older TCP: no timestamps, no SACK, no window scaling, MTU 1280', async () => {
+      it('checks the same body against real servers with an older TCP (no timestamps, SACK or window scaling, MTU 1280) and with SYN cookies', async () => {
         const variants: Array<[string, Record<string, number>, number, RegExp]> = [
           ['no timestamps', {'net.ipv4.tcp_timestamps': 0}, 1500, /negotiated MSS 1460 \(peer offered 1460\), window scale \d+ \(peer\) \/ \d+ \(ours\), SACK, no timestamps/],
           ['no SACK', {'net.ipv4.tcp_sack': 0}, 1500, /, no SACK, timestamps/],
           ['no window scaling', {'net.ipv4.tcp_window_scaling': 0}, 1500, /, no window scaling, SACK, timestamps/],
+          // A server under SYN flood answers with SYN cookies: the options it agreed to live in the cookie.
+          ['SYN cookies always', {'net.ipv4.tcp_syncookies': 2}, 1500, /negotiated MSS 1460 \(peer offered 1460\), window scale \d+ \(peer\) \/ \d+ \(ours\), SACK, timestamps/],
           [
             'none of the three, MTU 1280',
             {'net.ipv4.tcp_timestamps': 0, 'net.ipv4.tcp_sack': 0, 'net.ipv4.tcp_window_scaling': 0},
@@ -117,14 +119,21 @@ describeLab(
             /negotiated MSS 1240 \(peer offered 1240\), no window scaling, no SACK, no timestamps/,
           ],
         ];
+        /** The good server's count of SYN cookies sent (nstat, absolute). */
+        const syncookiesSent = async () => {
+          const r = await s.lab.execOk('good', ['nstat', '-az', 'TcpExtSyncookiesSent']);
+          return Number(/TcpExtSyncookiesSent\s+(\d+)/.exec(r.stdout)?.[1] ?? NaN);
+        };
         for (const [what, sysctls, mtu, negotiated] of variants) {
           const saved: Record<string, string> = {};
           for (const key of Object.keys(sysctls)) saved[key] = await s.lab.getSysctl('good', key);
           try {
             for (const [key, value] of Object.entries(sysctls)) await s.lab.setSysctl('good', key, value);
             await s.lab.execOk('good', ['ip', 'link', 'set', 'eth0', 'mtu', String(mtu)]);
+            const cookiesBefore = await syncookiesSent();
             const run = await runVipcheck(s.lab, 'director', http('http', 8080, '-u', `/chunked?bytes=${MIB}`, '--digest', MIB_MD5, '-vv'));
             assert.equal(run.code, 0, `${what}: ${run.stdout}`);
+            if ('net.ipv4.tcp_syncookies' in sysctls) assert.ok((await syncookiesSent()) > cookiesBefore, 'the server answered with a SYN cookie');
             assert.match(firstLine(run), new RegExp(`HTTP/1\\.1 200 OK, ${MIB} B in`), what);
             assert.match(run.stdout, negotiated, `${what}: the real server's TCP really changed`);
           } finally {
