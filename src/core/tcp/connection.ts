@@ -473,7 +473,7 @@ export class TcpConnection implements SansIoTcp {
       return;
     }
     const isPureAck = segment.payload.length === 0 && !segment.has(FIN);
-    const outcome = this.sender.onAck(this.now, seq, ack, segment.window, isPureAck, this.timestampRtt(segment, ack));
+    const outcome = this.sender.onAck(this.now, seq, ack, segment.window, isPureAck, this.timestampRtt(segment, ack), segment.options.sackBlocks);
     if (outcome.kind === 'new') this.afterNewAck();
     if (this.current === 'closed') return;
     if (segment.payload.length > 0 || segment.has(FIN)) this.receiveText(seq, segment.payload, segment.has(FIN));
@@ -622,6 +622,7 @@ export class TcpConnection implements SansIoTcp {
     };
     this.sendMss = this.negotiatedOptions.sendMss;
     this.sender.timestampsInUse = this.negotiatedOptions.timestamps;
+    this.sender.sackEnabled = this.negotiatedOptions.sack;
     if (peer.timestamp) this.tsRecent = peer.timestamp.value;
   }
 

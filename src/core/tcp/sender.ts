@@ -1,7 +1,7 @@
 /**
  * The send half of a connection (gVisor's snd.go): the send queue, SND.UNA / SND.NXT / SND.MAX, the peer's
- * window, congestion control (RFC 5681 with NewReno recovery, RFC 6582), the retransmission timer (RFC 6298)
- * and the persist timer for a zero window.
+ * window, congestion control (RFC 5681 with NewReno recovery, RFC 6582; with the peer's SACK blocks, RFC 6675
+ * loss recovery), the retransmission timer (RFC 6298) and the persist timer for a zero window.
  *
  * The queue holds every byte from the first unacknowledged one on; a byte's queue offset is its sequence number
  * minus `sendBase` (the sequence number of queue[0]), computed with wrap-safe arithmetic. SND.NXT is the next
@@ -14,6 +14,7 @@ import type {Millis} from '../link/link.js';
 import {seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub} from '../wire/seq.js';
 import {ByteQueue} from './byte-queue.js';
 import {RttEstimator, type RttConfig} from './rtt.js';
+import {SackScoreboard} from './sack-scoreboard.js';
 
 export interface SenderConfig extends RttConfig {
   /** Most bytes queued (unacknowledged plus unsent); write() accepts less when full. */
@@ -75,8 +76,20 @@ export class Sender {
   private inRecovery = false;
   /** SND.MAX when recovery began (NewReno's "recover"). */
   private recover = 0;
-  /** A fast retransmission of SND.UNA's segment is due. */
+  /** A fast retransmission of SND.UNA's segment is due (NewReno). */
   retransmitDue = false;
+  /** The peer agreed to SACK (RFC 2018): its blocks feed the scoreboard, and loss recovery uses them. */
+  sackEnabled = false;
+  readonly scoreboard = new SackScoreboard();
+  /**
+   * In recovery with SACK information (RFC 6675): the holes below the highest SACKed byte are presumed lost and
+   * resent as the pipe allows, several per round trip, instead of NewReno's one per partial ACK.
+   */
+  private sackRecovery = false;
+  /** Queue offset up to which holes were resent in this recovery (RFC 6675 HighRxt). */
+  private highRxt = 0;
+  /** Recovery just began: the first hole goes out whatever the pipe says (RFC 6675 5, step 4.3). */
+  private firstHoleDue = false;
 
   /** Retransmission and persist timer deadlines (Infinity: not armed). */
   rtoAt: Millis = Infinity;
@@ -167,13 +180,17 @@ export class Sender {
 
   /** Whether transmit() would send something now (used by the connection's pollAt, so it must agree). */
   canTransmit(maxPayload: number): boolean {
+    if (this.sackRecovery && this.nextHoleDue(maxPayload)) return true;
     const next = this.nextSegment(maxPayload);
     return next.length > 0 || next.fin;
   }
 
-  /** New data, or data again after a timeout, that the windows allow now; arms the retransmission timer. */
+  /**
+   * New data, or data again after a timeout, that the windows allow now (in SACK recovery the holes first);
+   * arms the retransmission timer.
+   */
   transmit(now: Millis, maxPayload: number): DataSegment[] {
-    const out: DataSegment[] = [];
+    const out: DataSegment[] = this.sackRecovery ? this.resendHoles(now, maxPayload) : [];
     for (;;) {
       const {offset, length, fin} = this.nextSegment(maxPayload);
       if (length === 0 && !fin) break;
@@ -209,8 +226,17 @@ export class Sender {
    * Processes an acceptable segment's ACK field and window (RFC 9293 3.10.7.4, fifth step). The caller has
    * already rejected ACKs of data never sent. `rttSample` is the timestamp echo's measurement, if any.
    */
-  onAck(now: Millis, seq: number, ack: number, windowField: number, isPureAck: boolean, rttSample: Millis | undefined): AckOutcome {
+  onAck(
+    now: Millis,
+    seq: number,
+    ack: number,
+    windowField: number,
+    isPureAck: boolean,
+    rttSample: Millis | undefined,
+    sackBlocks?: ReadonlyArray<readonly [number, number]>,
+  ): AckOutcome {
     if (seqLt(ack, this.sndUna)) return {kind: 'old', acked: 0};
+    this.recordSacks(sackBlocks);
     const window = windowField * 2 ** this.peerScale;
     const windowChanged = window !== this.sndWnd;
     if (seqLt(this.wl1, seq) || (this.wl1 === seq && seqLe(this.wl2, ack))) {
@@ -231,6 +257,8 @@ export class Sender {
     const dataAcked = Math.min(Math.max(0, seqSub(ack, this.sendBase)), this.queue.length);
     this.queue.drop(dataAcked);
     this.sendBase = seqAdd(this.sendBase, dataAcked);
+    this.scoreboard.advance(dataAcked);
+    this.highRxt = Math.max(0, this.highRxt - dataAcked);
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack; // data sent before a go-back-N arrived after all
 
@@ -254,6 +282,11 @@ export class Sender {
     this.ssthresh = Math.max(Math.floor(seqSub(this.sndMax, this.sndUna) / 2), 2 * this.mss);
     this.cwnd = this.mss;
     this.inRecovery = false;
+    this.sackRecovery = false;
+    this.firstHoleDue = false;
+    // Go-back-N resends everything from SND.UNA; the peer may have reneged on what it SACKed (RFC 2018 8).
+    this.scoreboard.clear();
+    this.highRxt = 0;
     this.dupAcks = 0;
     this.retransmitDue = false;
     this.timed = undefined;
@@ -281,7 +314,9 @@ export class Sender {
     // Limited Transmit (RFC 3042): the first two duplicate ACKs each let one new segment out beyond cwnd, so a
     // small window still produces the three duplicates fast retransmit needs instead of waiting for the RTO.
     const limitedTransmit = this.inRecovery ? 0 : Math.min(this.dupAcks, 2) * this.mss;
-    const room = Math.min(this.sndWnd, this.cwnd + limitedTransmit) - this.bytesInFlight;
+    // The peer's window bounds what was sent; in SACK recovery the pipe, not everything sent, fills cwnd.
+    const inNetwork = this.sackRecovery ? this.pipe : this.bytesInFlight;
+    const room = Math.min(this.sndWnd - this.bytesInFlight, this.cwnd + limitedTransmit - inNetwork);
     let length = Math.max(0, Math.min(unsent, maxPayload, room));
     // Sender-side SWS avoidance (RFC 9293 3.8.6.2.1): while data is in flight, hold back a runt the window
     // cut short; the ACK of what is in flight will open the window for a full segment.
@@ -304,25 +339,78 @@ export class Sender {
   private onDuplicateAck(): void {
     this.dupAcks++;
     if (this.inRecovery) {
-      this.cwnd += this.mss; // RFC 6582 3.2 step 3: each dupack means a segment left the network
+      // RFC 6582 3.2 step 3: each dupack means a segment left the network. With SACK the pipe counts that.
+      if (!this.sackRecovery) this.cwnd += this.mss;
       return;
     }
     // RFC 6582 3.2 step 2: a third dupack starts fast retransmit, unless it belongs to a loss already handled.
     if (this.dupAcks === 3 && seqGt(this.sndUna, this.recover)) {
       this.ssthresh = Math.max(Math.floor(seqSub(this.sndMax, this.sndUna) / 2), 2 * this.mss);
-      this.cwnd = this.ssthresh + 3 * this.mss;
       this.recover = this.sndMax;
       this.inRecovery = true;
-      this.retransmitDue = true;
+      if (this.sackEnabled && !this.scoreboard.isEmpty) {
+        // RFC 6675 5: cwnd = ssthresh, and the pipe decides; the first hole (at SND.UNA) goes out at once.
+        this.sackRecovery = true;
+        this.cwnd = this.ssthresh;
+        this.highRxt = 0;
+        this.firstHoleDue = true;
+      } else {
+        this.cwnd = this.ssthresh + 3 * this.mss;
+        this.retransmitDue = true;
+      }
     }
+  }
+
+  /** Adds the peer's SACK blocks that lie within what was sent; D-SACKs and bogus blocks are ignored. */
+  private recordSacks(blocks: ReadonlyArray<readonly [number, number]> | undefined): void {
+    if (!this.sackEnabled || !blocks) return;
+    for (const [left, right] of blocks) {
+      if (!seqLt(left, right) || seqLt(left, this.sndUna) || seqGt(right, this.sndMax)) continue;
+      this.scoreboard.add(seqSub(left, this.sendBase), Math.min(seqSub(right, this.sendBase), this.queue.length));
+    }
+  }
+
+  /**
+   * RFC 6675's pipe: bytes presumed still in the network. Everything sent and not cumulatively acknowledged,
+   * less what the peer SACKed, less the holes below the highest SACKed byte (presumed lost) that have not
+   * been resent yet.
+   */
+  private get pipe(): number {
+    const high = this.scoreboard.highest;
+    const sacked = this.scoreboard.sackedIn(0, high);
+    const resentUpTo = Math.min(this.highRxt, high);
+    const lostNotResent = high - sacked - (resentUpTo - this.scoreboard.sackedIn(0, resentUpTo));
+    return Math.max(0, seqSub(this.sndMax, this.sndUna) - sacked - lostNotResent);
+  }
+
+  /** The next hole to resend in SACK recovery, if the pipe has room for it (RFC 6675 NextSeg, rule 1). */
+  private nextHoleDue(maxPayload: number): {start: number; end: number} | undefined {
+    if (!this.firstHoleDue && this.cwnd - this.pipe < Math.min(maxPayload, this.mss)) return undefined;
+    return this.scoreboard.nextHole(this.highRxt, this.scoreboard.highest);
+  }
+
+  private resendHoles(now: Millis, maxPayload: number): DataSegment[] {
+    const out: DataSegment[] = [];
+    for (let hole = this.nextHoleDue(maxPayload); hole; hole = this.nextHoleDue(maxPayload)) {
+      const length = Math.min(maxPayload, hole.end - hole.start);
+      const seq = seqAdd(this.sendBase, hole.start);
+      out.push({seq, payload: this.queue.peek(hole.start, length), fin: false, push: false, retransmission: true});
+      this.countSent(true, now, seq, length);
+      this.counters.fastRetransmits++;
+      this.highRxt = hole.start + length;
+      this.firstHoleDue = false;
+      if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rtoMs;
+    }
+    return out;
   }
 
   private growWindow(ack: number, acked: number): void {
     if (this.inRecovery) {
       if (seqGe(ack, this.recover)) {
         this.inRecovery = false; // full ACK: leave recovery (RFC 6582 3.2 step 4)
+        this.sackRecovery = false;
         this.cwnd = this.ssthresh;
-      } else {
+      } else if (!this.sackRecovery) {
         // Partial ACK: the next hole is lost too; resend it and deflate by what was acknowledged.
         this.retransmitDue = true;
         this.cwnd = Math.max(this.mss, this.cwnd - acked + this.mss);

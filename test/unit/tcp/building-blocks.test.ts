@@ -1,11 +1,12 @@
 /**
- * The connection's building blocks on their own: the byte queue, the out-of-order reassembler and the RTO
- * estimator.
+ * The connection's building blocks on their own: the byte queue, the out-of-order reassembler, the RTO
+ * estimator and the SACK scoreboard.
  */
 import assert from 'node:assert/strict';
 import {ByteQueue} from '../../../src/core/tcp/byte-queue.js';
 import {Reassembler} from '../../../src/core/tcp/reassembly.js';
 import {RttEstimator} from '../../../src/core/tcp/rtt.js';
+import {MAX_SACK_RANGES, SackScoreboard} from '../../../src/core/tcp/sack-scoreboard.js';
 import {pattern} from '../../support/tcp-script.js';
 
 describe('ByteQueue', () => {
@@ -151,5 +152,46 @@ describe('RttEstimator (RFC 6298)', () => {
     rtt.sample(-5);
     rtt.sample(Number.NaN);
     assert.equal(rtt.srttMs, undefined);
+  });
+});
+
+describe('SackScoreboard', () => {
+  it('merges overlapping and touching blocks, and shifts with cumulative ACKs', () => {
+    const board = new SackScoreboard();
+    board.add(100, 200);
+    board.add(300, 400);
+    board.add(200, 250); // touches the first
+    board.add(350, 500); // overlaps the second
+    assert.equal(board.rangeCount, 2);
+    assert.equal(board.highest, 500);
+    assert.equal(board.sackedIn(0, 1000), 150 + 200);
+    assert.equal(board.sackedIn(120, 320), 130 + 20);
+    assert.ok(board.isSacked(100) && !board.isSacked(250) && board.isSacked(499) && !board.isSacked(500));
+    board.advance(150);
+    assert.equal(board.sackedIn(0, 1000), 100 + 200);
+    assert.ok(board.isSacked(0) && board.isSacked(99) && !board.isSacked(100));
+    board.advance(1000);
+    assert.ok(board.isEmpty);
+    board.add(10, 10);
+    board.add(-5, 3);
+    assert.ok(board.isEmpty, 'empty and negative ranges are ignored');
+  });
+
+  it('finds the holes below a limit, in order', () => {
+    const board = new SackScoreboard();
+    board.add(1000, 2000);
+    board.add(3000, 4000);
+    assert.deepEqual(board.nextHole(0, board.highest), {start: 0, end: 1000});
+    assert.deepEqual(board.nextHole(1000, board.highest), {start: 2000, end: 3000});
+    assert.deepEqual(board.nextHole(2500, board.highest), {start: 2500, end: 3000});
+    assert.equal(board.nextHole(3000, board.highest), undefined, 'nothing below the highest SACKed byte');
+    assert.deepEqual(board.nextHole(3000, 5000), {start: 4000, end: 5000});
+  });
+
+  it('holds at most MAX_SACK_RANGES ranges, forgetting the highest (a peer SACKing every other byte)', () => {
+    const board = new SackScoreboard();
+    for (let i = 0; i < 1000; i++) board.add(i * 2, i * 2 + 1);
+    assert.equal(board.rangeCount, MAX_SACK_RANGES);
+    assert.equal(board.highest, (MAX_SACK_RANGES - 1) * 2 + 1);
   });
 });

@@ -59,7 +59,7 @@ describe('TCP engine transfers over the in-memory wire (virtual time)', function
     });
   }
 
-  for (const [loss, keepOutOfOrder] of [[0.1, false], [0.3, false], [0.3, true]] as const) {
+  for (const [loss, keepOutOfOrder] of [[0.1, false], [0.1, true], [0.3, false], [0.3, true]] as const) {
     const peerKind = keepOutOfOrder ? 'a peer that keeps out-of-order segments and SACKs them' : 'a peer that drops out-of-order segments';
     it(`uploads 256 KiB intact at ${loss * 100}% loss to ${peerKind}`, async () => {
       const upload = pattern(256 * 1024, 7);
