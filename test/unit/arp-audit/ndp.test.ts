@@ -191,7 +191,7 @@ describe('arp-audit for an IPv6 VIP (NDP)', () => {
     it('ignores what a kernel would discard: hop limit below 255, a bad checksum, other targets', () => {
       const offLink = advertisement(RS1_MAC, VIP6, VIP6, router, {hopLimit: 64});
       const corrupt = advertisement(RS1_MAC, VIP6, VIP6, router);
-      corrupt[corrupt.length - 1] ^= 0xff;
+      corrupt[corrupt.length - 1] = corrupt[corrupt.length - 1]! ^ 0xff;
       const other = advertisement(RS1_MAC, RS1_6, RS1_6, router);
       const {outcome, observer} = judge([offLink, corrupt, other, Buffer.alloc(10)]);
       assert.deepEqual(outcome.findings, []);
