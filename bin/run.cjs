@@ -53,7 +53,8 @@ function loadBundle(check) {
       if (code !== 0) return;
       const temporary = `${cacheFile}.${process.pid}`;
       try {
-        fs.writeFileSync(temporary, script.createCachedData());
+        // 'wx': never through a file (or symlink) that is already there.
+        fs.writeFileSync(temporary, script.createCachedData(), {flag: 'wx', mode: 0o644});
         fs.renameSync(temporary, cacheFile);
       } catch {
         try {
