@@ -76,7 +76,7 @@ export async function openVipConnector(
 }
 
 /** What the handshake agreed on, for -vv: the first thing to look at when a server's TCP behaves oddly. */
-export function describeNegotiated(o: NegotiatedOptions): string {
+function describeNegotiated(o: NegotiatedOptions): string {
   const scale = o.sendWindowScale || o.receiveWindowScale ? `window scale ${o.sendWindowScale} (peer) / ${o.receiveWindowScale} (ours)` : 'no window scaling';
   return `negotiated MSS ${o.sendMss} (peer offered ${o.peerMss}), ${scale}, ${o.sack ? 'SACK' : 'no SACK'}, ${o.timestamps ? 'timestamps' : 'no timestamps'}`;
 }
