@@ -17,7 +17,9 @@
  *   instead would make bind() unregister a running hook, which waits for a grace period.
  *
  * Frames are read in the poll callback (up to MAX_FRAMES_PER_WAKEUP at a time) and handed to JavaScript one by
- * one as fresh Buffers (the callback owns them). Frames this socket sends are not looped back to it by the
+ * one as fresh Buffers (the callback owns them), each with the kernel's tp_status for it (PACKET_AUXDATA): whether
+ * its checksum is still to be finished (TP_STATUS_CSUMNOTREADY: veth, locally sent) or was verified by the
+ * device (TP_STATUS_CSUM_VALID). JavaScript verifies every other frame's checksums itself (frame-integrity.ts). Frames this socket sends are not looped back to it by the
  * kernel. The socket also serves vipcheck's source-port reservations (reservePort), a plain TCP listener.
  */
 #define NAPI_VERSION 8
@@ -30,11 +32,13 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /*
@@ -71,13 +75,13 @@ static napi_value throw_error(napi_env env, const char *what, int error_number) 
   return NULL;
 }
 
-static void call_js(PacketSocket *socket, napi_ref ref, napi_value argument) {
+static void call_js(PacketSocket *socket, napi_ref ref, size_t argc, const napi_value *argv) {
   napi_env env = socket->env;
   napi_value callback, global, result;
   if (napi_get_reference_value(env, ref, &callback) != napi_ok || callback == NULL) return;
   napi_get_global(env, &global);
   /* make_callback, not call_function: it runs the microtasks the callback queued, as a socket event would. */
-  if (napi_make_callback(env, socket->async_context, global, callback, 1, &argument, &result) == napi_pending_exception) {
+  if (napi_make_callback(env, socket->async_context, global, callback, argc, argv, &result) == napi_pending_exception) {
     napi_value exception;
     napi_get_and_clear_last_exception(env, &exception);
     napi_fatal_exception(env, exception);
@@ -91,8 +95,24 @@ static void stop_receiving(PacketSocket *socket);
 static void report_error(PacketSocket *socket, const char *text) {
   napi_value message;
   if (napi_create_string_utf8(socket->env, text, NAPI_AUTO_LENGTH, &message) == napi_ok)
-    call_js(socket, socket->on_error, message);
+    call_js(socket, socket->on_error, 1, &message);
   stop_polling(socket);
+}
+
+/*
+ * The tp_status the kernel attached to a received frame, or 0 (nothing known: verify everything) when it
+ * attached none. 0 is the safe default: it only costs JavaScript a checksum computation.
+ */
+static uint32_t auxiliary_status(struct msghdr *message) {
+  for (struct cmsghdr *header = CMSG_FIRSTHDR(message); header != NULL; header = CMSG_NXTHDR(message, header)) {
+    if (header->cmsg_level == SOL_PACKET && header->cmsg_type == PACKET_AUXDATA &&
+        header->cmsg_len >= CMSG_LEN(sizeof(struct tpacket_auxdata))) {
+      struct tpacket_auxdata auxiliary;
+      memcpy(&auxiliary, CMSG_DATA(header), sizeof auxiliary);
+      return auxiliary.tp_status;
+    }
+  }
+  return 0;
 }
 
 /* Frames handed to JavaScript per readable event before returning to the event loop. */
@@ -115,7 +135,18 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     /* Level-triggered: frames left after a batch make the poll fire again on the next loop turn, so a busy
      * segment (a promiscuous passive audit) cannot starve timers and the deadline. */
     for (int batch = 0; batch < MAX_FRAMES_PER_WAKEUP && !socket->closed; batch++) {
-      ssize_t length = recv(socket->fd, socket->buffer, socket->buffer_length, MSG_DONTWAIT | MSG_TRUNC);
+      struct iovec data_vector = {.iov_base = socket->buffer, .iov_len = socket->buffer_length};
+      union {
+        struct cmsghdr header;
+        char space[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+      } control;
+      struct msghdr message = {
+          .msg_iov = &data_vector,
+          .msg_iovlen = 1,
+          .msg_control = &control,
+          .msg_controllen = sizeof control,
+      };
+      ssize_t length = recvmsg(socket->fd, &message, MSG_DONTWAIT | MSG_TRUNC);
       if (length < 0) {
         if (errno == EINTR) continue;
         /* The interface went down or away (ENETDOWN, ENXIO): report it once and stop reading. */
@@ -124,10 +155,11 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       }
       /* MSG_TRUNC returns the frame's real length; keep what fits (the snap length, like a capture). */
       size_t kept = (size_t)length < socket->buffer_length ? (size_t)length : socket->buffer_length;
-      napi_value frame;
+      napi_value arguments[2];
       void *data;
-      if (napi_create_buffer_copy(socket->env, kept, socket->buffer, &data, &frame) != napi_ok) break;
-      call_js(socket, socket->on_frame, frame);
+      if (napi_create_buffer_copy(socket->env, kept, socket->buffer, &data, &arguments[0]) != napi_ok) break;
+      if (napi_create_uint32(socket->env, auxiliary_status(&message), &arguments[1]) != napi_ok) break;
+      call_js(socket, socket->on_frame, 2, arguments);
     }
   }
   napi_close_handle_scope(socket->env, scope);
@@ -236,6 +268,12 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   /* Root gets the size asked for; without CAP_NET_ADMIN the kernel caps it at net.core.rmem_max. */
   if (receive_buffer > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer, sizeof receive_buffer) != 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  /* Every frame then comes with its tpacket_auxdata (the checksum status above). */
+  int enable = 1;
+  if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &enable, sizeof enable) != 0) {
+    snprintf(error, sizeof error, "PACKET_AUXDATA: %s", strerror(errno));
+    goto fail;
+  }
   if (attach_filter(fd, filter, filter_length, error, sizeof error) != 0) goto fail;
   struct sockaddr_ll address;
   memset(&address, 0, sizeof address);

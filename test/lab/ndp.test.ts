@@ -89,7 +89,7 @@ describeLab('NDP resolution against real kernels', (s) => {
       assert.equal(r.mac, rs.mac, JSON.stringify(r));
       assert.equal(r.requests, 1, JSON.stringify(r));
       assert.ok(r.elapsedMs! < 100, `${r.elapsedMs} ms`);
-      assert.match(r.trace.at(-1)!, new RegExp(`^NDP ${rs.ipv6} is-at ${rs.mac} \\(Flags \\[solicited, override\\], from ${rs.ipv6}\\)$`));
+      assert.match(r.trace.at(-1)!, new RegExp(`^NDP ${rs.ipv6} is-at ${rs.mac} \\(Flags \\[solicited, override\\], from ${rs.ipv6}\\) \\[checksum verified\\]$`));
       assert.deepEqual(r.others, [rs.mac], 'the second solicitation is answered the same way, by nobody else');
     }
   });

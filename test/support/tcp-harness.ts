@@ -3,7 +3,7 @@
  * client's flow built the VIP-path way (dst MAC = the peer's, dst IP = the VIP). Virtual time by default, so
  * seeded loss makes every run identical; pass `clock: realClock` for tests that need real timers (TLS).
  */
-import {MemoryWire, faults, seededRandom} from '../../src/core/link/memory-link.js';
+import {MemoryWire, faults, seededRandom, type MemoryLink} from '../../src/core/link/memory-link.js';
 import {TcpConnection, type TcpConnectionConfig} from '../../src/core/tcp/connection.js';
 import {realClock, type DriveClock} from '../../src/core/tcp/drive.js';
 import {TcpDuplex, type TcpDuplexOptions} from '../../src/core/tcp/duplex.js';
@@ -30,6 +30,8 @@ export interface Harness {
   readonly clock: DriveClock;
   readonly virtual: VirtualClock | undefined;
   readonly peer: TestPeer;
+  /** The client's end of the wire. */
+  readonly link: MemoryLink;
   readonly socket: TcpDuplex;
   readonly connection: TcpConnection;
   /** Frames the client sent. */
@@ -60,7 +62,7 @@ export function harness(options: HarnessOptions = {}): Harness {
     ...options.connection,
   });
   const socket = new TcpDuplex({link, flow, connection, clock, ...options.duplex});
-  return {wire, clock, virtual, peer, socket, connection, clientFrames: () => link.sent.length};
+  return {wire, clock, virtual, peer, link, socket, connection, clientFrames: () => link.sent.length};
 }
 
 /** Waits (in virtual time when the harness has it) until `done()`; real-clock harnesses poll every 5 ms. */

@@ -7,11 +7,13 @@
  */
 import {EnvironmentError} from '../errors.js';
 import type {MacAddress} from '../wire/address.js';
+import type {ChecksumTrust, FrameIntegrity} from './frame-integrity.js';
 
 /** Milliseconds on a monotonic clock (performance.now() in real links, scripted time in tests). */
 export type Millis = number;
 
-export type FrameHandler = (frame: Buffer, receivedAt: Millis) => void;
+/** `trust` says why the frame's checksums are believed (frame-integrity.ts); frames that fail never arrive. */
+export type FrameHandler = (frame: Buffer, receivedAt: Millis, trust: ChecksumTrust) => void;
 
 export interface FrameLink {
   /** Interface name (for messages), e.g. `eth0` or `mem0`. */
@@ -22,6 +24,8 @@ export interface FrameLink {
   send(frame: Uint8Array): void;
   /** Registers the receiver; frames the link itself sent are not delivered back. */
   onFrame(handler: FrameHandler): void;
+  /** The checksum gate every received frame passes before the handler sees it, with its counts. */
+  readonly integrity: FrameIntegrity;
   /** Stops delivery and releases the interface. Idempotent. */
   close(): void;
 }

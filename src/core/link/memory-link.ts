@@ -5,6 +5,7 @@
  * like a real interface, and each link records what it sent for assertions.
  */
 import type {MacAddress} from '../wire/address.js';
+import {FrameIntegrity, KernelFrameStatus} from './frame-integrity.js';
 import {LinkError, type FrameHandler, type FrameLink, type Millis} from './link.js';
 
 /** Returns the frames to deliver in place of `frame` (empty = dropped, two = duplicated, ...). */
@@ -28,9 +29,10 @@ export class MemoryWire {
 
   /** @internal */
   carry(from: MemoryLink, frames: Buffer[]): void {
+    const status = from.arrivalStatus;
     for (const frame of frames) {
       for (const link of this.links) {
-        if (link !== from) queueMicrotask(() => link.receive(Buffer.from(frame), this.now()));
+        if (link !== from) queueMicrotask(() => link.receive(Buffer.from(frame), this.now(), status));
       }
     }
   }
@@ -38,7 +40,13 @@ export class MemoryWire {
 
 export class MemoryLink implements FrameLink {
   readonly sent: Buffer[] = [];
+  readonly integrity = new FrameIntegrity();
   faults: FaultInjector | undefined;
+  /**
+   * The kernel checksum status (tp_status bits) the frames this link sends arrive with elsewhere. None, the
+   * default, makes receivers verify every checksum; CsumNotReady is what a veth peer's kernel gives.
+   */
+  arrivalStatus: number = KernelFrameStatus.None;
   private handler: FrameHandler | undefined;
   private closed = false;
 
@@ -60,8 +68,10 @@ export class MemoryLink implements FrameLink {
   }
 
   /** @internal */
-  receive(frame: Buffer, at: Millis): void {
-    if (!this.closed) this.handler?.(frame, at);
+  receive(frame: Buffer, at: Millis, status: number): void {
+    if (this.closed || !this.handler) return;
+    const trust = this.integrity.admit(frame, status);
+    if (trust !== undefined) this.handler(frame, at, trust);
   }
 
   close(): void {

@@ -15,7 +15,8 @@ export interface NativeAddon {
     snapLength: number,
     receiveBufferBytes: number,
     promiscuous: boolean,
-    onFrame: (frame: Buffer) => void,
+    /** `status`: the kernel's tp_status for the frame (its checksum bits: frame-integrity.ts). */
+    onFrame: (frame: Buffer, status: number) => void,
     onError: (message: string) => void,
   ): {handle: unknown; hardwareType: number};
   send(handle: unknown, frame: Buffer): void;

@@ -10,12 +10,15 @@
  * - frames this socket sends are not delivered back to it by the kernel; frames this host's kernel sends on the
  *   interface are, and are dropped below by their Ethernet source, which keeps the FrameLink contract (nothing
  *   we sent comes back);
+ * - every frame comes with the kernel's checksum status for it, and passes the checksum gate
+ *   (frame-integrity.ts) before the handler sees it;
  * - an exception in the handler must not escape into the native callback (it would be fatal), so it is kept
  *   for the caller to report.
  */
 import {performance} from 'node:perf_hooks';
 import type {MacAddress} from '../wire/address.js';
 import type {BpfFilter} from './bpf.js';
+import {FrameIntegrity} from './frame-integrity.js';
 import {LinkError, type FrameHandler, type FrameLink} from './link.js';
 import {nativeAddon, type NativeAddon} from './native.js';
 
@@ -38,6 +41,7 @@ const ETHERNET_HARDWARE_TYPES = new Set([1, 772]);
 export class PacketSocketLink implements FrameLink {
   readonly name: string;
   readonly mac: MacAddress;
+  readonly integrity = new FrameIntegrity();
   private readonly addon: NativeAddon;
   private readonly handle: unknown;
   private readonly macBytes: Buffer;
@@ -61,7 +65,7 @@ export class PacketSocketLink implements FrameLink {
         SNAP_LENGTH,
         options.receiveBufferBytes ?? 4 * 1024 * 1024,
         options.promiscuous ?? false,
-        (frame) => this.deliver(frame),
+        (frame, status) => this.deliver(frame, status),
         (message) => (this.receiveError ??= message),
       );
     } catch (error) {
@@ -74,11 +78,12 @@ export class PacketSocketLink implements FrameLink {
     }
   }
 
-  private deliver(frame: Buffer): void {
+  private deliver(frame: Buffer, status: number): void {
     if (this.closed || !this.handler) return;
     if (frame.length >= 12 && this.macBytes.equals(frame.subarray(6, 12))) return;
     try {
-      this.handler(frame, performance.now());
+      const trust = this.integrity.admit(frame, status);
+      if (trust !== undefined) this.handler(frame, performance.now(), trust);
     } catch (error) {
       this.handlerError ??= error;
     }

@@ -76,15 +76,15 @@ export function solicitNeighbor(
       link.onFrame(() => {});
       outcome();
     };
-    link.onFrame((frame) => {
+    link.onFrame((frame, _at, trust) => {
       const answer = protocol.answerFrom(frame);
       if (!answer) return;
       if (answer.mac === undefined) {
-        options.trace?.(answer.ignored);
+        options.trace?.(`${answer.ignored} [checksum ${trust}]`);
         return;
       }
       const {mac} = answer;
-      options.trace?.(answer.text);
+      options.trace?.(`${answer.text} [checksum ${trust}]`);
       finish(() => resolve({mac, requests, elapsedMs: performance.now() - started}));
     });
     // Node's timers run on a millisecond clock and may fire up to a millisecond before performance.now()

@@ -41,8 +41,6 @@ export const realClock: DriveClock = {
 export interface DriveOptions {
   /** Packet trace sink (-vvv): one line per frame sent or received on the flow. */
   readonly trace?: (text: string) => void;
-  /** Reported once per flow when captured segments carry bad checksums (normal with offload). */
-  readonly onBadChecksum?: () => void;
   /** Default: real time. */
   readonly clock?: DriveClock;
   /** Runs after every call into the machine (and its segments were sent), so its owner can drain events. */
@@ -70,7 +68,6 @@ export function startDriving(link: FrameLink, flow: TcpFlow, machine: SansIoTcp,
   const clock = options.clock ?? realClock;
   let timer: ScheduledTimer | undefined;
   let settled = false;
-  let reportedChecksum = false;
   let wakeQueued = false;
   let referenced = true;
   let idleImmediatePolls = 0;
@@ -131,17 +128,11 @@ export function startDriving(link: FrameLink, flow: TcpFlow, machine: SansIoTcp,
     if (!referenced) timer.unref?.();
   };
 
-  link.onFrame((frame, receivedAt) => {
+  // The link has already dropped frames whose checksums are wrong; `trust` says why this one's are believed.
+  link.onFrame((frame, receivedAt, trust) => {
     const inbound = flow.match(frame);
     if (!inbound) return;
-    if (options.trace) {
-      const valid = inbound.checksumValid();
-      options.trace(`< ${describeFrame(frame)}${valid ? '' : ' (bad checksum, offload?)'}`);
-      if (!valid && !reportedChecksum) {
-        reportedChecksum = true;
-        options.onBadChecksum?.();
-      }
-    }
+    options.trace?.(`< ${describeFrame(frame)} [checksum ${trust}]`);
     step(() => machine.receive(receivedAt, inbound.segment));
   });
 

@@ -92,11 +92,10 @@ export class TcpDuplex extends Duplex {
     this.connection = options.connection;
     this.flow = options.flow;
     this.clock = options.clock ?? realClock;
-    const {link, trace, onBadChecksum} = options;
+    const {link, trace} = options;
     this.driver = startDriving(link, this.flow, this.connection, {
       clock: this.clock,
       ...(trace ? {trace} : {}),
-      ...(onBadChecksum ? {onBadChecksum} : {}),
       afterStep: () => this.onStep(),
     });
     this.settled = this.driver.done.then(

@@ -19,13 +19,9 @@ export interface FlowEndpoints {
   readonly remotePort: number;
 }
 
+/** Checksums are the link's business (frame-integrity.ts): a segment that reaches a flow has passed them. */
 export interface InboundSegment {
   readonly segment: TcpSegment;
-  /**
-   * Verifies the TCP checksum, on demand: false is normal on captures (checksum offload), reported at -vvv and
-   * never a reason to drop, so a transfer does not pay for summing every byte when nobody looks.
-   */
-  checksumValid(): boolean;
 }
 
 export class TcpFlow {
@@ -77,8 +73,7 @@ export class TcpFlow {
     if (!tcp.ok) return undefined;
     const segment = tcp.value;
     if (segment.sourcePort !== e.remotePort || segment.destinationPort !== e.localPort) return undefined;
-    const {source, destination} = ip.value;
-    return {segment, checksumValid: () => segment.checksumValid(source, destination)};
+    return {segment};
   }
 
   private nextIdentification(): number {

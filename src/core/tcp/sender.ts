@@ -74,8 +74,15 @@ export class Sender {
   ssthresh = Infinity;
   private dupAcks = 0;
   private inRecovery = false;
-  /** SND.MAX when recovery began (NewReno's "recover"). */
+  /**
+   * NewReno's "recover" (RFC 6582): ISS at the start (3.2 step 1), SND.MAX when fast recovery or a
+   * retransmission timeout began (step 2, section 4). A third duplicate ACK starts fast retransmit only when
+   * SND.UNA is beyond it. Left at 0 it would block fast retransmit for every ISN in the upper half of the
+   * sequence space, where 0 is "ahead" of SND.UNA.
+   */
   private recover = 0;
+  /** SND.UNA before the latest ACK that moved it (RFC 6582 4.1's prev_highest_ack). */
+  private previousUna = 0;
   /** A fast retransmission of SND.UNA's segment is due (NewReno). */
   retransmitDue = false;
   /** The peer agreed to SACK (RFC 2018): its blocks feed the scoreboard, and loss recovery uses them. */
@@ -111,6 +118,8 @@ export class Sender {
     this.sndNxt = seqAdd(iss, 1);
     this.sndMax = this.sndNxt;
     this.sendBase = this.sndNxt;
+    this.recover = iss;
+    this.previousUna = iss;
     this.rtoAt = now + this.rtt.rtoMs;
   }
 
@@ -259,6 +268,7 @@ export class Sender {
     this.sendBase = seqAdd(this.sendBase, dataAcked);
     this.scoreboard.advance(dataAcked);
     this.highRxt = Math.max(0, this.highRxt - dataAcked);
+    this.previousUna = this.sndUna;
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack; // data sent before a go-back-N arrived after all
 
@@ -281,6 +291,8 @@ export class Sender {
     this.rtt.backoff();
     this.ssthresh = Math.max(Math.floor(seqSub(this.sndMax, this.sndUna) / 2), 2 * this.mss);
     this.cwnd = this.mss;
+    // RFC 6582 4: duplicate ACKs for data sent before the timeout must not start a fast retransmit again.
+    this.recover = this.sndMax;
     this.inRecovery = false;
     this.sackRecovery = false;
     this.firstHoleDue = false;
@@ -344,7 +356,7 @@ export class Sender {
       return;
     }
     // RFC 6582 3.2 step 2: a third dupack starts fast retransmit, unless it belongs to a loss already handled.
-    if (this.dupAcks === 3 && seqGt(this.sndUna, this.recover)) {
+    if (this.dupAcks === 3 && (seqGt(this.sndUna, this.recover) || this.newLossAfterTimeout())) {
       this.ssthresh = Math.max(Math.floor(seqSub(this.sndMax, this.sndUna) / 2), 2 * this.mss);
       this.recover = this.sndMax;
       this.inRecovery = true;
@@ -359,6 +371,16 @@ export class Sender {
         this.retransmitDue = true;
       }
     }
+  }
+
+  /**
+   * RFC 6582 4.1's ACK heuristic, for duplicate ACKs at or below "recover" after a timeout: the go-back-N
+   * resend of segments the peer already holds moves SND.UNA by big jumps and draws duplicates that mean nothing;
+   * a new loss among them shows as small steps (at most 4 segments) before the duplicates. Without it, a peer that
+   * drops out-of-order segments costs one more timeout per loss in the resent flight.
+   */
+  private newLossAfterTimeout(): boolean {
+    return this.cwnd > this.mss && seqSub(this.sndUna, this.previousUna) <= 4 * this.mss;
   }
 
   /** Adds the peer's SACK blocks that lie within what was sent; D-SACKs and bogus blocks are ignored. */

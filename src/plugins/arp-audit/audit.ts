@@ -22,6 +22,7 @@ import {ArpObserver, distinctMacs, type NeighborObserver} from './observer.js';
 import type {ArpAuditOptions} from './options.js';
 import {classifyPassive} from './passive.js';
 import {buildResult, type AuditReport} from './report.js';
+import {reportFrameIntegrity} from '../common/trace.js';
 
 /** The capture stops this long before the deadline, leaving time to judge and print. */
 const REPORT_MARGIN_MS = 100;
@@ -55,6 +56,7 @@ async function captureModes(options: ArpAuditOptions, context: RunContext): Prom
   // PacketSocketLink and send() throw LinkError, an EnvironmentError: UNKNOWN with its one-line reason.
   const link = new PacketSocketLink({interfaceName: info.name, mac: info.mac, filter, promiscuous: passive});
   context.onCleanup(() => link.close());
+  reportFrameIntegrity(link, context);
   const trace = context.verbosity >= 3 ? (text: string) => context.note(3, text) : undefined;
   const run = await runCapture(
     link,

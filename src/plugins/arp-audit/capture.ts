@@ -80,9 +80,9 @@ export function runCapture(
       timers.push(setTimeout(() => finished || action(), Math.max(0, startedAt + offset - performance.now())));
     };
 
-    link.onFrame((frame, at) => {
+    link.onFrame((frame, at, trust) => {
       observer.observe(frame, at);
-      trace?.(`< ${describeFrame(frame)}`);
+      trace?.(`< ${describeFrame(frame)} [checksum ${trust}]`);
     });
     for (let i = 0; i < plan.probes; i++) {
       schedule(i * plan.intervalMs, () => {

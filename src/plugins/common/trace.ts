@@ -1,12 +1,20 @@
 /**
- * The packet trace of a flow (-vvv) as driver options: one line per frame, and one note when captured segments
- * carry bad checksums (normal with checksum offload).
+ * What a check tells at -vv and -vvv about the frames of its link: the packet trace of a flow as driver options
+ * (one line per frame, each marked with why its checksums are believed), every frame the link's checksum gate
+ * dropped, and at the end the gate's counts.
  */
+import type {FrameLink} from '../../core/link/link.js';
+import {describeFrame} from '../../core/wire/frame.js';
 import type {RunContext} from '../plugin.js';
 
-export function packetTrace(context: RunContext): {trace: (text: string) => void; onBadChecksum: () => void} {
-  return {
-    trace: (text) => context.note(3, text),
-    onBadChecksum: () => context.note(3, 'captured segments carry bad TCP checksums (checksum offload); accepted'),
-  };
+export function packetTrace(context: RunContext): {trace: (text: string) => void} {
+  return {trace: (text) => context.note(3, text)};
+}
+
+/** Reports the checksum gate of `link` (frame-integrity.ts): drops as they happen (-vvv), counts at cleanup (-vv). */
+export function reportFrameIntegrity(link: FrameLink, context: RunContext): void {
+  if (context.verbosity >= 3) {
+    link.integrity.onDrop((frame, fault) => context.note(3, `< ${describeFrame(frame)} [dropped: ${fault}]`));
+  }
+  context.onCleanup(() => context.note(2, link.integrity.describe(link.name)));
 }

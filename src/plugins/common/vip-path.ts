@@ -13,6 +13,7 @@ import {reservePort, type PortReservation} from '../../core/tcp/port-reservation
 import {IpAddress, MacAddress} from '../../core/wire/address.js';
 import type {RunContext} from '../plugin.js';
 import type {TargetOptions} from './target.js';
+import {reportFrameIntegrity} from './trace.js';
 
 export interface VipPath {
   readonly link: FrameLink;
@@ -55,6 +56,7 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
     if (link.receiveError !== undefined) context.note(1, `receiving on ${info.name} stopped: ${link.receiveError}`);
     link.close();
   });
+  reportFrameIntegrity(link, context);
 
   let rsMac = target.mac;
   let resolvedBy: 'arp' | 'ndp' | 'static' = 'static';

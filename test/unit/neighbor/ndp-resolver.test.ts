@@ -4,6 +4,7 @@
  * family dispatch of resolveNeighbor, and the shared timeout error of ARP and NDP.
  */
 import assert from 'node:assert/strict';
+import {KernelFrameStatus} from '../../../src/core/link/frame-integrity.js';
 import {faults, MemoryWire, type MemoryLink} from '../../../src/core/link/memory-link.js';
 import {ArpTimeoutError, resolveArp} from '../../../src/core/neighbor/arp-resolver.js';
 import {
@@ -157,7 +158,7 @@ describe('neighbor/ndp-resolver', () => {
     assert.ok(ns!.message.checksumValid(ns!.packet.source, ns!.packet.destination));
     assert.deepEqual(trace, [
       'NDP who-has 2001:db8:100::11 tell 2001:db8:100::2 (solicitation 1)',
-      'NDP 2001:db8:100::11 is-at 02:00:00:00:00:11 (Flags [solicited, override], from 2001:db8:100::11)',
+      'NDP 2001:db8:100::11 is-at 02:00:00:00:00:11 (Flags [solicited, override], from 2001:db8:100::11) [checksum verified]',
     ]);
   });
 
@@ -183,7 +184,7 @@ describe('neighbor/ndp-resolver', () => {
     assert.ok(resolution.mac.equals(RS_MAC));
     assert.ok(
       trace.includes(
-        'ignored neighbor advertisement for 2001:db8:100::11 from 2001:db8:100::11 (02:00:00:00:00:11): hop limit 64, not 255',
+        'ignored neighbor advertisement for 2001:db8:100::11 from 2001:db8:100::11 (02:00:00:00:00:11): hop limit 64, not 255 [checksum verified]',
       ),
       trace.join('\n'),
     );
@@ -208,23 +209,31 @@ describe('neighbor/ndp-resolver', () => {
     assert.ok(trace.every((t) => t.startsWith('NDP who-has')), trace.join('\n'));
   });
 
-  it('ignores an advertisement with a wrong checksum (NDP checksums are computed in software)', async () => {
-    const {trace, resolve} = setup([{corruptChecksum: true}]);
+  it('never sees an advertisement with a wrong checksum: the link drops it (NDP checksums are computed in software)', async () => {
+    const {trace, resolve, director, neighbor} = setup([{corruptChecksum: true}]);
     assert.ok((await rejection(resolve(100))) instanceof NdpTimeoutError);
-    assert.match(trace.join('\n'), /: bad ICMPv6 checksum 0x[0-9a-f]{4}$/m);
+    assert.ok(trace.every((t) => t.startsWith('NDP who-has')), trace.join('\n'));
+    assert.equal(director.integrity.dropped.get('bad ICMPv6 checksum'), neighbor.solicitations.length);
+  });
+
+  it('ignores a wrong checksum even where the kernel says it is unfinished (ndisc always computes it)', async () => {
+    const {trace, resolve, neighbor} = setup([{corruptChecksum: true}]);
+    neighbor.link.arrivalStatus = KernelFrameStatus.CsumNotReady;
+    assert.ok((await rejection(resolve(100))) instanceof NdpTimeoutError);
+    assert.match(trace.join('\n'), /: bad ICMPv6 checksum 0x[0-9a-f]{4} \[checksum kernel-pending\]$/m);
   });
 
   it('ignores an advertisement without a target link-layer address, even a solicited one', async () => {
     const {trace, resolve} = setup([{noLinkLayerAddress: true}]);
     assert.ok((await rejection(resolve(100))) instanceof NdpTimeoutError);
-    assert.match(trace.join('\n'), /: no target link-layer address option$/m);
+    assert.match(trace.join('\n'), /: no target link-layer address option \[checksum verified\]$/m);
   });
 
   it('ignores a multicast or zero link-layer address', async () => {
     for (const bad of [MacAddress.parse('33:33:00:00:00:01')!, MacAddress.ZERO]) {
       const {trace, resolve} = setup([{repr: {targetLinkLayerAddress: bad}}]);
       assert.ok((await rejection(resolve(60))) instanceof NdpTimeoutError);
-      assert.match(trace.join('\n'), new RegExp(`: target link-layer address ${bad}$`, 'm'));
+      assert.match(trace.join('\n'), new RegExp(`: target link-layer address ${bad} \\[checksum verified\\]$`, 'm'));
     }
   });
 
