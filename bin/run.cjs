@@ -22,58 +22,81 @@ function runOclif() {
 /**
  * Loads dist/fast-path.cjs like require() would, but with V8's code cache for this check: the bytecode of
  * every function an earlier run of the same check compiled, so this run does not parse and compile them
- * again (measured: docs/benchmarks.md). The first run of a check that exits 0 (OK, so the whole healthy path
- * ran: not a usage error, not a timeout) writes the cache at exit when dist/ is writable, and so does such a
- * run whose cache V8 rejected (another Node version or V8 flags); otherwise the bundle simply compiles as
- * usual. V8 checks a cache only against the source length, so the file name also carries the bundle's size
- * and modification time: a rebuilt bundle never meets an old cache. Whoever can write dist/ can change the
- * bundle itself, so the cache adds no new trust.
+ * again (measured: docs/benchmarks.md).
+ *
+ * Only a check run that went through the fast path and ended OK writes the cache (the bundle tells, through
+ * `checkCompletedOk`, with the registry's name for the check): then the whole healthy path was compiled. A help
+ * or version run, a usage error or a failed check would store a fraction of it (help: ~70 KB of top-level code
+ * where an OK tcp run stores ~200 KB), and V8 would accept that poor cache for good. A run whose cache V8
+ * rejected (another Node version or V8 flags) writes it again. Writing also removes the caches of other builds.
+ *
+ * V8 checks a cache only against the source length, so the file name also carries the bundle's size and
+ * modification time: a rebuilt bundle never meets an old cache. Reading uses argv[0] only when it is a plain
+ * word, and only files the bundle itself named can exist. Whoever can write dist/ can change the bundle
+ * itself, so the cache adds no new trust. Without a writable dist/ the bundle simply compiles each time.
  */
-function loadBundle(check) {
+function loadBundle(word) {
   const vm = require('node:vm');
   const Module = require('node:module');
-  const file = path.join(__dirname, '..', 'dist', 'fast-path.cjs');
+  const dist = path.join(__dirname, '..', 'dist');
+  const file = path.join(dist, 'fast-path.cjs');
   const source = fs.readFileSync(file, 'utf8');
-  let cacheFile;
+  const stat = fs.statSync(file);
+  const stamp = `${stat.size}-${Math.trunc(stat.mtimeMs)}`;
+  const cacheFileOf = (check) => path.join(dist, `fast-path.${check}.${stamp}.v8cache`);
   let cachedData;
-  if (check) {
-    const stat = fs.statSync(file);
-    cacheFile = path.join(path.dirname(file), `fast-path.${check}.${stat.size}-${Math.trunc(stat.mtimeMs)}.v8cache`);
+  if (word) {
     try {
-      cachedData = fs.readFileSync(cacheFile);
+      cachedData = fs.readFileSync(cacheFileOf(word));
     } catch {
       cachedData = undefined;
     }
   }
   const script = new vm.Script(Module.wrap(source), {filename: file, ...(cachedData ? {cachedData} : {})});
   const module = {exports: {}};
-  script.runInThisContext().call(module.exports, module.exports, Module.createRequire(file), module, file, path.dirname(file));
-  if (cacheFile && (!cachedData || script.cachedDataRejected)) {
-    process.once('exit', (code) => {
-      if (code !== 0) return;
-      const temporary = `${cacheFile}.${process.pid}`;
-      try {
-        // 'wx': never through a file (or symlink) that is already there.
-        fs.writeFileSync(temporary, script.createCachedData(), {flag: 'wx', mode: 0o644});
-        fs.renameSync(temporary, cacheFile);
-      } catch {
-        try {
-          fs.unlinkSync(temporary);
-        } catch {
-          // not writable: nothing was written
-        }
-      }
-    });
+  script.runInThisContext().call(module.exports, module.exports, Module.createRequire(file), module, file, dist);
+  const hooks = {
+    checkCompletedOk(check) {
+      if (check !== word || (cachedData && !script.cachedDataRejected)) return;
+      writeCache(cacheFileOf(check), script.createCachedData());
+      pruneCaches(dist, stamp);
+    },
+  };
+  return {bundle: module.exports, hooks};
+}
+
+function writeCache(cacheFile, data) {
+  const temporary = `${cacheFile}.${process.pid}`;
+  try {
+    // 'wx': never through a file (or symlink) that is already there.
+    fs.writeFileSync(temporary, data, {flag: 'wx', mode: 0o644});
+    fs.renameSync(temporary, cacheFile);
+  } catch {
+    try {
+      fs.unlinkSync(temporary);
+    } catch {
+      // not writable: nothing was written
+    }
   }
-  return module.exports;
+}
+
+/** Removes the caches of other builds of the bundle (and any left by older versions under other names). */
+function pruneCaches(dist, stamp) {
+  try {
+    for (const name of fs.readdirSync(dist)) {
+      const cache = /^fast-path\.[a-z0-9-]+\.(\d+-\d+)\.v8cache$/.exec(name);
+      if (cache && cache[1] !== stamp) fs.unlinkSync(path.join(dist, name));
+    }
+  } catch {
+    // best effort: a stale cache is never used, only kept
+  }
 }
 
 if (process.env.VIPCHECK_OCLIF === '1') {
   runOclif();
 } else {
-  // Only a plain command name keys a cache (never a path or an option), so argv cannot choose the file name.
-  const check = /^[a-z][a-z0-9-]{0,31}$/.test(argv[0] ?? '') ? argv[0] : undefined;
-  loadBundle(check)
-    .runFastPath(argv)
-    .then((handled) => handled || runOclif());
+  // Only a plain word is looked up as a cache (never a path or an option).
+  const word = /^[a-z][a-z0-9-]{0,31}$/.test(argv[0] ?? '') ? argv[0] : undefined;
+  const {bundle, hooks} = loadBundle(word);
+  bundle.runFastPath(argv, hooks).then((handled) => handled || runOclif());
 }

@@ -57,7 +57,12 @@ export function errorResult(plugin: Pick<CheckPlugin, 'title'>, error: unknown):
   };
 }
 
-export async function runCheckCommand(plugin: CheckPlugin, argv: readonly string[]): Promise<never> {
+export interface RunCheckHooks {
+  /** Called once with the verdict, just before the output is written and the process exits. */
+  readonly onVerdict?: (state: State) => void;
+}
+
+export async function runCheckCommand(plugin: CheckPlugin, argv: readonly string[], hooks: RunCheckHooks = {}): Promise<never> {
   const started = performance.now();
   let settings = sniffOutputSettings(argv);
   const verbose: VerboseLine[] = [];
@@ -79,6 +84,11 @@ export async function runCheckCommand(plugin: CheckPlugin, argv: readonly string
       ? JSON.stringify(renderJson(merged, settings.exitCodes, settings.verbosity), null, 2) + '\n'
       : renderNagios(merged, settings.verbosity);
     const code = exitCodeFor(result.state, settings.exitCodes);
+    try {
+      hooks.onVerdict?.(result.state);
+    } catch {
+      // A hook (the code cache) must not change the verdict.
+    }
     return new Promise<never>(() => writeOutput(text, () => process.exit(code)));
   };
 

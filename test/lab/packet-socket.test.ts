@@ -134,16 +134,29 @@ describeLab('the packet socket on a real interface', (s) => {
     assert.equal(r.notLocal, 'EnvironmentError: cannot reserve a source port on 198.51.100.77: Cannot assign requested address');
   });
 
-  it('keeps a V8 code cache per check next to the bundle, and replaces one V8 rejects', async () => {
+  it('keeps a V8 code cache per check next to the bundle, written only by an OK check run, and replaces one V8 rejects', async () => {
     const dist = join(REPO_ROOT, 'dist');
     const args = ['tcp', '--vip', s.lab.vip4, '--rs', s.lab.hosts.good.ipv4, '--port', '80'];
+    const allCaches = () => readdirSync(dist).filter((f) => f.includes('.v8cache'));
     const cacheFiles = () => readdirSync(dist).filter((f) => /^fast-path\.tcp\.\d+-\d+\.v8cache$/.test(f));
+    for (const f of allCaches()) unlinkSync(join(dist, f));
+    // Help runs exit 0 too, but compile only the top level: they must write nothing (they once poisoned the cache).
+    for (const help of [['tcp', '--help'], ['tcp', '-h'], ['help'], ['help', 'tcp'], ['--version']]) {
+      assert.equal((await runVipcheck(s.lab, 'director', help)).code, 0, help.join(' '));
+    }
+    assert.deepEqual(allCaches(), [], 'help and version runs write no cache');
+    // Caches of an older build, and a stray one an older version wrote for `vipcheck help`, are pruned.
+    writeFileSync(join(dist, 'fast-path.tcp.1-1.v8cache'), 'old build');
+    writeFileSync(join(dist, 'fast-path.help.1-1.v8cache'), 'old build');
     const first = await runVipcheck(s.lab, 'director', args);
     assert.equal(first.code, 0, first.stdout);
     const [cache] = cacheFiles();
     assert.ok(cache, `an OK run leaves a cache: ${readdirSync(dist).join(' ')}`);
+    assert.deepEqual(allCaches(), [cache], 'only the current build\'s cache is left');
     const bundle = statSync(join(dist, 'fast-path.cjs'));
     assert.ok(cache.includes(`.${bundle.size}-`), 'the cache is named for this build of the bundle');
+    // A full run's cache holds the whole check path (~200 KB on Node 20); a help run's held ~70 KB.
+    assert.ok(statSync(join(dist, cache)).size > 100_000, `${statSync(join(dist, cache)).size} bytes`);
 
     writeFileSync(join(dist, cache), Buffer.from('not a code cache'));
     const second = await runVipcheck(s.lab, 'director', args);
