@@ -7,21 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import type {ChildProcess} from 'node:child_process';
-import {createHash} from 'node:crypto';
 import {once} from 'node:events';
 import {fileURLToPath} from 'node:url';
 import {describeLab, runVipcheck} from './harness.js';
-import {FIXTURE_PORTS, startFixtureServers} from '../support/lab-services.js';
+import {FIXTURE_PORTS, fixtureBodyMd5, startFixtureServers} from '../support/lab-services.js';
 
 const FORGER = fileURLToPath(new URL('../support/servers/forge-segments.py', import.meta.url));
 const MIB = 1024 * 1024;
-
-/** The body fixture-servers.cjs sends for /chunked?bytes=N. */
-function fixtureBody(bytes: number): Buffer {
-  const out = Buffer.alloc(bytes);
-  for (let i = 0; i < bytes; i++) out[i] = 0x61 + ((i * 7 + (i >> 10)) % 26);
-  return out;
-}
 
 describeLab(
   'the checksum gate against forged segments on the segment',
@@ -46,7 +38,7 @@ describeLab(
     });
 
     it('keeps the right digest of 1 MiB in every run, and -vv counts the forgeries it dropped', async () => {
-      const md5 = createHash('md5').update(fixtureBody(MIB)).digest('hex');
+      const md5 = fixtureBodyMd5(MIB);
       const args = ['http', '--vip', s.lab.vip4, '--rs', s.lab.hosts.good.ipv4, '--port', String(FIXTURE_PORTS.http)];
       const dropped: number[] = [];
       for (let run = 0; run < 5; run++) {

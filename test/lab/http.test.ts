@@ -4,7 +4,6 @@
  * Redis), error statuses, redirects, a slow server, the missing-VIP server, and 5% loss on the server's egress.
  */
 import assert from 'node:assert/strict';
-import {createHash} from 'node:crypto';
 import {join} from 'node:path';
 import {VIPCHECK_BIN, describeLab, runVipcheck, type VipcheckRun} from './harness.js';
 import {
@@ -12,6 +11,7 @@ import {
   TLS_NAME,
   TLS_PORT,
   addEgressLoss,
+  fixtureBodyMd5,
   makeCertificates,
   removeEgressLoss,
   startFixtureServers,
@@ -19,15 +19,8 @@ import {
   type TlsFixture,
 } from '../support/lab-services.js';
 
-/** The body fixture-servers.cjs sends for /chunked?bytes=N. */
-function fixtureBody(bytes: number): Buffer {
-  const out = Buffer.alloc(bytes);
-  for (let i = 0; i < bytes; i++) out[i] = 0x61 + ((i * 7 + (i >> 10)) % 26);
-  return out;
-}
-
 const MIB = 1024 * 1024;
-const MIB_MD5 = createHash('md5').update(fixtureBody(MIB)).digest('hex');
+const MIB_MD5 = fixtureBodyMd5(MIB);
 
 function firstLine(run: VipcheckRun): string {
   return run.stdout.split('\n')[0]!;

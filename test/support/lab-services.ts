@@ -5,12 +5,24 @@
  * Everything is stopped with the lab (processes are tracked by lab.spawn; files live in the lab's tmpDir).
  */
 import {execFileSync} from 'node:child_process';
+import {createHash} from 'node:crypto';
 import {mkdirSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import type {Lab, HostName} from '../../src/lab/lab.js';
 
 const FIXTURE_SERVERS = fileURLToPath(new URL('./servers/fixture-servers.cjs', import.meta.url));
+
+/** The body fixture-servers.cjs sends for /chunked?bytes=N, and its MD5 (what `--digest` is given). */
+export function fixtureBody(bytes: number): Buffer {
+  const out = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes; i++) out[i] = 0x61 + ((i * 7 + (i >> 10)) % 26);
+  return out;
+}
+
+export function fixtureBodyMd5(bytes: number): string {
+  return createHash('md5').update(fixtureBody(bytes)).digest('hex');
+}
 
 export const FIXTURE_PORTS = {http: 8080, lfOnly: 8081, closeDelimited: 8082, banner: 2222, redis: 6379} as const;
 export const TLS_PORT = 443;
