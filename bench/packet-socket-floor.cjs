@@ -11,6 +11,6 @@ const program = Buffer.alloc(4 * 8);
   program.writeUInt8(jf, i * 8 + 3);
   program.writeUInt32LE(k, i * 8 + 4);
 });
-const {handle} = addon.open('eth0', program, 262144, 4 * 1024 * 1024, false, () => {}, () => {});
+const {handle} = addon.open('eth0', program, 262144, 4 * 1024 * 1024, false, () => {}, () => {}, () => {});
 addon.close(handle);
 process.exit(0);

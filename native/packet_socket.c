@@ -55,6 +55,8 @@ typedef struct {
   napi_env env;
   napi_ref on_frame;
   napi_ref on_error;
+  napi_ref on_writable;
+  int watching_writable;
   napi_async_context async_context;
   unsigned char *buffer;
   size_t buffer_length;
@@ -132,6 +134,14 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     else
       report_error(socket, uv_strerror(status));
   } else {
+    if ((events & UV_WRITABLE) && socket->watching_writable) {
+      /* The send queue has room again: stop watching (level-triggered, it would fire on every turn) and tell JS. */
+      socket->watching_writable = 0;
+      uv_poll_start(&socket->poll, UV_READABLE, on_readable);
+      napi_value nothing;
+      napi_get_undefined(socket->env, &nothing);
+      call_js(socket, socket->on_writable, 1, &nothing);
+    }
     /* Level-triggered: frames left after a batch make the poll fire again on the next loop turn, so a busy
      * segment (a promiscuous passive audit) cannot starve timers and the deadline. */
     for (int batch = 0; batch < MAX_FRAMES_PER_WAKEUP && !socket->closed; batch++) {
@@ -199,6 +209,7 @@ static void stop_polling(PacketSocket *socket) {
   stop_receiving(socket);
   napi_delete_reference(socket->env, socket->on_frame);
   napi_delete_reference(socket->env, socket->on_error);
+  napi_delete_reference(socket->env, socket->on_writable);
   napi_async_destroy(socket->env, socket->async_context);
 }
 
@@ -219,12 +230,12 @@ static int attach_filter(int fd, void *program, size_t length, char *error, size
   return 0;
 }
 
-/* open(interface, program, snapLength, receiveBufferBytes, promiscuous, onFrame, onError) -> handle */
+/* open(interface, program, snapLength, receiveBufferBytes, promiscuous, onFrame, onError, onWritable) -> handle */
 static napi_value open_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 7) return throw_error(env, "open() needs 7 arguments", 0);
+  if (argc < 8) return throw_error(env, "open() needs 8 arguments", 0);
   char name[IF_NAMESIZE + 1];
   size_t name_length;
   CHECK(napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_length));
@@ -312,6 +323,7 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok ||
       napi_create_reference(env, argv[5], 1, &socket->on_frame) != napi_ok ||
       napi_create_reference(env, argv[6], 1, &socket->on_error) != napi_ok ||
+      napi_create_reference(env, argv[7], 1, &socket->on_writable) != napi_ok ||
       napi_create_string_utf8(env, "vipcheck:packet-socket", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
       napi_async_init(env, NULL, resource_name, &socket->async_context) != napi_ok) {
     close(fd);
@@ -346,7 +358,11 @@ static PacketSocket *socket_from(napi_env env, napi_value value) {
   return data;
 }
 
-/* send(handle, frame): hands one whole Ethernet frame to the interface. */
+/*
+ * send(handle, frame) -> 0 sent, 1 the socket's send buffer is full (EAGAIN: watchWritable() tells when it has
+ * room), 2 the device queue is full (ENOBUFS: retry a little later; poll would say writable at once). Neither is
+ * a failure of the flow: the caller keeps the frame. Any other error throws.
+ */
 static napi_value send_frame(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -357,11 +373,28 @@ static napi_value send_frame(napi_env env, napi_callback_info info) {
   void *data;
   size_t length;
   if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return throw_error(env, "the frame must be a Buffer", 0);
+  napi_value outcome;
   for (;;) {
     ssize_t sent = send(socket->fd, data, length, 0);
-    if (sent >= 0) return NULL;
-    if (errno != EINTR) return throw_error(env, "send", errno);
+    int code = sent >= 0 ? 0 : (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : errno == ENOBUFS ? 2 : -1;
+    if (code < 0 && errno == EINTR) continue;
+    if (code < 0) return throw_error(env, "send", errno);
+    CHECK(napi_create_int32(env, code, &outcome));
+    return outcome;
   }
+}
+
+/* watchWritable(handle): calls onWritable once when the socket can take frames again. */
+static napi_value watch_writable(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  PacketSocket *socket = argc == 1 ? socket_from(env, argv[0]) : NULL;
+  if (!socket) return throw_error(env, "watchWritable() needs a socket handle", 0);
+  if (socket->closed || socket->watching_writable) return NULL;
+  socket->watching_writable = 1;
+  uv_poll_start(&socket->poll, UV_READABLE | UV_WRITABLE, on_readable);
+  return NULL;
 }
 
 /* close(handle): idempotent. The poll handle is released by libuv on the next loop turn. */
@@ -376,30 +409,37 @@ static napi_value close_socket(napi_env env, napi_callback_info info) {
 }
 
 /*
- * reservePort(addressBytes) -> {fd, port}: a TCP socket bound to an ephemeral port of a local address (4 or 16
- * bytes) and listening, so the kernel hands that port to no other connection while a hand-built flow uses it.
+ * reservePort(addressBytes[, port]) -> {fd, port}: a TCP socket bound to `port` (default 0: an ephemeral one) of
+ * a local address (4 or 16 bytes) and listening, so the kernel hands that port to no other connection while a hand-built flow uses it.
  * Done here rather than with net.Server because listen() through Node loads its cluster, child_process, dgram
  * and dns modules (~2-3 ms, measured), a tenth of a check's own time.
  */
 static napi_value reserve_port(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   void *bytes;
   size_t length;
-  if (argc != 1 || napi_get_buffer_info(env, argv[0], &bytes, &length) != napi_ok || (length != 4 && length != 16))
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &bytes, &length) != napi_ok || (length != 4 && length != 16))
     return throw_error(env, "reservePort() needs a 4- or 16-byte address", 0);
+  int32_t wanted = 0;
+  napi_valuetype port_type = napi_undefined;
+  if (argc == 2) napi_typeof(env, argv[1], &port_type);
+  if (port_type != napi_undefined && (napi_get_value_int32(env, argv[1], &wanted) != napi_ok || wanted < 0 || wanted > 65535))
+    return throw_error(env, "reservePort() needs a port from 0 to 65535", 0);
   struct sockaddr_storage address;
   socklen_t address_length;
   memset(&address, 0, sizeof address);
   if (length == 4) {
     struct sockaddr_in *v4 = (struct sockaddr_in *)&address;
     v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)wanted);
     memcpy(&v4->sin_addr, bytes, 4);
     address_length = sizeof *v4;
   } else {
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&address;
     v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)wanted);
     memcpy(&v6->sin6_addr, bytes, 16);
     address_length = sizeof *v6;
   }
@@ -438,6 +478,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, open_socket, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, send_frame, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_socket, NULL, NULL, NULL, napi_default, NULL},
+      {"watchWritable", NULL, watch_writable, NULL, NULL, NULL, napi_default, NULL},
       {"reservePort", NULL, reserve_port, NULL, NULL, NULL, napi_default, NULL},
       {"releasePort", NULL, release_port, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -18,11 +18,14 @@ export interface NativeAddon {
     /** `status`: the kernel's tp_status for the frame (its checksum bits: frame-integrity.ts). */
     onFrame: (frame: Buffer, status: number) => void,
     onError: (message: string) => void,
+    onWritable: () => void,
   ): {handle: unknown; hardwareType: number};
-  send(handle: unknown, frame: Buffer): void;
+  /** 0 sent; 1 EAGAIN (watchWritable tells when to retry); 2 ENOBUFS (retry shortly). Throws on other errors. */
+  send(handle: unknown, frame: Buffer): 0 | 1 | 2;
+  watchWritable(handle: unknown): void;
   close(handle: unknown): void;
-  /** A listening TCP socket on an ephemeral port of a local address (4 or 16 bytes). */
-  reservePort(address: Buffer): {fd: number; port: number};
+  /** A listening TCP socket on `port` (default: an ephemeral one) of a local address (4 or 16 bytes). */
+  reservePort(address: Buffer, port?: number): {fd: number; port: number};
   releasePort(fd: number): void;
 }
 

@@ -33,6 +33,14 @@ export interface PacketLinkOptions {
   readonly receiveBufferBytes?: number;
 }
 
+/**
+ * Frames held while the socket or the device queue is full. A health check is never worth more: beyond this
+ * the oldest are dropped (and counted), as a congested wire would, and TCP retransmits.
+ */
+const MAX_QUEUED_FRAMES = 4096;
+/** ENOBUFS (the device queue is full) gives poll nothing to wait for: retry after this long. */
+const DEVICE_QUEUE_RETRY_MS = 1;
+
 /** GRO hands us segments far above the MSS (64 KiB and more): keep as much as tcpdump does. */
 const SNAP_LENGTH = 262_144;
 /** ARPHRD_ETHER and ARPHRD_LOOPBACK (<linux/if_arp.h>): both carry Ethernet headers on a packet socket. */
@@ -51,6 +59,11 @@ export class PacketSocketLink implements FrameLink {
   handlerError: unknown;
   /** Why the socket stopped receiving (the interface went down or away), if it did. */
   receiveError: string | undefined;
+  /** Frames waiting for room in the socket or the device queue (EAGAIN/ENOBUFS are back-pressure, not errors). */
+  private readonly queued: Buffer[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Frames dropped because the queue was full. */
+  droppedOnSend = 0;
 
   constructor(options: PacketLinkOptions) {
     this.name = options.interfaceName;
@@ -67,6 +80,7 @@ export class PacketSocketLink implements FrameLink {
         options.promiscuous ?? false,
         (frame, status) => this.deliver(frame, status),
         (message) => (this.receiveError ??= message),
+        () => this.flush(),
       );
     } catch (error) {
       throw new LinkError(describeOpenError(options.interfaceName, (error as Error).message));
@@ -91,10 +105,48 @@ export class PacketSocketLink implements FrameLink {
 
   send(frame: Uint8Array): void {
     if (this.closed) throw new LinkError(`link ${this.name} is closed`);
+    const bytes = Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+    if (this.queued.length > 0) {
+      this.enqueue(bytes);
+      return;
+    }
+    if (this.trySend(bytes) !== 0) this.enqueue(bytes);
+  }
+
+  /** 0 sent, else the frame must wait: 1 until the socket is writable, 2 until the device queue drains. */
+  private trySend(frame: Buffer): 0 | 1 | 2 {
+    let outcome: 0 | 1 | 2;
     try {
-      this.addon.send(this.handle, Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+      outcome = this.addon.send(this.handle, frame);
     } catch (error) {
       throw new LinkError(`cannot send on ${this.name}: ${(error as Error).message}`);
+    }
+    if (outcome === 1) this.addon.watchWritable(this.handle);
+    else if (outcome === 2) this.retryTimer ??= setTimeout(() => ((this.retryTimer = undefined), this.flush()), DEVICE_QUEUE_RETRY_MS);
+    return outcome;
+  }
+
+  private enqueue(frame: Buffer): void {
+    if (this.queued.length >= MAX_QUEUED_FRAMES) {
+      this.queued.shift();
+      this.droppedOnSend++;
+    }
+    this.queued.push(frame);
+  }
+
+  private flush(): void {
+    while (!this.closed && this.queued.length > 0) {
+      let outcome: 0 | 1 | 2;
+      try {
+        outcome = this.trySend(this.queued[0]!);
+      } catch (error) {
+        // The interface failed under queued frames: report it like a receive error; the flows time out.
+        this.receiveError ??= (error as Error).message;
+        this.queued.length = 0;
+        return;
+      }
+      if (outcome !== 0) return;
+      this.queued.shift();
     }
   }
 
@@ -106,6 +158,8 @@ export class PacketSocketLink implements FrameLink {
     if (this.closed) return;
     this.closed = true;
     this.handler = undefined;
+    this.queued.length = 0;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.addon.close(this.handle);
   }
 }
