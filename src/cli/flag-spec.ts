@@ -34,7 +34,7 @@ export const ROLE_FLAGS: readonly FlagSpec[] = [
 
 /** Output contract shared by every check (monitoring.md). */
 export const OUTPUT_FLAGS: readonly FlagSpec[] = [
-  {name: 'timeout', char: 't', type: 'string', default: '10', helpValue: 'SECONDS', description: 'Deadline for the whole check in seconds (decimals allowed).'},
+  {name: 'timeout', char: 't', type: 'string', default: '8', helpValue: 'SECONDS', description: 'Deadline for the whole check in seconds, process start included (decimals allowed); the default fits inside the 10 s of check_nrpe.'},
   {name: 'warning', char: 'w', type: 'string', helpValue: 'RANGE', description: 'Warning threshold on response time in seconds, Nagios range syntax [@][start:][end].'},
   {name: 'critical', char: 'c', type: 'string', helpValue: 'RANGE', description: 'Critical threshold on response time in seconds, Nagios range syntax.'},
   {name: 'exit-codes', type: 'string', options: ['nagios', 'keepalived'], default: 'nagios', description: 'nagios: 0-3; keepalived: OK/WARNING exit 0, else 1 (never use nagios codes with misc_dynamic).'},
