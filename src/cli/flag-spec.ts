@@ -28,7 +28,7 @@ export const TARGET_FLAGS: readonly FlagSpec[] = [
 
 /** Which path to take: master directors use the VIP path, backups a kernel connect to RIP:port. */
 export const ROLE_FLAGS: readonly FlagSpec[] = [
-  {name: 'role-file', type: 'string', helpValue: 'PATH', description: "File holding this director's role: MASTER/BACKUP (any case) or the old checkers' '1' = master."},
+  {name: 'role-file', type: 'string', helpValue: 'PATH', description: "File holding this director's role: MASTER/BACKUP (any case) or the old checkers' single digit, 1 = master; anything else is UNKNOWN."},
   {name: 'role', type: 'string', options: ['master', 'backup', 'auto'], description: 'master: VIP path; backup: kernel connect to RIP:port; auto: master when the VIP is local here.'},
 ];
 

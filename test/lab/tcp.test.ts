@@ -171,6 +171,19 @@ describeLab('tcp check through the VIP path', (s) => {
       assert.equal(onBackup.path, 'rip');
     });
 
+    it('is UNKNOWN, quoting the file, when the role file holds neither role (never a RIP check taken for backup)', async () => {
+      const file = roleFile('FAULT\n');
+      const run = await runVipcheck(s.lab, 'director', tcp('novip', '--role-file', file, '--json'));
+      assert.equal(run.code, 3, run.stdout);
+      const json = JSON.parse(run.stdout) as Record<string, unknown>;
+      assert.equal(json['path'], null, 'no path was tested');
+      assert.equal(json['summary'], `role file ${file} holds 'FAULT', expected MASTER, BACKUP or the old checkers' single digit (1 = master, 0 = backup)`);
+      const text = await runVipcheck(s.lab, 'director', tcp('good', '--role-file', roleFile('10')));
+      assertContract(text);
+      assert.equal(text.code, 3, text.stdout);
+      assert.match(firstLine(text), /^VIPCHECK TCP UNKNOWN - role file \S+ holds '10', expected MASTER, BACKUP/);
+    });
+
     it('is UNKNOWN with the reason when the role file cannot be read', async () => {
       const run = await runVipcheck(s.lab, 'director', tcp('good', '--role-file', '/nonexistent/role'));
       assertContract(run);
