@@ -28,13 +28,13 @@ export const TARGET_FLAGS: readonly FlagSpec[] = [
 
 /** Which path to take: master directors use the VIP path, backups a kernel connect to RIP:port. */
 export const ROLE_FLAGS: readonly FlagSpec[] = [
-  {name: 'role-file', type: 'string', helpValue: 'PATH', description: "File holding this director's role: MASTER/BACKUP (any case) or the old checkers' '1' = master."},
+  {name: 'role-file', type: 'string', helpValue: 'PATH', description: "File holding this director's role: MASTER/BACKUP (any case) or the old checkers' single digit, 1 = master; anything else is UNKNOWN."},
   {name: 'role', type: 'string', options: ['master', 'backup', 'auto'], description: 'master: VIP path; backup: kernel connect to RIP:port; auto: master when the VIP is local here.'},
 ];
 
 /** Output contract shared by every check (monitoring.md). */
 export const OUTPUT_FLAGS: readonly FlagSpec[] = [
-  {name: 'timeout', char: 't', type: 'string', default: '10', helpValue: 'SECONDS', description: 'Deadline for the whole check in seconds (decimals allowed).'},
+  {name: 'timeout', char: 't', type: 'string', default: '8', helpValue: 'SECONDS', description: 'Deadline for the whole check in seconds, process start included (decimals allowed); the default fits inside the 10 s of check_nrpe.'},
   {name: 'warning', char: 'w', type: 'string', helpValue: 'RANGE', description: 'Warning threshold on response time in seconds, Nagios range syntax [@][start:][end].'},
   {name: 'critical', char: 'c', type: 'string', helpValue: 'RANGE', description: 'Critical threshold on response time in seconds, Nagios range syntax.'},
   {name: 'exit-codes', type: 'string', options: ['nagios', 'keepalived'], default: 'nagios', description: 'nagios: 0-3; keepalived: OK/WARNING exit 0, else 1 (never use nagios codes with misc_dynamic).'},

@@ -63,7 +63,6 @@ export interface RunCheckHooks {
 }
 
 export async function runCheckCommand(plugin: CheckPlugin, argv: readonly string[], hooks: RunCheckHooks = {}): Promise<never> {
-  const started = performance.now();
   let settings = sniffOutputSettings(argv);
   const verbose: VerboseLine[] = [];
   const cleanups: Array<() => void> = [];
@@ -97,8 +96,12 @@ export async function runCheckCommand(plugin: CheckPlugin, argv: readonly string
     settings = settingsFrom(values);
     const timeoutMs = secondsFlag(values, 'timeout');
     const options = plugin.prepare(values);
+    // The deadline counts from the start of this process, not from when the flags were parsed: the caller
+    // (NRPE, Nagios, keepalived) times the whole process, Node's start-up (~0.1 s, far more on a loaded host)
+    // included. performance.now() counts from the process's time origin, so timeoutMs on it is the deadline.
+    const deadline = timeoutMs;
     const context: RunContext = {
-      deadline: started + timeoutMs,
+      deadline,
       timeoutMs,
       verbosity: settings.verbosity,
       note: (level, text) => verbose.push({level, text}),
@@ -117,7 +120,7 @@ export async function runCheckCommand(plugin: CheckPlugin, argv: readonly string
         details: [],
         perfdata: [],
       });
-    }, timeoutMs + GUARD_GRACE_MS);
+    }, Math.max(0, deadline - performance.now()) + GUARD_GRACE_MS);
     guard.unref();
     return await finish(await plugin.run(options, context));
   } catch (error) {

@@ -7,7 +7,7 @@ import type {CheckResult} from '../core/result/check-result.js';
 import type {FlagSpec, FlagValues} from '../cli/flag-spec.js';
 
 export interface RunContext {
-  /** Absolute deadline on performance.now()'s clock, derived from --timeout. */
+  /** Absolute deadline on performance.now()'s clock: --timeout after the process started (start-up included). */
   readonly deadline: number;
   readonly timeoutMs: number;
   readonly verbosity: number;

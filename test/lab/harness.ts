@@ -124,7 +124,18 @@ export async function runVipcheck(
   const run = { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: Math.round(performance.now() - started), timedOut: r.timedOut };
   // Every --json result any lab test produces is held to the published schema.
   if (args.includes('--json') && run.stdout.trimStart().startsWith('{')) assertResultSchema(JSON.parse(run.stdout));
+  if (run.stdout.startsWith('VIPCHECK ')) assertNagiosFirstLine(run.stdout);
   return run;
+}
+
+/**
+ * Nagios Core rewrites `;` in a plugin's first line to `:`, so no check may print one before its perfdata;
+ * every Nagios-text result of the lab tests is held to that.
+ */
+export function assertNagiosFirstLine(stdout: string): void {
+  const firstLine = stdout.split('\n')[0]!;
+  const text = firstLine.split(' | ')[0]!;
+  assert.ok(!text.includes(';'), `a ; in the first line's text: ${firstLine}`);
 }
 
 /**

@@ -44,7 +44,7 @@ export function nativeAddon(): NativeAddon {
     addon = nodeRequire()(addonPath()) as NativeAddon;
   } catch (error) {
     throw new LinkError(
-      `vipcheck's native addon is not built (${(error as Error).message.split('\n')[0]}); ` +
+      `vipcheck's native addon is not built (${(error as Error).message.split('\n')[0]}): ` +
         'install make and g++, then run npm ci (or npm run build:native)',
     );
   }

@@ -130,16 +130,16 @@ export function chooseEgress(target: IpAddress, explicitInterface?: string, expl
     interfaceInfo(interfaceName); // throws a clear EnvironmentError for a missing interface
   } else {
     const route = bestRoute(readRoutes(target.family), target);
-    if (!route) throw new EnvironmentError(`no route to ${target}; give --interface`);
+    if (!route) throw new EnvironmentError(`no route to ${target} (give --interface)`);
     if (route.gateway) {
       throw new EnvironmentError(
-        `${target} is not on-link (routed via ${route.gateway} on ${route.interfaceName}); ` +
+        `${target} is not on-link (routed via ${route.gateway} on ${route.interfaceName}): ` +
           'LVS-DR needs the real server on the same L2 segment as the checking host',
       );
     }
     interfaceName = route.interfaceName;
   }
   const source = explicitSource ?? chooseSourceAddress(interfaceAddresses(interfaceName), target);
-  if (!source) throw new EnvironmentError(`interface ${interfaceName} has no IPv${target.family} address; give --source`);
+  if (!source) throw new EnvironmentError(`interface ${interfaceName} has no IPv${target.family} address (give --source)`);
   return {interfaceName, source};
 }

@@ -25,7 +25,7 @@ export const MAX_OUTPUT_BYTES = 8000;
 
 export function renderNagios(result: CheckResult, verbosity: number): string {
   const perf = formatPerfdata(result.perfdata);
-  const first = `VIPCHECK ${result.check} ${stateName(result.state)} - ${oneLine(result.summary)}`;
+  const first = `VIPCHECK ${result.check} ${stateName(result.state)} - ${firstLineText(result.summary)}`;
   const firstLine = perf ? `${first} | ${perf}` : first;
   const rest = [
     ...result.details.map(oneLine),
@@ -56,6 +56,16 @@ function truncateOutput(firstLine: string, rest: string[]): string {
  */
 export function oneLine(text: string): string {
   return text.replace(/\|/g, '/').replace(/[\r\n]+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '?');
+}
+
+/**
+ * The summary as the first line must carry it: one line, and no `;`. Nagios Core rewrites `;` in a plugin's
+ * first line to `:` (so "6 SYNs sent; is the VIP" would show as "sent: is"); the summaries vipcheck writes avoid
+ * it, and this catches what comes from servers, files and error messages. The perfdata after the `|` keeps its
+ * `;` separators: it is formatted apart.
+ */
+export function firstLineText(summary: string): string {
+  return oneLine(summary).replace(/;/g, ',');
 }
 
 export interface JsonPerfDatum {

@@ -126,11 +126,11 @@ function auditInterface(vip: IpAddress): string {
   const holding = localArpInterfacesHolding(vip)[0];
   if (holding) return holding.name;
   const route = bestRoute(readRoutes(vip.family), vip);
-  if (!route) throw new EnvironmentError(`no route to ${vip}; give --interface`);
+  if (!route) throw new EnvironmentError(`no route to ${vip} (give --interface)`);
   if (route.gateway) {
     throw new EnvironmentError(
       `${vip} is not on-link here (routed via ${route.gateway} on ${route.interfaceName}): ` +
-        "the audit must run on the VIP's segment; give --interface",
+        "the audit must run on the VIP's segment (give --interface)",
     );
   }
   return route.interfaceName;

@@ -80,7 +80,7 @@ export function classifyPassive({observer, expectation, startedAt}: PassiveJudge
   const findings: Finding[] = [];
   for (const s of senders.filter((x) => isForeign(x.mac))) {
     const mine = claims.filter((c) => c.senderMac.equals(s.mac));
-    const why = conflict && !s.realServer ? ` (${unnamed.length} MACs claim ${vip}; give --expect-mac to say which is right)` : '';
+    const why = conflict && !s.realServer ? ` (${unnamed.length} MACs claim ${vip}: give --expect-mac to say which is right)` : '';
     findings.push(
       finding(words.ids.claim, `${describeMac(s.mac, realServerOf)} sent ${mine.length} ${protocol} packet(s) ${protocol === 'ARP' ? 'with sender' : 'for'} ${vip}: ${describeKinds(mine, vip, protocol)}${why}`, {
         mac: s.mac,

@@ -62,11 +62,11 @@ function summary(report: AuditReport, findings: readonly Finding[]): string {
     parts.push(
       passive.claims === 0
         ? `no ${report.protocol} from ${report.vip} in ${seconds} s`
-        : `${passive.claims} ${report.protocol} packet(s) ${report.protocol === 'ARP' ? 'from' : 'for'} ${report.vip} in ${seconds} s, all from ${passive.senders.map((s) => s.mac).join(', ')}`,
+        : `${passive.claims} ${report.protocol} packet(s) ${report.protocol === 'ARP' ? 'from' : 'for'} ${report.vip} in ${seconds} s (all from ${passive.senders.map((s) => s.mac).join(', ')})`,
     );
   }
   if (local) parts.push(`local ${local.decision.role === 'director' ? 'director' : 'real server'} settings correct`);
-  return `${report.vip}: no ${report.protocol} faults (${parts.join('; ')})`;
+  return `${report.vip}: no ${report.protocol} faults (${parts.join(', ')})`;
 }
 
 function perfdata(report: AuditReport, findings: readonly Finding[]): PerfDatum[] {

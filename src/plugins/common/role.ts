@@ -22,13 +22,32 @@ export interface PathDecision {
   readonly reason: string;
 }
 
-/** Reads a role file: MASTER/BACKUP in any case with surrounding whitespace, or first byte '1' = master. */
+/** How much of an unusable role file the UNKNOWN line quotes: enough to recognise it, little enough to stay one line. */
+const MAX_QUOTED_CHARS = 40;
+
+/**
+ * Reads a role file: MASTER or BACKUP in any case with surrounding whitespace, or the old checkers' digit, whose
+ * rule was "first byte 1 = master, anything else = backup"; that rule now applies only when the whole content
+ * (whitespace aside) is one digit. Anything else (FAULT, 10, a truncated write, binary junk) is UNKNOWN: taking
+ * garbage for "backup" would silently swap the VIP-path test for a RIP check that cannot see a missing VIP.
+ */
 export function parseRoleFile(content: Buffer, path: string): 'master' | 'backup' {
-  const text = content.toString('latin1').trim().toUpperCase();
-  if (text === 'MASTER') return 'master';
-  if (text === 'BACKUP') return 'backup';
-  if (content.length === 0) throw new EnvironmentError(`role file ${path} is empty`);
-  return content[0] === 0x31 ? 'master' : 'backup';
+  const text = content.toString('latin1').trim();
+  const word = text.toUpperCase();
+  if (word === 'MASTER') return 'master';
+  if (word === 'BACKUP') return 'backup';
+  if (/^[0-9]$/.test(text)) return text === '1' ? 'master' : 'backup';
+  if (text === '') throw new EnvironmentError(`role file ${path} is empty${content.length > 0 ? ' (only whitespace)' : ''}`);
+  throw new EnvironmentError(`role file ${path} holds ${quoteContent(text)}, expected MASTER, BACKUP or the old checkers' single digit (1 = master, 0 = backup)`);
+}
+
+/** The content as one printable line: control and non-ASCII bytes as \xNN, cut after MAX_QUOTED_CHARS. */
+function quoteContent(text: string): string {
+  const cut = text.length > MAX_QUOTED_CHARS;
+  const printable = text
+    .slice(0, MAX_QUOTED_CHARS)
+    .replace(/[^\x20-\x7e]|\\/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return `'${printable}'${cut ? ` (first ${MAX_QUOTED_CHARS} of ${text.length} characters)` : ''}`;
 }
 
 export function readRoleFile(path: string): 'master' | 'backup' {

@@ -43,7 +43,7 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
     target.vip.family === egress.source.family
       ? egress.source
       : (target.source ?? chooseSourceAddress(info.addresses, target.vip));
-  if (!source) throw new EnvironmentError(`interface ${info.name} has no IPv${target.vip.family} address; give --source`);
+  if (!source) throw new EnvironmentError(`interface ${info.name} has no IPv${target.vip.family} address (give --source)`);
   context.note(2, `egress ${info.name} (${info.mac}), source ${source}, real server ${target.rs}, VIP ${target.vip}:${target.port}`);
 
   const reservation = reserveSourcePort(source);

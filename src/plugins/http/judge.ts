@@ -124,7 +124,7 @@ export function judgeResponse(options: HttpCheckOptions, ctx: JudgeContext, fact
   const line = `HTTP/${facts.httpVersion} ${facts.status} ${facts.statusMessage}`.trim();
   const size = ctx.title === 'HTTP' && facts.bodyBytes >= 0 ? `, ${facts.bodyBytes} B` : '';
   const summary =
-    `${line}${size} in ${(totalMs / 1000).toFixed(3)} s ${ctx.via}` + (problems.length ? `: ${problems.map((p) => p.text).join('; ')}` : '');
+    `${line}${size} in ${(totalMs / 1000).toFixed(3)} s ${ctx.via}` + (problems.length ? `: ${problems.map((p) => p.text).join(', ')}` : '');
   const details = [...ctx.details, ...problems.map((p) => `${stateName(p.state)}: ${p.text}`)];
   if (problems.length && ctx.title === 'HTTP' && facts.body.length) details.push(`body starts: ${snippet(facts.body)}`);
   if (facts.tls) {

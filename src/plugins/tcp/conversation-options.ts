@@ -26,7 +26,7 @@ export function conversationOptions(values: FlagValues): {conversation?: Convers
     if (values['expect-all'] === true) throw new UsageError('--expect-all needs --expect');
     return {};
   }
-  if (values['clean-close'] === true) throw new UsageError('--clean-close is for the handshake probe; a conversation closes with FIN anyway');
+  if (values['clean-close'] === true) throw new UsageError('--clean-close is for the handshake probe (a conversation closes with FIN anyway)');
   let expectRegex: RegExp | undefined;
   if (regexText !== undefined) {
     try {

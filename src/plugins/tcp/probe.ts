@@ -116,8 +116,8 @@ function vipResult(
         ...base,
         state: State.Critical,
         summary:
-          `no answer from ${service} ${via} within ${formatSeconds(context.timeoutMs)} ` +
-          `(${outcome.attempts} SYN${outcome.attempts === 1 ? '' : 's'} sent; is the VIP configured on the real server's loopback?)`,
+          `no answer from ${service} ${via} within ${formatSeconds(context.timeoutMs)} to ${outcome.attempts} SYN${outcome.attempts === 1 ? '' : 's'} ` +
+          "(is the VIP configured on the real server's loopback?)",
         details,
         perfdata: [timePerf(undefined, options, context)],
       };

@@ -91,7 +91,7 @@ describe('arp-audit passive mode', () => {
     assert.deepEqual(judge([rs1Sighting, request(RS1_MAC)]).ids, ['A4', 'A5']);
     const conflict = judge([reply(DIRECTOR_MAC), reply(BACKUP_MAC)]);
     assert.deepEqual(conflict.ids, ['A4', 'A4']);
-    assert.match(conflict.outcome.findings[0]!.message, /2 MACs claim 198\.51\.100\.100; give --expect-mac/);
+    assert.match(conflict.outcome.findings[0]!.message, /2 MACs claim 198\.51\.100\.100: give --expect-mac/);
   });
 
   it('flags A6 when the MAC for the VIP flips back, but not for one change (a failover)', () => {

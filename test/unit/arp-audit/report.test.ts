@@ -71,7 +71,7 @@ describe('arp-audit output', () => {
     assert.equal(result.state, State.Ok);
     assert.equal(
       renderNagios(result, 0),
-      `VIPCHECK ARP-AUDIT OK - ${VIP}: no ARP faults (${DIRECTOR_MAC} answered 3 probes on eth0; 2 ARP packet(s) from ${VIP} in 2 s, all from ${DIRECTOR_MAC}; local real server settings correct) | responders=1;;;0 foreign_senders=0;;;0 findings=0;;;0\n`,
+      `VIPCHECK ARP-AUDIT OK - ${VIP}: no ARP faults (${DIRECTOR_MAC} answered 3 probes on eth0, 2 ARP packet(s) from ${VIP} in 2 s (all from ${DIRECTOR_MAC}), local real server settings correct) | responders=1;;;0 foreign_senders=0;;;0 findings=0;;;0\n`,
     );
     const local = buildResult({vip: VIP, protocol: 'ARP', local: {decision: {role: 'director', reason: 'auto'}, findings: []}, realServers: []});
     assert.equal(renderNagios(local, 0), `VIPCHECK ARP-AUDIT OK - ${VIP}: no ARP faults (local director settings correct) | findings=0;;;0\n`);

@@ -33,9 +33,9 @@ describe('tcp flags', () => {
     assert.equal(parseFlags(tcpPlugin.flags, base)['verbose'], 0);
   });
 
-  it('defaults --timeout to 10 s and --exit-codes to nagios', () => {
+  it('defaults --timeout to 8 s (inside check_nrpe\'s 10 s) and --exit-codes to nagios', () => {
     const values = parseFlags(tcpPlugin.flags, base);
-    assert.equal(values['timeout'], '10');
+    assert.equal(values['timeout'], '8');
     assert.equal(values['exit-codes'], 'nagios');
   });
 

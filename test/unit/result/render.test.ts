@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import {formatNumber, formatPerfDatum} from '../../../src/core/result/perfdata.js';
 import {Range} from '../../../src/core/result/range.js';
-import {exitCodeFor, renderJson, renderNagios, MAX_OUTPUT_BYTES} from '../../../src/core/result/render.js';
+import {exitCodeFor, firstLineText, renderJson, renderNagios, MAX_OUTPUT_BYTES} from '../../../src/core/result/render.js';
 import {State, worst} from '../../../src/core/result/state.js';
 import type {CheckResult} from '../../../src/core/result/check-result.js';
 
@@ -67,6 +67,17 @@ describe('Nagios text output', () => {
     assert.equal(text.split('|').length, 2);
     assert.equal(text.split('\n')[0], 'VIPCHECK TCP CRITICAL - banner said a/b and more | time=0.5s;;;0;10');
     assert.equal(text.split('\n')[1], 'detail / with pipe');
+  });
+  it('never prints a ; in the first line\'s text (Nagios rewrites it to :), while perfdata keeps its separators', () => {
+    const withSemicolons: CheckResult = {
+      ...result,
+      summary: 'no answer (6 SYNs sent; is the VIP there?); server said \'a;b\'',
+      perfdata: [{label: 'time', value: undefined, uom: 's', warn: Range.parse('0.1'), crit: Range.parse('0.5'), min: 0, max: 8}],
+    };
+    const [text, perf] = renderNagios(withSemicolons, 0).split('\n')[0]!.split(' | ');
+    assert.equal(text, "VIPCHECK TCP CRITICAL - no answer (6 SYNs sent, is the VIP there?), server said 'a,b'");
+    assert.equal(perf, 'time=U;0.1;0.5;0;8');
+    assert.equal(firstLineText('a;b;;c'), 'a,b,,c');
   });
   it('shows verbose lines up to the requested level', () => {
     assert.ok(!renderNagios(result, 0).includes('v1 line'));
