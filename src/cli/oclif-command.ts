@@ -3,7 +3,7 @@
  * plugin's declarations, and run() hands the raw arguments to the same runner the fast path uses.
  */
 import {Command} from '@oclif/core';
-import type {CheckPlugin} from '../plugins/plugin.js';
+import type {CheckPlugin} from '../plugin-api/plugin.js';
 import {toOclifFlags} from './oclif-flags.js';
 import {runCheckCommand} from './run-check.js';
 

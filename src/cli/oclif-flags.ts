@@ -3,7 +3,7 @@
  * commands parse argv themselves (parse-flags.ts) so the fast path and oclif accept exactly the same input.
  */
 import {Flags} from '@oclif/core';
-import type {FlagSpec} from './flag-spec.js';
+import type {FlagSpec} from '../plugin-api/flag-spec.js';
 
 // oclif's flag types are deeply generic; the help renderer needs only the common fields.
 type AnyFlag = ReturnType<typeof Flags.string> | ReturnType<typeof Flags.boolean>;

@@ -4,7 +4,7 @@
  */
 import {parseArgs, type ParseArgsConfig} from 'node:util';
 import {UsageError} from '../core/errors.js';
-import type {FlagSpec, FlagValues} from './flag-spec.js';
+import type {FlagSpec, FlagValues} from '../plugin-api/flag-spec.js';
 
 export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]): FlagValues {
   const options: NonNullable<ParseArgsConfig['options']> = {};

@@ -2,7 +2,7 @@
  * Check plugins by command name, loaded lazily so a run imports only its own check. bin/run.cjs uses this to
  * run checks without loading oclif; the oclif command classes wrap the same plugins.
  */
-import type {CheckPlugin} from '../plugins/plugin.js';
+import type {CheckPlugin} from '../plugin-api/plugin.js';
 
 export const checkPlugins: Readonly<Record<string, () => Promise<CheckPlugin<any>>>> = {
   tcp: async () => (await import('../plugins/tcp/index.js')).tcpPlugin,

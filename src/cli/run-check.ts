@@ -1,21 +1,20 @@
 /**
- * Runs one check as a monitoring plugin: parse flags, run with a hard deadline, print exactly one result to
- * stdout, exit with the right code. Every failure of the plugin itself (bad arguments, missing privileges,
+ * Runs one check as a monitoring plugin, the process around plugin-api's runCheck: parse flags, run with a
+ * hard deadline, print exactly one result to stdout, exit with the right code. Every failure of the plugin itself (bad arguments, missing privileges,
  * internal errors) becomes one UNKNOWN line, never a stack trace; a probe that runs out of time is CRITICAL
  * (monitoring.md). The process exits explicitly, so that no handle left by a library can keep it alive past the verdict.
  */
 import {writeSync} from 'node:fs';
 import type {CheckResult, VerboseLine} from '../core/result/check-result.js';
-import {EnvironmentError, ServiceDownError, UsageError} from '../core/errors.js';
 import {exitCodeFor, renderJson, renderNagios, type ExitCodeMode} from '../core/result/render.js';
 import {State} from '../core/result/state.js';
-import type {CheckPlugin, RunContext} from '../plugins/plugin.js';
-import type {FlagValues} from './flag-spec.js';
+import type {CheckPlugin, RunContext} from '../plugin-api/plugin.js';
+import type {FlagValues} from '../plugin-api/flag-spec.js';
 import {parseFlags} from './parse-flags.js';
-import {secondsFlag} from './convert.js';
+import {secondsFlag} from '../plugin-api/convert.js';
+import {errorResult, runCheck} from '../plugin-api/run-check.js';
 
-/** Beyond the check's own deadline, the guard gives cleanup this long before it reports and exits. */
-const GUARD_GRACE_MS = 250;
+
 
 interface OutputSettings {
   json: boolean;
@@ -39,21 +38,6 @@ function settingsFrom(values: FlagValues): OutputSettings {
     json: values['json'] === true,
     exitCodes: values['exit-codes'] === 'keepalived' ? 'keepalived' : 'nagios',
     verbosity: typeof values['verbose'] === 'number' ? values['verbose'] : 0,
-  };
-}
-
-export function errorResult(plugin: Pick<CheckPlugin, 'title'>, error: unknown): CheckResult {
-  if (error instanceof ServiceDownError) {
-    return {check: plugin.title, state: State.Critical, summary: error.message, details: [], perfdata: []};
-  }
-  const known = error instanceof UsageError || error instanceof EnvironmentError;
-  const message = error instanceof Error ? error.message : String(error);
-  return {
-    check: plugin.title,
-    state: State.Unknown,
-    summary: known ? message : `internal error: ${message}`,
-    details: [],
-    perfdata: [],
   };
 }
 
@@ -112,25 +96,10 @@ export async function runCheckCommand(plugin: CheckPlugin, argv: readonly string
         finish({check: plugin.title, state: State.Unknown, summary: `interrupted by ${signal}`, details: [], perfdata: []}),
       );
     }
-    const guard = setTimeout(() => {
-      void finish({
-        check: plugin.title,
-        state: State.Critical,
-        summary: `check did not finish within ${formatSeconds(timeoutMs)}`,
-        details: [],
-        perfdata: [],
-      });
-    }, Math.max(0, deadline - performance.now()) + GUARD_GRACE_MS);
-    guard.unref();
-    return await finish(await plugin.run(options, context));
+    return await finish(await runCheck(plugin, options, context));
   } catch (error) {
     return finish(errorResult(plugin, error));
   }
-}
-
-export function formatSeconds(ms: number): string {
-  const s = ms / 1000;
-  return `${Number.isInteger(s) ? s : s.toFixed(3).replace(/0+$/, '')} s`;
 }
 
 /**

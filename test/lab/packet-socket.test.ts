@@ -23,7 +23,7 @@ async function inDirector(lab: Lab, body: string): Promise<Record<string, any>> 
     import {buildArpRequest, arpAnswerFrom} from ${source('core/neighbor/arp-resolver.ts')};
     import {interfaceInfo} from ${source('core/neighbor/interfaces.ts')};
     import {IpAddress} from ${source('core/wire/address.ts')};
-    import {reservePort} from ${source('core/tcp/port-reservation.ts')};
+    import {reservePort} from ${source('core/flow/port-reservation.ts')};
     import {spawnSync} from 'node:child_process';
     import {connect} from 'node:net';
     const out = {};

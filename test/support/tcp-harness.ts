@@ -5,9 +5,9 @@
  */
 import {MemoryWire, faults, seededRandom, type MemoryLink} from '../../src/core/link/memory-link.js';
 import {TcpConnection, type TcpConnectionConfig} from '../../src/core/tcp/connection.js';
-import {realClock, type DriveClock} from '../../src/core/tcp/drive.js';
-import {TcpDuplex, type TcpDuplexOptions} from '../../src/core/tcp/duplex.js';
-import {TcpFlow} from '../../src/core/tcp/flow.js';
+import {realClock, type DriveClock} from '../../src/core/flow/drive.js';
+import {TcpDuplex, type TcpDuplexOptions} from '../../src/core/flow/duplex.js';
+import {TcpFlow} from '../../src/core/flow/tcp-flow.js';
 import {MacAddress} from '../../src/core/wire/address.js';
 import {CLIENT_IP} from './segments.js';
 import {PEER_MAC, PEER_VIP, TestPeer, type TestPeerOptions} from './tcp-test-peer.js';

@@ -17,7 +17,7 @@
  * that tests use directly or wrap in a Duplex (peer-socket.ts) to feed Node's http/tls servers.
  */
 import type {MemoryWire} from '../../src/core/link/memory-link.js';
-import type {DriveClock, ScheduledTimer} from '../../src/core/tcp/drive.js';
+import type {DriveClock, ScheduledTimer} from '../../src/core/flow/drive.js';
 import {IpAddress, MacAddress} from '../../src/core/wire/address.js';
 import {seqAdd, seqSub} from '../../src/core/wire/seq.js';
 import {TcpFlags, type TcpOptions, type TcpRepr, type TcpSegment} from '../../src/core/wire/tcp.js';

@@ -7,7 +7,7 @@
  * process.nextTick) and jumping to the earliest timer. It fails loudly when nothing is scheduled but the
  * condition is not met (a stall), instead of hanging the test.
  */
-import type {DriveClock, ScheduledTimer} from '../../src/core/tcp/drive.js';
+import type {DriveClock, ScheduledTimer} from '../../src/core/flow/drive.js';
 
 interface Entry {
   readonly at: number;

@@ -214,3 +214,34 @@ export function ndpMessages(): BpfFilter {
 export function neighborAnswers(family: IpAddress['family']): BpfFilter {
   return family === 4 ? arpFrames() : ndpAdvertisements();
 }
+
+/**
+ * TCP (and UDP, when asked) segments to any port of an aligned block of `size` ports starting at `base` (a
+ * power of two, `base` a multiple of it): one masked test matches the whole block, so the agent's one socket per
+ * interface needs one short program for every flow it will ever run. IPv4 first fragments and IPv6 without
+ * extension headers, like tcpFromPeer.
+ */
+export function toPortBlock(base: number, size: number, protocols: ReadonlyArray<'tcp' | 'udp'> = ['tcp']): BpfFilter {
+  checkPort(base);
+  if (!Number.isInteger(size) || size < 1 || size > 32768 || (size & (size - 1)) !== 0 || base % size !== 0 || base + size > 65536) {
+    throw new RangeError(`a port block needs a power-of-two size and a base aligned to it, got ${base}/${size}`);
+  }
+  const mask = 0xffff & ~(size - 1);
+  const numbers = protocols.map((p) => (p === 'tcp' ? IpProtocol.TCP : IpProtocol.UDP));
+  const alternatives = numbers.flatMap((protocol) => [
+    [
+      etherType(EtherType.IPv4),
+      {size: 1, offset: 23, equals: protocol},
+      {size: 2, offset: 20, mask: 0x1fff, equals: 0},
+      {size: 2, offset: 2, afterIpv4Header: true, mask, equals: base},
+    ],
+    [etherType(EtherType.IPv6), {size: 1, offset: 20, equals: protocol}, {size: 2, offset: 56, mask, equals: base}],
+  ] satisfies Alternative[]);
+  const text = `(${protocols.join(' or ')}) and dst portrange ${base}-${base + size - 1}`;
+  return BpfFilter.of(alternatives, text);
+}
+
+/** Every ARP frame and every NDP solicitation and advertisement: what a shared neighbour cache listens to. */
+export function neighborTraffic(): BpfFilter {
+  return anyOf(arpFrames(), ndpMessages());
+}

@@ -9,8 +9,9 @@ import {EnvironmentError} from '../errors.js';
 import type {MacAddress} from '../wire/address.js';
 import type {ChecksumTrust, FrameIntegrity} from './frame-integrity.js';
 
-/** Milliseconds on a monotonic clock (performance.now() in real links, scripted time in tests). */
-export type Millis = number;
+import type {Millis} from '../time.js';
+
+export type {Millis} from '../time.js';
 
 /** `trust` says why the frame's checksums are believed (frame-integrity.ts); frames that fail never arrive. */
 export type FrameHandler = (frame: Buffer, receivedAt: Millis, trust: ChecksumTrust) => void;

@@ -15,7 +15,7 @@
  * Everything is bounded by `deadline`: at that time the connection ends with a `timeout` error (and a RST if
  * it was synchronized) whatever its state, so no server can hold a check past its time budget.
  */
-import type {Millis} from '../link/link.js';
+import type {Millis} from '../time.js';
 import {TcpFlags, type TcpOptions, type TcpSegment} from '../wire/tcp.js';
 import {seqAdd, seqGt, seqLe, seqLt, seqSub} from '../wire/seq.js';
 import type {TcpErrorReason, TcpEvent, TcpState} from './events.js';

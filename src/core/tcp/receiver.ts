@@ -11,7 +11,7 @@
  * min(buffer / 2, MSS) (receiver-side silly window syndrome avoidance, RFC 9293 3.8.6.2.2). Out-of-order data is
  * accepted only inside the advertised window, so all received data together stays within the buffer size.
  */
-import type {Millis} from '../link/link.js';
+import type {Millis} from '../time.js';
 import {seqAdd, seqGe, seqInRange, seqLe, seqSub} from '../wire/seq.js';
 import {ByteQueue} from './byte-queue.js';
 import {Reassembler} from './reassembly.js';

@@ -6,7 +6,7 @@
  * timestamp echo says which transmission was answered). The minimum defaults far below RFC 6298's 1 s because
  * a check runs on a LAN with sub-millisecond RTTs and a deadline of seconds; 200 ms is Linux's TCP_RTO_MIN.
  */
-import type {Millis} from '../link/link.js';
+import type {Millis} from '../time.js';
 
 export interface RttConfig {
   /** RTO before the first sample (RFC 6298 says 1 s; a LAN check wants less). */

@@ -3,7 +3,7 @@
  * driver: time and the flow's segments in, TCP segments out (header fields and payload; TcpFlow adds IP and
  * Ethernet), and the time the machine next needs a poll. The machines never see a socket, a link or a clock.
  */
-import type {Millis} from '../link/link.js';
+import type {Millis} from '../time.js';
 import type {TcpRepr, TcpSegment} from '../wire/tcp.js';
 
 export interface OutgoingSegment {

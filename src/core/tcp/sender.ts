@@ -10,7 +10,7 @@
  *
  * The SYN is the connection's business; this class only knows that it occupies ISS, so data starts at ISS + 1.
  */
-import type {Millis} from '../link/link.js';
+import type {Millis} from '../time.js';
 import {seqAdd, seqGe, seqGt, seqLe, seqLt, seqSub} from '../wire/seq.js';
 import {ByteQueue} from './byte-queue.js';
 import {RttEstimator, type RttConfig} from './rtt.js';

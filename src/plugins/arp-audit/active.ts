@@ -4,7 +4,7 @@
  * is not expected, A3: nobody answers although someone should, A7: a response whose Ethernet source is not its
  * ARP sender. For an IPv6 VIP (NdpObserver) the same judgement gives N1 for A1 and A2, N2 for A3.
  */
-import type {Millis} from '../../core/link/link.js';
+import type {Millis} from '../../core/time.js';
 import {buildArpRequest} from '../../core/neighbor/arp-resolver.js';
 import {IpAddress, type MacAddress} from '../../core/wire/address.js';
 import {

@@ -11,7 +11,7 @@ import {bestRoute, chooseSourceAddress, readRoutes} from '../../core/neighbor/ro
 import type {CheckResult} from '../../core/result/check-result.js';
 import {EnvironmentError} from '../../core/errors.js';
 import type {IpAddress, MacAddress} from '../../core/wire/address.js';
-import type {RunContext} from '../plugin.js';
+import type {RunContext} from '../../plugin-api/plugin.js';
 import {classifyActive} from './active.js';
 import type {Expectation} from './attribution.js';
 import {runCapture} from './capture.js';

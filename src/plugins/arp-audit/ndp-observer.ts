@@ -14,7 +14,7 @@
  * Frames a kernel would discard are counted as malformed: capture input is hostile, and a host that discards
  * them learns nothing from them either.
  */
-import type {Millis} from '../../core/link/link.js';
+import type {Millis} from '../../core/time.js';
 import type {IpAddress, MacAddress} from '../../core/wire/address.js';
 import {EthernetFrame, EtherType} from '../../core/wire/ethernet.js';
 import {ndpValidationError, NeighborAdvertisement, parseNeighborMessage} from '../../core/wire/icmpv6.js';

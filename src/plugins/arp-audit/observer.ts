@@ -13,7 +13,7 @@
  * - a probe for the VIP by someone else (RFC 5227 duplicate detection, or another audit), counted.
  * Malformed frames are counted and otherwise ignored: capture input is hostile.
  */
-import type {Millis} from '../../core/link/link.js';
+import type {Millis} from '../../core/time.js';
 import type {IpAddress, MacAddress} from '../../core/wire/address.js';
 import {ArpOperation, ArpPacket} from '../../core/wire/arp.js';
 import {EthernetFrame, EtherType} from '../../core/wire/ethernet.js';

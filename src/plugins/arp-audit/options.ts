@@ -4,9 +4,9 @@
  * never run past it. Defaults shrink to fit a short timeout; values given explicitly are never changed
  * silently, a misfit is a usage error (UNKNOWN) saying what would fit.
  */
-import type {FlagValues} from '../../cli/flag-spec.js';
-import {formatSeconds as seconds} from '../../cli/run-check.js';
-import {interfaceFlag, ipFlag, macFlag, requiredIpFlag, secondsFlag, stringFlag} from '../../cli/convert.js';
+import type {FlagValues} from '../../plugin-api/flag-spec.js';
+import {formatSeconds as seconds} from '../../plugin-api/run-check.js';
+import {interfaceFlag, ipFlag, macFlag, requiredIpFlag, secondsFlag, stringFlag} from '../../plugin-api/convert.js';
 import {UsageError} from '../../core/errors.js';
 import type {IpAddress, MacAddress} from '../../core/wire/address.js';
 import type {LocalRoleChoice} from './local.js';

@@ -8,7 +8,7 @@
  * "Problem 3"), A6: the MAC claiming the VIP changed back and forth, A7: Ethernet source differs from the ARP
  * sender MAC.
  */
-import type {Millis} from '../../core/link/link.js';
+import type {Millis} from '../../core/time.js';
 import type {IpAddress, MacAddress} from '../../core/wire/address.js';
 import {
   describeMac,

@@ -4,28 +4,14 @@
  * caller gets a Duplex factory and describes the result the same way.
  */
 import {connect as netConnect} from 'node:net';
-import type {Duplex} from 'node:stream';
-import type {ProbePath} from '../../core/result/check-result.js';
 import {isLocalAddress} from '../../core/neighbor/interfaces.js';
-import type {RunContext} from '../plugin.js';
+import type {RunContext} from '../../plugin-api/plugin.js';
 import {formatHostPort, ripSource} from './rip-connect.js';
 import {decidePath, type RoleOptions} from './role.js';
 import type {TargetOptions} from './target.js';
-import {openVipConnector} from './vip-connector.js';
+import {openVipConnector, type ConnectorOptions, type OpenedConnector} from './vip-connector.js';
 
-export interface ConnectorOptions {
-  /** Bytes the userspace TCP accepts before it gives up on the connection (hostile servers). */
-  readonly maxReceiveBytes: number;
-}
-
-export interface OpenedConnector {
-  readonly connect: () => Duplex;
-  readonly path: ProbePath;
-  /** How the output names the path: "via 198.51.100.11 (02:..)" or "(kernel connect to RIP 198.51.100.11:80)". */
-  readonly via: string;
-  readonly details: string[];
-  readonly data: Record<string, unknown>;
-}
+export type {ConnectorOptions, OpenedConnector} from './vip-connector.js';
 
 export async function openConnector(
   target: TargetOptions,

@@ -14,7 +14,7 @@ import type * as ChildProcess from 'node:child_process';
 import {nodeRequire} from '../../core/node-require.js';
 import {readFileSync} from 'node:fs';
 import type {IpAddress} from '../../core/wire/address.js';
-import type {RunContext} from '../plugin.js';
+import type {RunContext} from '../../plugin-api/plugin.js';
 
 /** Loaded on first use: most runs hold the VIP and never need nft (child_process costs ~4 ms to load). */
 function childProcess(): typeof ChildProcess {

@@ -4,8 +4,8 @@
 import {UsageError} from '../../core/errors.js';
 import type {Thresholds} from '../../core/result/check-result.js';
 import type {IpAddress, MacAddress} from '../../core/wire/address.js';
-import type {FlagValues} from '../../cli/flag-spec.js';
-import {interfaceFlag, ipFlag, macFlag, portFlag, rangeFlag, requiredIpFlag, stringFlag} from '../../cli/convert.js';
+import type {FlagValues} from '../../plugin-api/flag-spec.js';
+import {interfaceFlag, ipFlag, macFlag, portFlag, rangeFlag, requiredIpFlag, stringFlag} from '../../plugin-api/convert.js';
 import {validateRoleOptions, type RoleOptions} from './role.js';
 
 export interface TargetOptions {

@@ -5,7 +5,7 @@
  */
 import type {FrameLink} from '../../core/link/link.js';
 import {describeFrame} from '../../core/wire/frame.js';
-import type {RunContext} from '../plugin.js';
+import type {RunContext} from '../../plugin-api/plugin.js';
 
 export function packetTrace(context: RunContext): {trace: (text: string) => void} {
   return {trace: (text) => context.note(3, text)};

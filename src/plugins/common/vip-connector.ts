@@ -4,15 +4,29 @@
  */
 import {randomUint32} from '../../core/random.js';
 import {TcpConnection, type NegotiatedOptions} from '../../core/tcp/connection.js';
-import {TcpDuplex} from '../../core/tcp/duplex.js';
-import {TcpFlow} from '../../core/tcp/flow.js';
-import type {RunContext} from '../plugin.js';
-import type {ConnectorOptions, OpenedConnector} from './connection.js';
+import {TcpDuplex} from '../../core/flow/duplex.js';
+import type {RunContext} from '../../plugin-api/plugin.js';
+import type {Duplex} from 'node:stream';
+import type {ProbePath} from '../../core/result/check-result.js';
 import {formatHostPort} from './rip-connect.js';
 import {packetTrace} from './trace.js';
-import {guardAgainstKernelRsts} from './rst-guard.js';
 import type {TargetOptions} from './target.js';
-import {openVipPath, vipPathFacts} from './vip-path.js';
+import {vipPathFacts} from './vip-path.js';
+import {openVipFlow} from './vip-flow.js';
+
+export interface ConnectorOptions {
+  /** Bytes the userspace TCP accepts before it gives up on the connection (hostile servers). */
+  readonly maxReceiveBytes: number;
+}
+
+export interface OpenedConnector {
+  readonly connect: () => Duplex;
+  readonly path: ProbePath;
+  /** How the output names the path: "via 198.51.100.11 (02:..)" or "(kernel connect to RIP 198.51.100.11:80)". */
+  readonly via: string;
+  readonly details: string[];
+  readonly data: Record<string, unknown>;
+}
 
 /** First retransmission of a lost segment on a LAN; RFC 6298's 1 s is for unknown paths. */
 const INITIAL_RTO_MS = 200;
@@ -23,11 +37,7 @@ export async function openVipConnector(
   reason: string,
   options: ConnectorOptions,
 ): Promise<OpenedConnector> {
-  const path = await openVipPath(target, context);
-  if (!path.vipIsLocal) {
-    context.note(1, `${target.vip} is not local here: this host's kernel would answer the server's segments with RSTs to the VIP`);
-    guardAgainstKernelRsts(target.vip, path.localPort, context);
-  }
+  const {path, flow, mss} = await openVipFlow(target, context, {conversation: true});
   let connection: TcpConnection | undefined;
   context.onCleanup(() => {
     const options = connection?.negotiated;
@@ -39,25 +49,14 @@ export async function openVipConnector(
       localPort: path.localPort,
       remotePort: target.port,
       isn: randomUint32(),
-      mss: path.mtu - (target.vip.family === 4 ? 40 : 60),
+      mss,
       deadline: context.deadline,
       initialRtoMs: INITIAL_RTO_MS,
-      timestampBase: randomUint32(),
+      timestampBase: path.timestampBase,
       maxReceiveBytes: options.maxReceiveBytes,
       // Without an MSS option RFC 9293 assumes 536 for IPv4; IPv6 guarantees a 1280-byte MTU.
       defaultPeerMss: target.vip.family === 4 ? 536 : 1220,
     });
-    const flow = new TcpFlow(
-      {
-        localMac: path.link.mac,
-        remoteMac: path.rsMac,
-        localIp: path.source,
-        remoteIp: target.vip,
-        localPort: path.localPort,
-        remotePort: target.port,
-      },
-      randomUint32() & 0xffff,
-    );
     return new TcpDuplex({
       link: path.link,
       flow,

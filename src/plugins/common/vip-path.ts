@@ -9,9 +9,11 @@ import {NeighborTimeoutError, resolveNeighbor} from '../../core/neighbor/resolve
 import {interfaceInfo, isLocalAddress} from '../../core/neighbor/interfaces.js';
 import {chooseEgress, chooseSourceAddress} from '../../core/neighbor/route.js';
 import {EnvironmentError, ServiceDownError} from '../../core/errors.js';
-import {reservePort, type PortReservation} from '../../core/tcp/port-reservation.js';
+import {reservePort, type PortReservation} from '../../core/flow/port-reservation.js';
 import {IpAddress, MacAddress} from '../../core/wire/address.js';
-import type {RunContext} from '../plugin.js';
+import type {RunContext} from '../../plugin-api/plugin.js';
+import type {VipNetwork} from '../../plugin-api/vip-network.js';
+import {randomUint32} from '../../core/random.js';
 import type {TargetOptions} from './target.js';
 import {reportFrameIntegrity} from './trace.js';
 
@@ -26,6 +28,10 @@ export interface VipPath {
   readonly resolveMs: number | undefined;
   readonly mtu: number;
   readonly vipIsLocal: boolean;
+  /** For the flow's TCP timestamps (VipNetwork.timestampBase). */
+  readonly timestampBase: number;
+  /** This host's kernel RSTs to the VIP are already dropped for the flow's port (the agent's guard). */
+  readonly kernelRstsSuppressed: boolean;
 }
 
 /** The real server did not answer ARP/NDP: it is down or unplugged, which is CRITICAL, not a plugin problem. */
@@ -34,6 +40,7 @@ export class NeighborUnreachableError extends ServiceDownError {
 }
 
 export async function openVipPath(target: TargetOptions, context: RunContext): Promise<VipPath> {
+  const network = context.network ?? oneShotNetwork;
   // The source must be of the VIP's family; the interface is chosen by the route to the real server.
   const egress = chooseEgress(target.rs, target.interfaceName, target.source?.family === target.vip.family ? target.source : undefined);
   const info = interfaceInfo(egress.interfaceName);
@@ -46,17 +53,7 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
   if (!source) throw new EnvironmentError(`interface ${info.name} has no IPv${target.vip.family} address (give --source)`);
   context.note(2, `egress ${info.name} (${info.mac}), source ${source}, real server ${target.rs}, VIP ${target.vip}:${target.port}`);
 
-  const reservation = reserveSourcePort(source);
-  context.onCleanup(() => reservation.release());
-  // The neighbour answers (ARP or NDP, by the RIP's family) and the flow's segments from VIP:port.
-  const filter = anyOf(neighborAnswers(target.rs.family), tcpFromPeer(target.vip, target.port, reservation.port));
-  context.note(3, `capture filter: ${filter}`);
-  const link = new PacketSocketLink({interfaceName: info.name, mac: info.mac, filter});
-  context.onCleanup(() => {
-    if (link.receiveError !== undefined) context.note(1, `receiving on ${info.name} stopped: ${link.receiveError}`);
-    link.close();
-  });
-  reportFrameIntegrity(link, context);
+  const {link, localPort} = network.openFlowLink({iface: info, source, vip: target.vip, port: target.port, neighborFamily: target.rs.family}, context);
 
   let rsMac = target.mac;
   let resolvedBy: 'arp' | 'ndp' | 'static' = 'static';
@@ -67,7 +64,7 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
       throw new EnvironmentError(`interface ${info.name} has no IPv${target.rs.family} address to resolve ${target.rs} from`);
     }
     try {
-      const resolution = await resolveNeighbor(link, {
+      const resolution = await network.resolveNeighbor(link, {
         target: target.rs,
         source: neighborSource,
         deadline: context.deadline,
@@ -78,7 +75,9 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
       resolvedBy = resolution.protocol === 'ARP' ? 'arp' : 'ndp';
       context.note(
         1,
-        `resolved ${target.rs} to ${rsMac} by ${resolution.protocol} in ${resolution.elapsedMs.toFixed(2)} ms (${resolution.requests} request(s))`,
+        resolution.requests === 0
+          ? `${target.rs} is at ${rsMac} (${resolution.protocol}, from the neighbour cache)`
+          : `resolved ${target.rs} to ${rsMac} by ${resolution.protocol} in ${resolution.elapsedMs.toFixed(2)} ms (${resolution.requests} request(s))`,
       );
     } catch (error) {
       if (error instanceof NeighborTimeoutError) {
@@ -93,14 +92,39 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
     link,
     interfaceName: info.name,
     source,
-    localPort: reservation.port,
+    localPort,
     rsMac,
     macOrigin: resolvedBy,
     resolveMs,
     mtu: info.mtu,
     vipIsLocal: isLocalAddress(target.vip),
+    timestampBase: network.timestampBase(),
+    kernelRstsSuppressed: network.suppressesKernelRsts,
   };
 }
+
+/**
+ * A one-shot run's network: its own packet socket, filtered in the kernel to this one flow and the neighbour
+ * answers, one reserved port, and a fresh ARP/NDP resolution.
+ */
+const oneShotNetwork: VipNetwork = {
+  openFlowLink({iface, source, vip, port, neighborFamily}, context) {
+    const reservation = reserveSourcePort(source);
+    context.onCleanup(() => reservation.release());
+    const filter = anyOf(neighborAnswers(neighborFamily), tcpFromPeer(vip, port, reservation.port));
+    context.note(3, `capture filter: ${filter}`);
+    const link = new PacketSocketLink({interfaceName: iface.name, mac: iface.mac, filter});
+    context.onCleanup(() => {
+      if (link.receiveError !== undefined) context.note(1, `receiving on ${iface.name} stopped: ${link.receiveError}`);
+      link.close();
+    });
+    reportFrameIntegrity(link, context);
+    return {link, localPort: reservation.port};
+  },
+  resolveNeighbor: (link, request) => resolveNeighbor(link, request),
+  timestampBase: () => randomUint32(),
+  suppressesKernelRsts: false,
+};
 
 function reserveSourcePort(source: IpAddress): PortReservation {
   try {

@@ -2,8 +2,8 @@
  * `vipcheck http-status`: the cheapest HTTP health check through the VIP path (lvscare's semantics): request a
  * path, read the status line and headers, close. OK when the status is accepted (default 200-399).
  */
-import {OUTPUT_FLAGS, ROLE_FLAGS, TARGET_FLAGS, type FlagValues} from '../../cli/flag-spec.js';
-import type {CheckPlugin} from '../plugin.js';
+import {OUTPUT_FLAGS, ROLE_FLAGS, TARGET_FLAGS, type FlagValues} from '../../plugin-api/flag-spec.js';
+import type {CheckPlugin} from '../../plugin-api/plugin.js';
 import {REQUEST_FLAGS, TLS_FLAGS} from '../http/flags.js';
 import {httpCheckOptions, type HttpCheckOptions} from '../http/options.js';
 

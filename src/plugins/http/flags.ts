@@ -3,7 +3,7 @@
  * Names follow check_curl where it has one (`-u`, `-j`, `-k`, `-e`, `-s`, `-r`, `-S`), except that `-H` is the
  * real server here (shared with every check) and the virtual host is `--host`.
  */
-import type {FlagSpec} from '../../cli/flag-spec.js';
+import type {FlagSpec} from '../../plugin-api/flag-spec.js';
 
 export const REQUEST_FLAGS: readonly FlagSpec[] = [
   {name: 'path', char: 'u', type: 'string', default: '/', helpValue: 'PATH', description: 'Request path (and query).'},

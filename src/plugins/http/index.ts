@@ -3,8 +3,8 @@
  * MD5 digest, size, certificate expiry and phase timings, over a userspace TCP conversation with VIP:port at the
  * real server MAC (HTTPS with --tls). Node's own HTTP and TLS do the protocol work.
  */
-import {OUTPUT_FLAGS, ROLE_FLAGS, TARGET_FLAGS, type FlagValues} from '../../cli/flag-spec.js';
-import type {CheckPlugin} from '../plugin.js';
+import {OUTPUT_FLAGS, ROLE_FLAGS, TARGET_FLAGS, type FlagValues} from '../../plugin-api/flag-spec.js';
+import type {CheckPlugin} from '../../plugin-api/plugin.js';
 import {CONTENT_FLAGS, REQUEST_FLAGS, TLS_FLAGS} from './flags.js';
 import {httpCheckOptions, type HttpCheckOptions} from './options.js';
 

@@ -3,8 +3,8 @@
  */
 import {UsageError} from '../../core/errors.js';
 import type {Thresholds} from '../../core/result/check-result.js';
-import type {FlagValues} from '../../cli/flag-spec.js';
-import {stringFlag} from '../../cli/convert.js';
+import type {FlagValues} from '../../plugin-api/flag-spec.js';
+import {stringFlag} from '../../plugin-api/convert.js';
 import type {RoleOptions} from '../common/role.js';
 import {roleOptions, targetOptions, thresholdOptions, type TargetOptions} from '../common/target.js';
 import type {HttpRequestSpec, TlsSpec} from './exchange.js';

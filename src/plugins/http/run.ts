@@ -2,7 +2,7 @@
  * The HTTP checks' run: choose the path, open a connection on it, run one exchange, judge it.
  */
 import type {CheckResult} from '../../core/result/check-result.js';
-import type {RunContext} from '../plugin.js';
+import type {RunContext} from '../../plugin-api/plugin.js';
 import {openConnector} from '../common/connection.js';
 import {ExchangeError, httpExchange} from './exchange.js';
 import {judgeFailure, judgeResponse, perfdataFor, type JudgeContext} from './judge.js';

@@ -2,8 +2,8 @@
  * Flags of `tcp --send/--expect` (check_tcp's names) and their conversion into a ConversationSpec.
  */
 import {UsageError} from '../../core/errors.js';
-import type {FlagSpec, FlagValues} from '../../cli/flag-spec.js';
-import {stringFlag} from '../../cli/convert.js';
+import type {FlagSpec, FlagValues} from '../../plugin-api/flag-spec.js';
+import {stringFlag} from '../../plugin-api/convert.js';
 import {unescapeText, type ConversationSpec, type MismatchState} from './conversation.js';
 
 export const CONVERSATION_FLAGS: readonly FlagSpec[] = [

@@ -3,8 +3,8 @@
  */
 import type {CheckResult} from '../../core/result/check-result.js';
 import {State, worst} from '../../core/result/state.js';
-import {formatSeconds} from '../../cli/run-check.js';
-import type {RunContext} from '../plugin.js';
+import {formatSeconds} from '../../plugin-api/run-check.js';
+import type {RunContext} from '../../plugin-api/plugin.js';
 import {openConnector} from '../common/connection.js';
 import {formatHostPort} from '../common/rip-connect.js';
 import {snippet} from '../http/judge.js';

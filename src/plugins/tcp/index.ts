@@ -3,8 +3,8 @@
  * This module is imported on every run and by oclif's help, so it only declares; the probe itself is loaded
  * lazily from ./probe.js.
  */
-import {OUTPUT_FLAGS, ROLE_FLAGS, TARGET_FLAGS, type FlagValues} from '../../cli/flag-spec.js';
-import type {CheckPlugin} from '../plugin.js';
+import {OUTPUT_FLAGS, ROLE_FLAGS, TARGET_FLAGS, type FlagValues} from '../../plugin-api/flag-spec.js';
+import type {CheckPlugin} from '../../plugin-api/plugin.js';
 import {roleOptions, targetOptions, thresholdOptions} from '../common/target.js';
 import {CONVERSATION_FLAGS, conversationOptions} from './conversation-options.js';
 import type {TcpCheckOptions} from './options.js';

@@ -4,7 +4,7 @@
 import {evaluateThresholds, secondsPerfDatum} from '../../core/result/check-result.js';
 import type {PerfDatum} from '../../core/result/perfdata.js';
 import {State, stateName} from '../../core/result/state.js';
-import type {RunContext} from '../plugin.js';
+import type {RunContext} from '../../plugin-api/plugin.js';
 import type {TcpCheckOptions} from './options.js';
 
 export function timePerf(seconds: number | undefined, options: TcpCheckOptions, context: RunContext): PerfDatum {

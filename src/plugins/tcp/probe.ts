@@ -4,16 +4,16 @@
 import {randomUint32} from '../../core/random.js';
 import type {CheckResult, ProbePath} from '../../core/result/check-result.js';
 import {State, worst} from '../../core/result/state.js';
-import {drive} from '../../core/tcp/drive.js';
-import {TcpFlow} from '../../core/tcp/flow.js';
+import {drive} from '../../core/flow/drive.js';
 import {SynProbe, type SynProbeOutcome} from '../../core/tcp/syn-probe.js';
 import {isLocalAddress} from '../../core/neighbor/interfaces.js';
-import {formatSeconds} from '../../cli/run-check.js';
-import type {RunContext} from '../plugin.js';
+import {formatSeconds} from '../../plugin-api/run-check.js';
+import type {RunContext} from '../../plugin-api/plugin.js';
 import {decidePath} from '../common/role.js';
 import {packetTrace} from '../common/trace.js';
 import {formatHostPort, ripConnect, ripSource, type RipConnectOutcome} from '../common/rip-connect.js';
-import {openVipPath, vipPathFacts, type VipPath} from '../common/vip-path.js';
+import {vipPathFacts, type VipPath} from '../common/vip-path.js';
+import {openVipFlow} from '../common/vip-flow.js';
 import type {TcpCheckOptions} from './options.js';
 import {formatMs, judgeTime, timePerf} from './perf.js';
 
@@ -36,36 +36,17 @@ export async function runTcpCheck(options: TcpCheckOptions, context: RunContext)
     });
     return ripResult(options, context, outcome, decision.reason);
   }
-  const path = await openVipPath(options.target, context);
-  if (!path.vipIsLocal) {
-    context.note(
-      1,
-      `${options.target.vip} is not local here: this host's kernel answers the server's SYN-ACK with a RST addressed to the VIP ` +
-        '(harmless for a handshake check; see docs/lvs-dr-notes.md)',
-    );
-  }
-  const {vip, port, rs} = options.target;
+  const {path, flow, mss} = await openVipFlow(options.target, context, {conversation: false});
   const probe = new SynProbe({
     localPort: path.localPort,
-    remotePort: port,
+    remotePort: options.target.port,
     isn: randomUint32(),
-    mss: path.mtu - (vip.family === 4 ? 40 : 60),
+    mss,
     close: options.cleanClose ? 'fin' : 'rst',
     initialRtoMs: INITIAL_SYN_RTO_MS,
     deadline: context.deadline,
-    timestampBase: randomUint32(),
+    timestampBase: path.timestampBase,
   });
-  const flow = new TcpFlow(
-    {
-      localMac: path.link.mac,
-      remoteMac: path.rsMac,
-      localIp: path.source,
-      remoteIp: vip,
-      localPort: path.localPort,
-      remotePort: port,
-    },
-    randomUint32() & 0xffff,
-  );
   await drive(path.link, flow, probe, {
     ...(context.verbosity >= 3 ? packetTrace(context) : {}),
   });

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import {MemoryWire, faults} from '../../../src/core/link/memory-link.js';
 import {resolveArp} from '../../../src/core/neighbor/arp-resolver.js';
-import {drive} from '../../../src/core/tcp/drive.js';
-import {TcpFlow} from '../../../src/core/tcp/flow.js';
+import {drive} from '../../../src/core/flow/drive.js';
+import {TcpFlow} from '../../../src/core/flow/tcp-flow.js';
 import {SynProbe} from '../../../src/core/tcp/syn-probe.js';
 import {IpAddress, MacAddress} from '../../../src/core/wire/address.js';
 import {EthernetFrame} from '../../../src/core/wire/ethernet.js';

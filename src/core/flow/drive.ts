@@ -11,10 +11,10 @@
 import {performance} from 'node:perf_hooks';
 import type {FrameLink, Millis} from '../link/link.js';
 import {describeFrame} from '../wire/frame.js';
-import type {TcpFlow} from './flow.js';
-import type {OutgoingSegment, SansIoTcp} from './segment.js';
+import type {TcpFlow} from './tcp-flow.js';
+import type {OutgoingSegment, SansIoTcp} from '../tcp/segment.js';
 
-export type {SansIoTcp} from './segment.js';
+export type {SansIoTcp} from '../tcp/segment.js';
 
 export interface ScheduledTimer {
   cancel(): void;

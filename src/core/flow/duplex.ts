@@ -19,9 +19,9 @@
  */
 import {Duplex} from 'node:stream';
 import type {FrameLink} from '../link/link.js';
-import type {TcpConnection, TcpErrorReason} from './connection.js';
+import type {TcpConnection, TcpErrorReason} from '../tcp/connection.js';
 import {realClock, startDriving, type DriveClock, type DriveHandle, type DriveOptions, type ScheduledTimer} from './drive.js';
-import type {TcpFlow} from './flow.js';
+import type {TcpFlow} from './tcp-flow.js';
 
 export interface TcpDuplexOptions extends Omit<DriveOptions, 'afterStep'> {
   readonly link: FrameLink;

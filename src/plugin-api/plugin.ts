@@ -4,7 +4,8 @@
  * `run` should be cheap to import: heavy modules (the packet socket addon, codecs) are imported lazily inside it.
  */
 import type {CheckResult} from '../core/result/check-result.js';
-import type {FlagSpec, FlagValues} from '../cli/flag-spec.js';
+import type {FlagSpec, FlagValues} from './flag-spec.js';
+import type {VipNetwork} from './vip-network.js';
 
 export interface RunContext {
   /** Absolute deadline on performance.now()'s clock: --timeout after the process started (start-up included). */
@@ -15,6 +16,8 @@ export interface RunContext {
   note(level: 1 | 2 | 3, text: string): void;
   /** Registers cleanup that must run on every exit path (SIGTERM included). */
   onCleanup(fn: () => void): void;
+  /** The agent's shared sockets, ports and neighbour cache; absent for a one-shot run (its own of each). */
+  readonly network?: VipNetwork;
 }
 
 export interface CheckPlugin<Options = unknown> {

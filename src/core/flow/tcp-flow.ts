@@ -7,7 +7,7 @@ import type {IpAddress, MacAddress} from '../wire/address.js';
 import {EtherType, EthernetFrame, buildEthernet} from '../wire/ethernet.js';
 import {IpProtocol, buildIpPacket, parseIpPacket} from '../wire/ip.js';
 import {TcpSegment, buildTcp} from '../wire/tcp.js';
-import type {OutgoingSegment} from './segment.js';
+import type {OutgoingSegment} from '../tcp/segment.js';
 
 export interface FlowEndpoints {
   readonly localMac: MacAddress;

@@ -1,0 +1,125 @@
+/**
+ * The agent's source ports: an aligned block of ports held for the agent's whole life, so the kernel hands
+ * none of them to another connection and one masked kernel filter (bpf.ts toPortBlock) covers every flow.
+ *
+ * Each port is held by a listening TCP socket on the wildcard address (dual-stack `::` where IPv6 works, else
+ * 0.0.0.0): a port with a bound socket is skipped by the kernel's choice of ephemeral ports, for either family.
+ * A port already used by something else is left out of the pool. Ports are handed out least recently released
+ * first, and a released port rests for `quarantineMs` before it is handed out again, so a late segment of an
+ * old flow does not land in a new one (each flow's random ISN is the second line of defence).
+ */
+import {EnvironmentError} from '../errors.js';
+import {nativeAddon} from '../link/native.js';
+import {IpAddress} from '../wire/address.js';
+import type {Millis} from '../time.js';
+
+export interface PortBlockOptions {
+  /** A power of two. */
+  readonly size: number;
+  readonly quarantineMs: number;
+  /** Where to look for a free block: the kernel's ephemeral range by default. */
+  readonly range?: readonly [number, number];
+  readonly now?: () => Millis;
+  readonly random?: () => number;
+}
+
+/** At most this many ports of a block may be taken by others before another block is tried. */
+const MAX_FOREIGN_SHARE = 0.05;
+const BLOCK_ATTEMPTS = 8;
+
+export class PortBlock {
+  /** Free ports, least recently released first, with when they were released. */
+  private readonly free: Array<{port: number; releasedAt: Millis}> = [];
+  private readonly inUse = new Set<number>();
+  private closed = false;
+
+  private constructor(
+    readonly base: number,
+    readonly size: number,
+    private readonly held: ReadonlyMap<number, number>,
+    private readonly options: PortBlockOptions,
+  ) {
+    for (const port of held.keys()) this.free.push({port, releasedAt: -Infinity});
+  }
+
+  static reserve(options: PortBlockOptions): PortBlock {
+    const {size} = options;
+    if (!Number.isInteger(size) || size < 16 || (size & (size - 1)) !== 0 || size > 16384) {
+      throw new RangeError(`source-port block size must be a power of two from 16 to 16384, got ${size}`);
+    }
+    const [low, high] = options.range ?? [32768, 60999];
+    const random = options.random ?? Math.random;
+    const firstBase = Math.ceil(low / size) * size;
+    const lastBase = Math.floor((high + 1) / size) * size - size;
+    if (lastBase < firstBase) throw new EnvironmentError(`no block of ${size} source ports fits in ${low}-${high}`);
+    const addon = nativeAddon();
+    const wildcard = bindableWildcard();
+    let best: Map<number, number> | undefined;
+    let bestBase = firstBase;
+    for (let attempt = 0; attempt < BLOCK_ATTEMPTS; attempt++) {
+      const base = firstBase + Math.floor(random() * ((lastBase - firstBase) / size + 1)) * size;
+      const held = new Map<number, number>();
+      for (let port = base; port < base + size; port++) {
+        try {
+          held.set(port, addon.reservePort(wildcard.bytes, port).fd);
+        } catch {
+          // in use by someone else: not ours to hand out
+        }
+      }
+      if (!best || held.size > best.size) {
+        for (const fd of best?.values() ?? []) addon.releasePort(fd);
+        best = held;
+        bestBase = base;
+      } else {
+        for (const fd of held.values()) addon.releasePort(fd);
+      }
+      if (best.size >= size * (1 - MAX_FOREIGN_SHARE)) break;
+    }
+    if (!best || best.size === 0) throw new EnvironmentError(`cannot reserve any source port in ${low}-${high}`);
+    return new PortBlock(bestBase, size, best, options);
+  }
+
+  /** Ports of the block this agent holds (some may be taken by others). */
+  get available(): number {
+    return this.held.size;
+  }
+
+  get busy(): number {
+    return this.inUse.size;
+  }
+
+  /** A port for a new flow, or undefined when every port is in use or resting. */
+  acquire(): number | undefined {
+    const now = (this.options.now ?? performance.now.bind(performance))();
+    const next = this.free[0];
+    if (this.closed || !next || now - next.releasedAt < this.options.quarantineMs) return undefined;
+    this.free.shift();
+    this.inUse.add(next.port);
+    return next.port;
+  }
+
+  release(port: number): void {
+    if (!this.inUse.delete(port)) return;
+    this.free.push({port, releasedAt: (this.options.now ?? performance.now.bind(performance))()});
+  }
+
+  /** Gives every port back to the kernel. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const addon = nativeAddon();
+    for (const fd of this.held.values()) addon.releasePort(fd);
+  }
+}
+
+/** `::` covers both families when IPv6 is enabled here; a host (or namespace) without IPv6 gets 0.0.0.0. */
+function bindableWildcard(): IpAddress {
+  const addon = nativeAddon();
+  try {
+    const probe = addon.reservePort(IpAddress.V6_ANY.bytes, 0);
+    addon.releasePort(probe.fd);
+    return IpAddress.V6_ANY;
+  } catch {
+    return IpAddress.V4_ANY;
+  }
+}

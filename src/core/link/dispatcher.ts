@@ -1,0 +1,161 @@
+/**
+ * Many users of one frame link: the agent's probes share one packet socket per interface. Every frame is
+ * looked at once, by a few byte reads (no parse objects), and handed to exactly the users it concerns:
+ * - a TCP or UDP segment to the channel of its destination port: the agent gives each concurrent flow a port of
+ *   its own, so the port alone names the flow; the flow itself still checks addresses and ports (TcpFlow.match);
+ * - ARP, and NDP (ICMPv6 133-137 directly after the IPv6 header), to every neighbour channel;
+ * - anything else, and non-first fragments, to nobody (counted).
+ * A channel is a FrameLink of its own (smoltcp's socket set behind one Interface), so the SYN probe, the engine
+ * and the neighbour resolvers run on it unchanged. The checksum gate of the underlying link applies to all.
+ */
+import {EtherType} from '../wire/ethernet.js';
+import {Icmpv6Type} from '../wire/icmpv6.js';
+import {IpProtocol} from '../wire/ip.js';
+import type {FrameIntegrity} from './frame-integrity.js';
+import {LinkError, type FrameHandler, type FrameLink} from './link.js';
+
+export type FlowProtocol = 'tcp' | 'udp';
+
+export interface DispatcherCounters {
+  frames: number;
+  toFlows: number;
+  toNeighbors: number;
+  /** Frames no channel wanted: another port, a closed flow's late segment, other protocols. */
+  unclaimed: number;
+  /** Handlers that threw; the frame still reached the other channels. */
+  handlerErrors: number;
+}
+
+const ETHERNET_HEADER = 14;
+const NDP_TYPES = new Set<number>([
+  Icmpv6Type.RouterSolicitation,
+  Icmpv6Type.RouterAdvertisement,
+  Icmpv6Type.NeighborSolicitation,
+  Icmpv6Type.NeighborAdvertisement,
+  Icmpv6Type.Redirect,
+]);
+
+const flowKey = (protocol: FlowProtocol, port: number) => (protocol === 'tcp' ? IpProtocol.TCP : IpProtocol.UDP) * 65536 + port;
+
+export class FrameDispatcher {
+  readonly counters: DispatcherCounters = {frames: 0, toFlows: 0, toNeighbors: 0, unclaimed: 0, handlerErrors: 0};
+  private readonly flows = new Map<number, DispatchedLink>();
+  private readonly neighbors = new Set<DispatchedLink>();
+
+  constructor(readonly link: FrameLink) {
+    link.onFrame((frame, at, trust) => this.route(frame, at, trust));
+  }
+
+  /** A link that receives the segments of `protocol` to `localPort`. Throws if that port already has one. */
+  openFlow(protocol: FlowProtocol, localPort: number): FrameLink {
+    const key = flowKey(protocol, localPort);
+    if (this.flows.has(key)) throw new LinkError(`${protocol} port ${localPort} on ${this.link.name} already has a flow`);
+    const channel: DispatchedLink = new DispatchedLink(this.link, () => this.flows.delete(key));
+    this.flows.set(key, channel);
+    return channel;
+  }
+
+  /** A link that receives every ARP and NDP frame (the neighbour resolvers and the cache). */
+  openNeighborChannel(): FrameLink {
+    const channel: DispatchedLink = new DispatchedLink(this.link, () => this.neighbors.delete(channel));
+    this.neighbors.add(channel);
+    return channel;
+  }
+
+  get openFlows(): number {
+    return this.flows.size;
+  }
+
+  private route(frame: Buffer, at: number, trust: Parameters<FrameHandler>[2]): void {
+    this.counters.frames++;
+    if (frame.length < ETHERNET_HEADER) {
+      this.counters.unclaimed++;
+      return;
+    }
+    const etherType = frame.readUInt16BE(12);
+    if (etherType === EtherType.ARP) return this.toNeighbors(frame, at, trust);
+    let protocol: number;
+    let transport: number;
+    if (etherType === EtherType.IPv4 && frame.length >= ETHERNET_HEADER + 20) {
+      const fragmentOffset = frame.readUInt16BE(ETHERNET_HEADER + 6) & 0x1fff;
+      protocol = frame[ETHERNET_HEADER + 9]!;
+      transport = ETHERNET_HEADER + (frame[ETHERNET_HEADER]! & 0x0f) * 4;
+      if (fragmentOffset !== 0) protocol = -1; // only the first fragment carries the ports
+    } else if (etherType === EtherType.IPv6 && frame.length >= ETHERNET_HEADER + 40) {
+      protocol = frame[ETHERNET_HEADER + 6]!;
+      transport = ETHERNET_HEADER + 40;
+      if (protocol === IpProtocol.ICMPv6 && frame.length > transport && NDP_TYPES.has(frame[transport]!)) {
+        return this.toNeighbors(frame, at, trust);
+      }
+    } else {
+      this.counters.unclaimed++;
+      return;
+    }
+    if ((protocol === IpProtocol.TCP || protocol === IpProtocol.UDP) && frame.length >= transport + 4) {
+      const channel = this.flows.get(protocol * 65536 + frame.readUInt16BE(transport + 2));
+      if (channel) {
+        this.counters.toFlows++;
+        this.deliver(channel, frame, at, trust);
+        return;
+      }
+    }
+    this.counters.unclaimed++;
+  }
+
+  private toNeighbors(frame: Buffer, at: number, trust: Parameters<FrameHandler>[2]): void {
+    if (this.neighbors.size === 0) {
+      this.counters.unclaimed++;
+      return;
+    }
+    this.counters.toNeighbors++;
+    for (const channel of this.neighbors) this.deliver(channel, frame, at, trust);
+  }
+
+  private deliver(channel: DispatchedLink, frame: Buffer, at: number, trust: Parameters<FrameHandler>[2]): void {
+    try {
+      channel.receive(frame, at, trust);
+    } catch {
+      // One user's bug must not take the frame from the others or the socket from everyone.
+      this.counters.handlerErrors++;
+    }
+  }
+}
+
+/** One user's view of the shared link: its own handler, the shared socket for sending. */
+class DispatchedLink implements FrameLink {
+  readonly name: string;
+  readonly mac;
+  readonly integrity: FrameIntegrity;
+  private handler: FrameHandler | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly shared: FrameLink,
+    private readonly detach: () => void,
+  ) {
+    this.name = shared.name;
+    this.mac = shared.mac;
+    this.integrity = shared.integrity;
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.closed) throw new LinkError(`link ${this.name} is closed`);
+    this.shared.send(frame);
+  }
+
+  onFrame(handler: FrameHandler): void {
+    this.handler = handler;
+  }
+
+  receive(frame: Buffer, at: number, trust: Parameters<FrameHandler>[2]): void {
+    if (!this.closed) this.handler?.(frame, at, trust);
+  }
+
+  /** Leaves the shared link open for the others. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handler = undefined;
+    this.detach();
+  }
+}
