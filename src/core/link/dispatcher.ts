@@ -76,10 +76,11 @@ export class FrameDispatcher {
     if (etherType === EtherType.ARP) return this.toNeighbors(frame, at, trust);
     let protocol: number;
     let transport: number;
-    if (etherType === EtherType.IPv4 && frame.length >= ETHERNET_HEADER + 20) {
+    const ipv4HeaderLength = (frame[ETHERNET_HEADER]! & 0x0f) * 4;
+    if (etherType === EtherType.IPv4 && frame.length >= ETHERNET_HEADER + 20 && frame[ETHERNET_HEADER]! >> 4 === 4 && ipv4HeaderLength >= 20) {
       const fragmentOffset = frame.readUInt16BE(ETHERNET_HEADER + 6) & 0x1fff;
       protocol = frame[ETHERNET_HEADER + 9]!;
-      transport = ETHERNET_HEADER + (frame[ETHERNET_HEADER]! & 0x0f) * 4;
+      transport = ETHERNET_HEADER + ipv4HeaderLength;
       if (fragmentOffset !== 0) protocol = -1; // only the first fragment carries the ports
     } else if (etherType === EtherType.IPv6 && frame.length >= ETHERNET_HEADER + 40) {
       protocol = frame[ETHERNET_HEADER + 6]!;

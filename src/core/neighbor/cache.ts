@@ -33,6 +33,8 @@ export class NeighborCache {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<ResolvedNeighbor>>();
   private readonly listeners: NeighborChangeListener[] = [];
+  /** Addresses removed while their resolution was in flight. */
+  private readonly removed = new Set<string>();
   readonly counters = {hits: 0, resolutions: 0, failures: 0, changes: 0};
 
   constructor(private readonly options: NeighborCacheOptions) {}
@@ -51,16 +53,22 @@ export class NeighborCache {
     }
     let resolution = this.pending.get(key);
     if (!resolution) {
-      resolution = this.resolve(key, target, source, deadline, trace);
+      const started: Promise<ResolvedNeighbor> = this.resolve(key, target, source, deadline, trace).finally(() => {
+        if (this.pending.get(key) === started) this.pending.delete(key);
+      });
+      resolution = started;
       this.pending.set(key, resolution);
     }
     return resolution;
   }
 
   private async resolve(key: string, target: IpAddress, source: IpAddress, deadline: Millis, trace?: (text: string) => void): Promise<ResolvedNeighbor> {
+    this.removed.delete(key);
     try {
       this.counters.resolutions++;
       const resolved = await this.options.resolve(target, source, deadline, trace);
+      // The address left the configuration while it was being resolved: do not bring it back.
+      if (this.removed.has(key)) return resolved;
       const previous = this.entries.get(key);
       this.entries.set(key, {mac: resolved.mac, protocol: resolved.protocol, resolvedAt: this.now()});
       if (previous && !previous.mac.equals(resolved.mac)) {
@@ -71,8 +79,6 @@ export class NeighborCache {
     } catch (error) {
       this.counters.failures++;
       throw error;
-    } finally {
-      this.pending.delete(key);
     }
   }
 
@@ -84,7 +90,9 @@ export class NeighborCache {
 
   /** Forgets the address entirely (it left the configuration). */
   remove(target: IpAddress): void {
-    this.entries.delete(target.toString());
+    const key = target.toString();
+    this.entries.delete(key);
+    if (this.pending.has(key)) this.removed.add(key);
   }
 
   onChange(listener: NeighborChangeListener): void {

@@ -37,6 +37,15 @@ const server = http.createServer((req, res) => {
     res.end();
   } else if (url.pathname === '/slow') {
     setTimeout(() => res.end('slow\n'), Number(url.searchParams.get('ms') ?? 30000));
+  } else if (url.pathname === '/endless') {
+    // A body that never ends: as fast as the client reads, until it goes away.
+    res.writeHead(200, {'content-type': 'application/octet-stream'});
+    const chunk = Buffer.alloc(16384, 0x61);
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk)) {}
+    };
+    res.on('drain', pump);
+    pump();
   } else if (url.pathname === '/pipe') {
     res.end('a|b|c server text with pipes\n');
   } else {

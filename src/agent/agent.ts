@@ -1,0 +1,274 @@
+/**
+ * `vipcheck agent`: one process runs every VIP-path check of a director on a schedule, over shared sockets,
+ * and tells the world: Prometheus metrics, keepalived FILE_CHECK files, /status and a status page, and one log
+ * line per state change or reload.
+ *
+ * A probe is the plugin's own run (runCheck, as the CLI runs it) with the agent's network in its context;
+ * its cleanups run as soon as it ends. Its result moves the target's rise/fall state; a change is logged,
+ * counted, and written to the target's FILE_CHECK file.
+ *
+ * A reload validates the new file completely first: an invalid one is logged and the old configuration keeps
+ * running. Targets that stay (same service, real server, check, VIP and port) keep their state and phase;
+ * targets that go lose their metrics series (their FILE_CHECK files stay, as keepalived needs).
+ */
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
+import {isSuccess, HealthState} from './health.js';
+import type {DriveClock} from '../core/flow/drive.js';
+import {realClock} from '../core/flow/drive.js';
+import type {CheckResult} from '../core/result/check-result.js';
+import {State} from '../core/result/state.js';
+import {runCheck} from '../plugin-api/run-check.js';
+import type {CheckPlugin, RunContext} from '../plugin-api/plugin.js';
+import {agentChecks} from './checks.js';
+import {ConfigError, loadConfig, type AgentConfig, type TargetConfig} from './config.js';
+import {FileCheckWriter} from './file-check.js';
+import {AgentMetrics} from './metrics.js';
+import {AgentNetwork} from './network.js';
+import {Scheduler} from './scheduler.js';
+import {RECENT_PROBES, statusDocument, statusPage, type AgentStatus, type ProbeRecord, type TargetStatus} from './status.js';
+
+export interface AgentOptions {
+  readonly configPath: string;
+  readonly log: (line: string) => void;
+  readonly version: string;
+  readonly clock?: DriveClock;
+  /** Port block size and timing of the shared network; tests shrink them. */
+  readonly portQuarantineMs?: number;
+  readonly neighborTtlMs?: number;
+}
+
+interface Target {
+  config: TargetConfig;
+  health: HealthState;
+  recent: ProbeRecord[];
+  removed: boolean;
+}
+
+/** How long a stop waits for probes in flight before it closes the sockets under them. */
+const STOP_GRACE_MS = 300;
+
+export class Agent {
+  private readonly targets = new Map<string, Target>();
+  private readonly files: FileCheckWriter;
+  private readonly scheduler: Scheduler;
+  private readonly metrics: AgentMetrics;
+  private server: Server | undefined;
+  private listening = '';
+  private configuredAt = Date.now();
+  private readonly startedAt = Date.now();
+  private stopping = false;
+
+  private constructor(
+    private readonly options: AgentOptions,
+    private config: AgentConfig,
+    private readonly plugins: ReadonlyMap<string, CheckPlugin>,
+    readonly network: AgentNetwork,
+  ) {
+    this.files = new FileCheckWriter(options.log);
+    this.scheduler = new Scheduler({clock: options.clock ?? realClock, maxConcurrent: config.maxConcurrent, onLate: (ms) => this.metrics.startDelay.observe(ms / 1000)});
+    this.metrics = new AgentMetrics({
+      interfaces: () => network.interfaceStats().map((i) => ({name: i.name, received: i.dispatcher.counters.frames, dropped: i.link.integrity.dropped})),
+      targets: () => this.targets.size,
+      inFlight: () => this.scheduler.inFlight,
+      portsBusy: () => network.ports.busy,
+      portsHeld: () => network.ports.available,
+    });
+  }
+
+  /** Loads and validates the configuration, opens the network and the HTTP listener, starts probing. */
+  static async start(options: AgentOptions): Promise<Agent> {
+    const plugins = await agentChecks();
+    const config = await loadConfig(options.configPath, plugins);
+    const network = new AgentNetwork({
+      sourcePorts: config.sourcePorts,
+      portQuarantineMs: options.portQuarantineMs ?? 1000,
+      neighborTtlMs: options.neighborTtlMs ?? 30_000,
+      log: options.log,
+    });
+    const agent = new Agent(options, config, plugins, network);
+    try {
+      await network.start();
+      await agent.listen();
+    } catch (error) {
+      await network.stop();
+      throw error;
+    }
+    agent.apply(config);
+    const {base, size} = network.ports;
+    options.log(
+      `started: ${config.targets.length} targets, source ports ${base}-${base + size - 1} (${network.ports.available} held), ` +
+        `kernel RST guard ${network.rstGuardState}, listening on ${agent.listening}`,
+    );
+    return agent;
+  }
+
+  /** Re-reads the configuration; an invalid one is logged and changes nothing. Returns whether it applied. */
+  async reload(): Promise<boolean> {
+    let config: AgentConfig;
+    try {
+      config = await loadConfig(this.options.configPath, this.plugins);
+    } catch (error) {
+      const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
+      for (const line of problems) this.options.log(`reload refused, keeping the running configuration: ${line}`);
+      this.metrics.reloads.inc({result: 'error'});
+      return false;
+    }
+    if (config.sourcePorts !== this.config.sourcePorts) {
+      this.options.log(`source-ports changes take effect at restart; keeping ${this.config.sourcePorts}`);
+    }
+    this.config = config;
+    await this.listen();
+    const before = this.targets.size;
+    this.apply(config);
+    this.metrics.reloads.inc({result: 'ok'});
+    this.options.log(`reloaded: ${config.targets.length} targets (was ${before})`);
+    return true;
+  }
+
+  /** Stops probing, leaves the FILE_CHECK files as they are, releases sockets, ports and the RST guard. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const idle = this.scheduler.stop();
+    await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref())]);
+    await this.network.stop();
+    await this.files.flush();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeAllConnections?.();
+  }
+
+  status(): AgentStatus {
+    const targets: TargetStatus[] = [...this.targets.values()].map((t) => {
+      const last = t.recent.at(-1);
+      return {
+        id: t.config.id,
+        service: t.config.service,
+        vip: t.config.vip.toString(),
+        port: t.config.port,
+        rs: t.config.rs.toString(),
+        check: t.config.check,
+        health: t.health.health,
+        since: t.health.since,
+        successesInARow: t.health.successesInARow,
+        failuresInARow: t.health.failuresInARow,
+        ...(t.config.fileCheck ? {fileCheck: t.config.fileCheck} : {}),
+        ...(last ? {last} : {}),
+        recent: t.recent,
+      };
+    });
+    return {version: this.options.version, startedAt: this.startedAt, configuredAt: this.configuredAt, config: this.options.configPath, targets};
+  }
+
+  get address(): string {
+    return this.listening;
+  }
+
+  private apply(config: AgentConfig): void {
+    this.configuredAt = Date.now();
+    const wanted = new Map(config.targets.map((t) => [t.id, t]));
+    for (const [id, target] of this.targets) {
+      const next = wanted.get(id);
+      if (!next || !sameProbe(target.config, next)) {
+        target.removed = true;
+        this.targets.delete(id);
+        this.metrics.removed(target.config);
+      }
+    }
+    for (const config of wanted.values()) {
+      const existing = this.targets.get(config.id);
+      if (existing) {
+        if (existing.config.fileCheck !== config.fileCheck && config.fileCheck) this.files.set(config.fileCheck, existing.health.health);
+        existing.config = config;
+        existing.health.setRules(config.health);
+        continue;
+      }
+      const target: Target = {config, health: new HealthState(config.health, Date.now()), recent: [], removed: false};
+      this.targets.set(config.id, target);
+      this.metrics.configured(config, target.health.health === 'up');
+      if (config.fileCheck) this.files.set(config.fileCheck, target.health.health);
+    }
+    this.scheduler.set([...this.targets.values()].map((t) => ({id: t.config.id, intervalMs: t.config.intervalMs, probe: () => this.probe(t)})));
+  }
+
+  private async probe(target: Target): Promise<void> {
+    const config = target.config;
+    const started = performance.now();
+    const cleanups: Array<() => void> = [];
+    const context: RunContext = {
+      deadline: started + config.timeoutMs,
+      timeoutMs: config.timeoutMs,
+      verbosity: 0,
+      note: () => {},
+      onCleanup: (fn) => cleanups.push(fn),
+      network: this.network,
+    };
+    let result: CheckResult;
+    try {
+      result = await runCheck(config.plugin, config.options, context);
+    } finally {
+      for (const fn of cleanups.reverse()) {
+        try {
+          fn();
+        } catch {
+          // a cleanup failure must not lose the verdict
+        }
+      }
+    }
+    if (target.removed || this.stopping) return;
+    const seconds = (performance.now() - started) / 1000;
+    const success = isSuccess(result.state);
+    if (!success) this.network.forgetNeighbor(config.rs);
+    const transition = target.health.record(success, Date.now());
+    target.recent.push({at: Date.now(), state: result.state, seconds, summary: result.summary});
+    if (target.recent.length > RECENT_PROBES) target.recent.shift();
+    this.metrics.probed(config, result, seconds, target.health.health === 'up', transition !== undefined);
+    if (transition) {
+      const why = result.state === State.Ok ? '' : `: ${result.summary}`;
+      this.options.log(`${config.service} ${config.vip}:${config.port} rs ${config.rs}: ${transition.from} -> ${transition.to} after ${transition.after} ${success ? 'successes' : 'failures'}${why}`);
+      if (config.fileCheck) this.files.set(config.fileCheck, transition.to);
+    }
+  }
+
+  private async listen(): Promise<void> {
+    const {host, port} = this.config.listen;
+    const wanted = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    if (wanted === this.listening && this.server) return;
+    const server = createServer((request, response) => this.serve(request, response));
+    server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    }).catch((error: NodeJS.ErrnoException) => {
+      throw new ConfigError([`listen: cannot listen on ${wanted}: ${error.code ?? error.message}`]);
+    });
+    const old = this.server;
+    this.server = server;
+    this.listening = wanted;
+    old?.close();
+  }
+
+  private serve(request: IncomingMessage, response: ServerResponse): void {
+    const path = (request.url ?? '/').split('?')[0];
+    const send = (status: number, type: string, body: string) => {
+      response.writeHead(status, {'content-type': type, 'cache-control': 'no-store'});
+      response.end(request.method === 'HEAD' ? undefined : body);
+    };
+    if (request.method !== 'GET' && request.method !== 'HEAD') return send(405, 'text/plain; charset=utf-8', 'only GET\n');
+    if (path === '/metrics') {
+      this.metrics.registry.metrics().then(
+        (text) => send(200, this.metrics.registry.contentType, text),
+        (error: Error) => send(500, 'text/plain; charset=utf-8', `${error.message}\n`),
+      );
+      return;
+    }
+    if (path === '/status') return send(200, 'application/json', JSON.stringify(statusDocument(this.status()), null, 2) + '\n');
+    if (path === '/healthz') return send(this.stopping ? 503 : 200, 'text/plain; charset=utf-8', this.stopping ? 'stopping\n' : 'ok\n');
+    if (path === '/') return send(200, 'text/html; charset=utf-8', statusPage(this.status()));
+    send(404, 'text/plain; charset=utf-8', 'not found: try /, /status, /metrics or /healthz\n');
+  }
+}
+
+/** A reload keeps a target's state only when it still probes the same thing. */
+function sameProbe(a: TargetConfig, b: TargetConfig): boolean {
+  return a.check === b.check && a.vip.equals(b.vip) && a.port === b.port && a.rs.equals(b.rs);
+}

@@ -1,0 +1,115 @@
+/**
+ * The JSON Schema of the agent's configuration (docs/schema/agent.schema.json), generated from the check
+ * plugins' own flag declarations: a service's check options are the CLI's long flag names with the same types,
+ * so a working command line can be pasted into the config key for key, and a flag added to a check is a config
+ * key at once. The build compiles this schema into a standalone validator (scripts/build-agent-validator.mjs):
+ * ajv's run-time compile costs 80-117 ms, its standalone code loads in under 1 ms.
+ *
+ * The schema checks shape and types; the plugins' own converters then check meaning (addresses, ranges) with
+ * the same one-line errors as on the command line (config.ts).
+ */
+import type {FlagSpec} from '../plugin-api/flag-spec.js';
+
+/** Flags the agent sets itself for every probe: they are not config keys. */
+export const AGENT_SET_FLAGS = new Set(['vip', 'rs', 'port', 'timeout', 'json', 'exit-codes', 'verbose']);
+/** Flags that may also be given once for all services, under `defaults`. */
+export const SHARED_FLAGS = new Set(['interface', 'source', 'role', 'role-file']);
+
+export interface CheckFlags {
+  readonly id: string;
+  readonly flags: readonly FlagSpec[];
+}
+
+type Schema = Record<string, unknown>;
+
+const seconds: Schema = {
+  description: 'Seconds, decimals allowed (like --timeout).',
+  anyOf: [{type: 'number', exclusiveMinimum: 0}, {type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*$'}],
+};
+const count: Schema = {type: 'integer', minimum: 1, maximum: 100};
+
+/** Timing and state keys, at service level or under `defaults`. */
+const timingProperties: Record<string, Schema> = {
+  interval: {...seconds, description: 'Seconds between two probes of a target (default 5).'},
+  timeout: {...seconds, description: 'Deadline of one probe, in seconds (default 2); below the interval.'},
+  rise: {...count, description: 'Successes in a row that bring a down target up (default 2).'},
+  fall: {...count, description: 'Failures in a row that take an up target down (default 3).'},
+  'initial-state': {enum: ['down', 'up'], description: 'State before the first probes: down (default) waits for rise successes.'},
+};
+
+export function flagSchema(spec: FlagSpec): Schema {
+  const description = spec.description;
+  if (spec.type === 'boolean') return {type: 'boolean', description};
+  if (spec.type === 'count') return {type: 'integer', minimum: 0, description};
+  const scalar: Schema = spec.options ? {enum: [...spec.options], description} : {type: ['string', 'number'], description};
+  if (spec.multiple) {
+    return {description, anyOf: [{type: 'array', items: spec.options ? {enum: [...spec.options]} : {type: ['string', 'number']}}, scalar]};
+  }
+  return scalar;
+}
+
+function checkOptions(flags: readonly FlagSpec[]): Record<string, Schema> {
+  const properties: Record<string, Schema> = {};
+  for (const spec of flags) if (!AGENT_SET_FLAGS.has(spec.name)) properties[spec.name] = flagSchema(spec);
+  return properties;
+}
+
+export function buildAgentSchema(checks: readonly CheckFlags[]): Schema {
+  const sharedFlags: Record<string, Schema> = {};
+  for (const check of checks) {
+    for (const spec of check.flags) if (SHARED_FLAGS.has(spec.name)) sharedFlags[spec.name] = flagSchema(spec);
+  }
+  const realServer: Schema = {
+    anyOf: [
+      {type: 'string', description: "The real server's own address (RIP)."},
+      {
+        type: 'object',
+        properties: {address: {type: 'string'}, mac: {type: 'string', description: 'Skips ARP/NDP for this real server.'}},
+        required: ['address'],
+        additionalProperties: false,
+      },
+    ],
+  };
+  const serviceBase: Record<string, Schema> = {
+    name: {type: 'string', minLength: 1, pattern: '^[A-Za-z0-9_.:-]+$', description: 'Unique; a metrics label.'},
+    vip: {type: 'string', description: 'The virtual IP address.'},
+    port: {anyOf: [{type: 'integer', minimum: 1, maximum: 65535}, {type: 'string', pattern: '^\\d{1,5}$'}]},
+    check: {enum: checks.map((c) => c.id), description: 'The check plugin, as on the command line.'},
+    'real-servers': {type: 'array', minItems: 1, items: realServer},
+    'file-check': {
+      type: 'string',
+      pattern: '\\{rs\\}',
+      description: "keepalived track_file path per real server; {rs} is the real server's address, {service} the name.",
+    },
+    ...timingProperties,
+  };
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://vipcheck.invalid/schema/agent.schema.json',
+    title: 'vipcheck agent configuration',
+    description: 'Generated from the check plugins\' flag declarations (src/agent/config-schema.ts); do not edit by hand.',
+    type: 'object',
+    properties: {
+      listen: {type: 'string', description: 'HTTP address:port for /metrics, /status, / and /healthz (default 127.0.0.1:9470).'},
+      'max-concurrent': {type: 'integer', minimum: 1, maximum: 10000, description: 'Probes in flight at once (default 256).'},
+      'source-ports': {enum: [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384], description: 'Source ports the agent holds (default 1024).'},
+      defaults: {type: 'object', properties: {...timingProperties, ...sharedFlags}, additionalProperties: false},
+      services: {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          required: ['name', 'vip', 'port', 'check', 'real-servers'],
+          properties: serviceBase,
+          allOf: checks.map((check) => ({
+            if: {properties: {check: {const: check.id}}, required: ['check']},
+            then: {properties: checkOptions(check.flags)},
+          })),
+          unevaluatedProperties: false,
+        },
+      },
+    },
+    required: ['services'],
+    additionalProperties: false,
+  };
+}

@@ -1,0 +1,253 @@
+/**
+ * Reads the agent's configuration: YAML (JSON is YAML too) -> the generated schema (shape and types, one line
+ * per error with its key path) -> every target's options through its plugin's own `prepare`, so a value the CLI
+ * would refuse is refused here with the same words, naming the key instead of the flag.
+ *
+ * One target is one (service, real server) pair; its id `service/rs` keys its state across reloads.
+ */
+import {readFile} from 'node:fs/promises';
+import {createRequire} from 'node:module';
+import {parseDocument} from 'yaml';
+import {UsageError} from '../core/errors.js';
+import {IpAddress} from '../core/wire/address.js';
+import type {FlagValue, FlagValues} from '../plugin-api/flag-spec.js';
+import type {CheckPlugin} from '../plugin-api/plugin.js';
+import {AGENT_SET_FLAGS, SHARED_FLAGS} from './config-schema.js';
+import type {HealthRules} from './health.js';
+
+export interface TargetConfig {
+  /** `service/rs`. */
+  readonly id: string;
+  readonly service: string;
+  readonly vip: IpAddress;
+  readonly port: number;
+  readonly rs: IpAddress;
+  readonly check: string;
+  readonly plugin: CheckPlugin;
+  readonly options: unknown;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly health: HealthRules;
+  /** The keepalived track_file of this real server, if the service has `file-check`. */
+  readonly fileCheck?: string;
+}
+
+export interface AgentConfig {
+  readonly listen: {readonly host: string; readonly port: number};
+  readonly maxConcurrent: number;
+  readonly sourcePorts: number;
+  readonly targets: readonly TargetConfig[];
+}
+
+/** Every problem of a configuration, one line each (`services[1].path: must be string`). */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+type Validator = ((data: unknown) => boolean) & {errors?: Array<{instancePath: string; message?: string; keyword: string; params: Record<string, unknown>}> | null};
+
+let validator: Validator | undefined;
+
+/** The standalone validator the build compiled from docs/schema/agent.schema.json (dist/agent/config-validator.cjs). */
+function compiledValidator(): Validator {
+  if (validator) return validator;
+  const require = createRequire(import.meta.url);
+  try {
+    validator = require('./config-validator.cjs') as Validator;
+  } catch (error) {
+    throw new UsageError(`the agent's config validator is not built (${(error as Error).message.split('\n')[0]}): run npm run build`);
+  }
+  return validator;
+}
+
+const DEFAULTS = {interval: 5, timeout: 2, rise: 2, fall: 3, initial: 'down' as const, listen: '127.0.0.1:9470', maxConcurrent: 256, sourcePorts: 1024};
+
+export async function loadConfig(path: string, plugins: ReadonlyMap<string, CheckPlugin>): Promise<AgentConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
+  }
+  return parseConfig(text, plugins, path);
+}
+
+export function parseConfig(text: string, plugins: ReadonlyMap<string, CheckPlugin>, origin = 'config'): AgentConfig {
+  const document = parseDocument(text, {prettyErrors: false, uniqueKeys: true});
+  if (document.errors.length > 0) {
+    throw new ConfigError(document.errors.map((e) => `${origin}: ${e.message.split('\n')[0]}`));
+  }
+  const data: unknown = document.toJS();
+  const validate = compiledValidator();
+  if (!validate(data)) throw new ConfigError(describeSchemaErrors(validate.errors ?? []));
+  return normalize(data as RawConfig, plugins);
+}
+
+interface RawService {
+  name: string;
+  vip: string;
+  port: number | string;
+  check: string;
+  'real-servers': Array<string | {address: string; mac?: string}>;
+  'file-check'?: string;
+  [key: string]: unknown;
+}
+
+interface RawConfig {
+  listen?: string;
+  'max-concurrent'?: number;
+  'source-ports'?: number;
+  defaults?: Record<string, unknown>;
+  services: RawService[];
+}
+
+/** ajv's errors as `key.path: problem`; the if/then structure repeats some, so they are deduplicated. */
+export function describeSchemaErrors(errors: NonNullable<Validator['errors']>): string[] {
+  const lines = new Set<string>();
+  for (const error of errors) {
+    if (error.keyword === 'if' || error.keyword === 'anyOf') continue;
+    const path = keyPath(error.instancePath);
+    if (error.keyword === 'unevaluatedProperties' || error.keyword === 'additionalProperties') {
+      const key = String(error.params['unevaluatedProperty'] ?? error.params['additionalProperty']);
+      lines.add(`${path ? `${path}.` : ''}${key}: unknown key${path.startsWith('services[') ? ' for this check' : ''}`);
+    } else if (error.keyword === 'required') {
+      lines.add(`${path ? `${path}.` : ''}${String(error.params['missingProperty'])}: required`);
+    } else if (error.keyword === 'enum') {
+      lines.add(`${path || '(top)'}: must be one of ${(error.params['allowedValues'] as unknown[]).join(', ')}`);
+    } else {
+      lines.add(`${path || '(top)'}: ${error.message ?? error.keyword}`);
+    }
+  }
+  // A type error inside anyOf alternatives says nothing useful alone: fall back to the anyOf's own line.
+  if (lines.size === 0) for (const error of errors) lines.add(`${keyPath(error.instancePath) || '(top)'}: ${error.message ?? error.keyword}`);
+  return [...lines];
+}
+
+function keyPath(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((path, part) => (/^\d+$/.test(part) ? `${path}[${part}]` : path ? `${path}.${part}` : part), '');
+}
+
+function seconds(value: unknown, fallback: number): number {
+  if (value === undefined) return fallback * 1000;
+  return Number(typeof value === 'string' ? value.trim() : value) * 1000;
+}
+
+function flagValue(value: unknown): FlagValue {
+  if (typeof value === 'number') return String(value);
+  if (Array.isArray(value)) return value.map(String);
+  return value as FlagValue;
+}
+
+function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): AgentConfig {
+  const problems: string[] = [];
+  const defaults = raw.defaults ?? {};
+  const listen = parseListen(raw.listen ?? DEFAULTS.listen);
+  if (typeof listen === 'string') problems.push(`listen: ${listen}`);
+  const targets: TargetConfig[] = [];
+  const names = new Set<string>();
+  const files = new Map<string, string>();
+  raw.services.forEach((service, index) => {
+    const at = `services[${index}]`;
+    if (names.has(service.name)) problems.push(`${at}.name: '${service.name}' is used by another service`);
+    names.add(service.name);
+    const plugin = plugins.get(service.check);
+    if (!plugin) {
+      problems.push(`${at}.check: '${service.check}' is not a check the agent can run`);
+      return;
+    }
+    const setting = (key: string) => (service[key] !== undefined ? service[key] : defaults[key]);
+    const intervalMs = seconds(setting('interval'), DEFAULTS.interval);
+    const timeoutMs = seconds(setting('timeout'), DEFAULTS.timeout);
+    if (timeoutMs > intervalMs) problems.push(`${at}.timeout: ${timeoutMs / 1000} s is longer than the interval (${intervalMs / 1000} s)`);
+    const health: HealthRules = {
+      rise: (setting('rise') as number | undefined) ?? DEFAULTS.rise,
+      fall: (setting('fall') as number | undefined) ?? DEFAULTS.fall,
+      initial: (setting('initial-state') as 'up' | 'down' | undefined) ?? DEFAULTS.initial,
+    };
+    const seen = new Set<string>();
+    service['real-servers'].forEach((entry, rsIndex) => {
+      const rsAt = `${at}.real-servers[${rsIndex}]`;
+      const address = typeof entry === 'string' ? entry : entry.address;
+      const values: Record<string, FlagValue> = {};
+      for (const spec of plugin.flags) {
+        if (AGENT_SET_FLAGS.has(spec.name)) continue;
+        const given = service[spec.name] !== undefined ? service[spec.name] : SHARED_FLAGS.has(spec.name) ? defaults[spec.name] : undefined;
+        values[spec.name] = given === undefined ? (spec.type === 'count' ? 0 : spec.default) : flagValue(given);
+      }
+      values['vip'] = service.vip;
+      values['rs'] = address;
+      values['port'] = String(service.port);
+      values['timeout'] = String(timeoutMs / 1000);
+      if (typeof entry !== 'string' && entry.mac !== undefined) values['mac'] = entry.mac;
+      let options: unknown;
+      try {
+        options = plugin.prepare(values as FlagValues);
+      } catch (error) {
+        problems.push(`${problemPath(error, at, rsAt)}: ${flagWordsAsKeys((error as Error).message)}`);
+        return;
+      }
+      const rs = IpAddress.parse(address)!;
+      const id = `${service.name}/${rs}`;
+      if (seen.has(id)) {
+        problems.push(`${rsAt}: ${rs} is listed twice`);
+        return;
+      }
+      seen.add(id);
+      const fileCheck = service['file-check']?.replaceAll('{rs}', rs.toString()).replaceAll('{service}', service.name);
+      if (fileCheck !== undefined) {
+        const other = files.get(fileCheck);
+        if (other) problems.push(`${at}.file-check: ${fileCheck} is also the file of ${other}`);
+        files.set(fileCheck, id);
+      }
+      targets.push({
+        id,
+        service: service.name,
+        vip: IpAddress.parse(service.vip)!,
+        port: Number(service.port),
+        rs,
+        check: service.check,
+        plugin,
+        options,
+        intervalMs,
+        timeoutMs,
+        health,
+        ...(fileCheck === undefined ? {} : {fileCheck}),
+      });
+    });
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    listen: listen as {host: string; port: number},
+    maxConcurrent: raw['max-concurrent'] ?? DEFAULTS.maxConcurrent,
+    sourcePorts: raw['source-ports'] ?? DEFAULTS.sourcePorts,
+    targets,
+  };
+}
+
+/** Which key a plugin's complaint is about: `--rs` is the real server's entry, `--vip` the service's vip, ... */
+function problemPath(error: unknown, serviceAt: string, rsAt: string): string {
+  const flag = /--([a-z][a-z0-9-]*)/.exec((error as Error).message)?.[1];
+  if (flag === 'rs' || flag === 'mac') return rsAt;
+  if (flag === undefined) return serviceAt;
+  return `${serviceAt}.${flag === 'vip' || flag === 'port' ? flag : flag}`;
+}
+
+/** "--path must start with /" reads, in a config, "path must start with /". */
+function flagWordsAsKeys(message: string): string {
+  return message.replace(/--([a-z][a-z0-9-]*)/g, '$1');
+}
+
+function parseListen(text: string): {host: string; port: number} | string {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text.trim());
+  const port = Number(match?.[3]);
+  if (!match || port < 1 || port > 65535) return `'${text}' is not host:port (IPv6 as [address]:port)`;
+  return {host: match[1] ?? match[2]!, port};
+}

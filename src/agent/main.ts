@@ -1,0 +1,78 @@
+/**
+ * The agent as a process: `vipcheck agent --config FILE` runs until SIGTERM or SIGINT (stopping within a
+ * second), and reloads on SIGHUP; `vipcheck agent --check-config FILE` validates and prints one line per
+ * problem (exit 0 when valid, 1 when not). Log lines go to stderr without colours or timestamps (journald adds
+ * both). A problem at start (bad config, no privileges, port in use) is one line and exit 1.
+ */
+import {createRequire} from 'node:module';
+import {parseArgs} from 'node:util';
+import {EnvironmentError} from '../core/errors.js';
+import {Agent} from './agent.js';
+import {agentChecks} from './checks.js';
+import {ConfigError, loadConfig} from './config.js';
+
+const USAGE = 'usage: vipcheck agent --config FILE | --check-config FILE';
+
+function log(line: string): void {
+  process.stderr.write(`vipcheck agent: ${line}\n`);
+}
+
+function version(): string {
+  try {
+    return (createRequire(import.meta.url)('../../package.json') as {version: string}).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function agentMain(argv: readonly string[]): Promise<never> {
+  let values: {config?: string; 'check-config'?: string};
+  try {
+    values = parseArgs({args: [...argv], options: {config: {type: 'string'}, 'check-config': {type: 'string'}}, strict: true, allowPositionals: false}).values;
+  } catch (error) {
+    log(`${(error as Error).message.split('. ')[0]}; ${USAGE}`);
+    process.exit(1);
+  }
+  if (values['check-config'] !== undefined) {
+    try {
+      const config = await loadConfig(values['check-config'], await agentChecks());
+      process.stdout.write(`${values['check-config']}: valid, ${config.targets.length} targets\n`);
+      process.exit(0);
+    } catch (error) {
+      const lines = error instanceof ConfigError ? error.problems : [(error as Error).message];
+      process.stdout.write(lines.map((line) => `${values['check-config']}: ${line}`).join('\n') + '\n');
+      process.exit(1);
+    }
+  }
+  if (values.config === undefined) {
+    log(USAGE);
+    process.exit(1);
+  }
+  let agent: Agent;
+  try {
+    agent = await Agent.start({configPath: values.config, log, version: version()});
+  } catch (error) {
+    const lines = error instanceof ConfigError ? error.problems : [(error as Error).message.split('\n')[0]!];
+    for (const line of lines) log(error instanceof ConfigError || error instanceof EnvironmentError ? line : `cannot start: ${line}`);
+    process.exit(1);
+  }
+  let reloading = Promise.resolve(true);
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(() => agent.reload());
+  });
+  const stop = (signal: string) => {
+    log(`${signal}: stopping`);
+    // Whatever happens, the process is gone within a second (systemd's stop, keepalived's view).
+    setTimeout(() => process.exit(0), 1000).unref();
+    agent.stop().then(
+      () => process.exit(0),
+      (error: Error) => {
+        log(`stopping: ${error.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return new Promise<never>(() => {});
+}

@@ -1,0 +1,149 @@
+/**
+ * The agent's Prometheus metrics (prom-client). The names and labels are a contract (docs/agent.md):
+ * every target series is labelled `service, vip, port, rs, check`; a target removed from the configuration
+ * loses its series at once (prom-client's remove()).
+ * - vipcheck_up: 1 or 0, the state after rise/fall;
+ * - vipcheck_probe_success: the last probe (1 OK/WARNING, else 0);
+ * - vipcheck_probe_duration_seconds: a histogram of probe durations;
+ * - vipcheck_probes_total{result}: ok, warning, critical, unknown;
+ * - vipcheck_state_changes_total;
+ * - vipcheck_last_probe_timestamp_seconds;
+ * - check-specific gauges named as blackbox_exporter names them: vipcheck_http_status_code,
+ *   vipcheck_ssl_earliest_cert_expiry (from the result's perfdata);
+ * - the agent's own: scheduler, port block, neighbour cache and per-interface frame counters, and prom-client's
+ *   process metrics.
+ */
+import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client';
+import type {CheckResult} from '../core/result/check-result.js';
+import {State} from '../core/result/state.js';
+import type {TargetConfig} from './config.js';
+
+const TARGET_LABELS = ['service', 'vip', 'port', 'rs', 'check'] as const;
+type TargetLabels = Record<(typeof TARGET_LABELS)[number], string>;
+
+const RESULT_NAMES: Record<State, string> = {
+  [State.Ok]: 'ok',
+  [State.Warning]: 'warning',
+  [State.Critical]: 'critical',
+  [State.Unknown]: 'unknown',
+};
+
+export function targetLabels(target: Pick<TargetConfig, 'service' | 'vip' | 'port' | 'rs' | 'check'>): TargetLabels {
+  return {service: target.service, vip: target.vip.toString(), port: String(target.port), rs: target.rs.toString(), check: target.check};
+}
+
+export interface InterfaceCounts {
+  readonly name: string;
+  readonly received: number;
+  readonly dropped: ReadonlyMap<string, number>;
+}
+
+export interface AgentGauges {
+  readonly interfaces: () => readonly InterfaceCounts[];
+  readonly targets: () => number;
+  readonly inFlight: () => number;
+  readonly portsBusy: () => number;
+  readonly portsHeld: () => number;
+}
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  private readonly up: Gauge;
+  private readonly probeSuccess: Gauge;
+  private readonly duration: Histogram;
+  private readonly probes: Counter;
+  private readonly changes: Counter;
+  private readonly lastProbe: Gauge;
+  private readonly httpStatus: Gauge;
+  private readonly certExpiry: Gauge;
+  readonly reloads: Counter;
+  readonly neighborChanges: Counter;
+  /** How late probes started against their schedule: what a slow or hostile server must not make grow. */
+  readonly startDelay: Histogram;
+
+  constructor(gauges: AgentGauges) {
+    const registers = [this.registry];
+    const labelNames = [...TARGET_LABELS];
+    this.up = new Gauge({name: 'vipcheck_up', help: 'Whether the real server is up through the VIP path, after rise/fall (1 up, 0 down).', labelNames, registers});
+    this.probeSuccess = new Gauge({name: 'vipcheck_probe_success', help: 'Whether the last probe succeeded (OK or WARNING).', labelNames, registers});
+    this.duration = new Histogram({
+      name: 'vipcheck_probe_duration_seconds',
+      help: 'Duration of a probe, neighbour resolution included.',
+      labelNames,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.probes = new Counter({name: 'vipcheck_probes_total', help: 'Probes by result.', labelNames: [...labelNames, 'result'], registers});
+    this.changes = new Counter({name: 'vipcheck_state_changes_total', help: 'Up/down transitions after rise/fall.', labelNames, registers});
+    this.lastProbe = new Gauge({name: 'vipcheck_last_probe_timestamp_seconds', help: 'When the last probe ended (Unix time).', labelNames, registers});
+    this.httpStatus = new Gauge({name: 'vipcheck_http_status_code', help: 'HTTP status of the last probe (as blackbox_exporter\'s probe_http_status_code).', labelNames, registers});
+    this.certExpiry = new Gauge({
+      name: 'vipcheck_ssl_earliest_cert_expiry',
+      help: 'Unix time the earliest certificate of the last TLS probe expires (as blackbox_exporter\'s probe_ssl_earliest_cert_expiry).',
+      labelNames,
+      registers,
+    });
+    this.reloads = new Counter({name: 'vipcheck_agent_reloads_total', help: 'Configuration reloads by outcome.', labelNames: ['result'], registers});
+    this.neighborChanges = new Counter({name: 'vipcheck_neighbor_changes_total', help: 'Real servers whose MAC changed between resolutions.', registers});
+    this.startDelay = new Histogram({
+      name: 'vipcheck_agent_probe_start_delay_seconds',
+      help: 'How late each probe turn was handled against its schedule.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    new Counter({
+      name: 'vipcheck_frames_received_total',
+      help: 'Frames the shared packet socket of an interface received.',
+      labelNames: ['interface'],
+      registers,
+      collect() {
+        this.reset();
+        for (const i of gauges.interfaces()) this.inc({interface: i.name}, i.received);
+      },
+    });
+    new Counter({
+      name: 'vipcheck_frames_dropped_total',
+      help: 'Frames the checksum gate dropped (a wrong checksum the kernel did not vouch for), by reason.',
+      labelNames: ['interface', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const i of gauges.interfaces()) for (const [reason, count] of i.dropped) this.inc({interface: i.name, reason}, count);
+      },
+    });
+    new Gauge({name: 'vipcheck_agent_targets', help: 'Targets configured.', registers, collect() { this.set(gauges.targets()); }});
+    new Gauge({name: 'vipcheck_agent_probes_in_flight', help: 'Probes running now.', registers, collect() { this.set(gauges.inFlight()); }});
+    new Gauge({name: 'vipcheck_agent_source_ports_busy', help: 'Source ports used by flows now.', registers, collect() { this.set(gauges.portsBusy()); }});
+    new Gauge({name: 'vipcheck_agent_source_ports', help: 'Source ports the agent holds.', registers, collect() { this.set(gauges.portsHeld()); }});
+    collectDefaultMetrics({register: this.registry});
+  }
+
+  /** A target's series before its first probe: up as configured, nothing probed yet. */
+  configured(target: TargetConfig, up: boolean): void {
+    const labels = targetLabels(target);
+    this.up.set(labels, up ? 1 : 0);
+    for (const result of Object.values(RESULT_NAMES)) this.probes.inc({...labels, result}, 0);
+    this.changes.inc(labels, 0);
+  }
+
+  probed(target: TargetConfig, result: CheckResult, seconds: number, up: boolean, changed: boolean): void {
+    const labels = targetLabels(target);
+    this.probeSuccess.set(labels, result.state === State.Ok || result.state === State.Warning ? 1 : 0);
+    this.duration.observe(labels, seconds);
+    this.probes.inc({...labels, result: RESULT_NAMES[result.state]});
+    this.lastProbe.set(labels, Date.now() / 1000);
+    this.up.set(labels, up ? 1 : 0);
+    if (changed) this.changes.inc(labels);
+    const status = result.perfdata.find((p) => p.label === 'status');
+    if (status && typeof status.value === 'number') this.httpStatus.set(labels, status.value);
+    const expiry = (result.data as {tls?: {validTo?: string}} | undefined)?.tls?.validTo;
+    if (expiry) this.certExpiry.set(labels, Date.parse(expiry) / 1000);
+  }
+
+  /** The target left the configuration: every series of it goes. */
+  removed(target: TargetConfig): void {
+    const labels = targetLabels(target);
+    for (const metric of [this.up, this.probeSuccess, this.duration, this.changes, this.lastProbe, this.httpStatus, this.certExpiry]) metric.remove(labels);
+    for (const result of Object.values(RESULT_NAMES)) this.probes.remove({...labels, result});
+  }
+}

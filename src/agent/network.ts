@@ -1,0 +1,202 @@
+/**
+ * The agent's VipNetwork: what every check of the agent shares, where a one-shot run has its own of each.
+ * - One packet socket per interface, opened on first use, filtered in the kernel to ARP, NDP and segments to the
+ *   agent's port block, with a dispatcher handing each flow its own channel (core/link/dispatcher.ts).
+ * - One aligned block of source ports held for the agent's life (core/flow/port-block.ts); a port rests
+ *   after each flow before it is handed out again.
+ * - One neighbour cache (core/neighbor/cache.ts); a check that fails drops its real server's entry.
+ * - One nftables table dropping this host's RSTs from the block's ports (lvs-dr.md's kernel RST trap),
+ *   installed asynchronously at start and removed at stop, instead of a table per conversation.
+ * - TCP timestamps from one base for the agent's life, so they increase across flows of one 4-tuple.
+ */
+import {execFile} from 'node:child_process';
+import {readFile} from 'node:fs/promises';
+import {anyOf, neighborTraffic, toPortBlock} from '../core/link/bpf.js';
+import {FrameDispatcher} from '../core/link/dispatcher.js';
+import type {FrameLink} from '../core/link/link.js';
+import {PacketSocketLink} from '../core/link/packet-socket-link.js';
+import {EnvironmentError} from '../core/errors.js';
+import {PortBlock} from '../core/flow/port-block.js';
+import {NeighborCache} from '../core/neighbor/cache.js';
+import type {InterfaceInfo} from '../core/neighbor/interfaces.js';
+import {resolveNeighbor, type ResolvedNeighbor} from '../core/neighbor/resolve.js';
+import {randomUint32} from '../core/random.js';
+import type {IpAddress} from '../core/wire/address.js';
+import type {RunContext} from '../plugin-api/plugin.js';
+import type {FlowLink, FlowLinkRequest, NeighborRequest, VipNetwork} from '../plugin-api/vip-network.js';
+import {listeningPorts} from '../plugins/common/rst-guard.js';
+
+export interface AgentNetworkOptions {
+  /** Ports in the block: a power of two. */
+  readonly sourcePorts: number;
+  /** How long a port rests after its flow before reuse. */
+  readonly portQuarantineMs: number;
+  readonly neighborTtlMs: number;
+  readonly log: (line: string) => void;
+}
+
+interface SharedInterface {
+  readonly link: PacketSocketLink;
+  readonly dispatcher: FrameDispatcher;
+  readonly neighbors: NeighborCache;
+}
+
+/**
+ * The agent's nftables table, named by its port block (`vipcheck_agent_<base>_<size>`), so two agents in one
+ * network namespace never remove each other's, and one left by a killed agent is recognised: no port of its
+ * block is held any more.
+ */
+export function agentNftTable(base: number, size: number): string {
+  return `vipcheck_agent_${base}_${size}`;
+}
+
+export function agentRstGuardRules(base: number, size: number): string {
+  const ports = `${base}-${base + size - 1}`;
+  const table = agentNftTable(base, size);
+  return [
+    `table inet ${table}`,
+    `delete table inet ${table}`,
+    `table inet ${table} {`,
+    '  chain out {',
+    '    type filter hook output priority -100; policy accept;',
+    `    tcp sport ${ports} tcp flags & rst == rst drop`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+export class AgentNetwork implements VipNetwork {
+  readonly ports: PortBlock;
+  private readonly interfaces = new Map<string, SharedInterface>();
+  private readonly base = randomUint32();
+  private rstGuard: 'pending' | 'installed' | 'unavailable' = 'pending';
+  private closed = false;
+
+  constructor(private readonly options: AgentNetworkOptions) {
+    this.ports = PortBlock.reserve({size: options.sourcePorts, quarantineMs: options.portQuarantineMs});
+  }
+
+  /** Installs the RST guard; resolves either way (without nft, conversations from a host without the VIP may be reset). */
+  async start(): Promise<void> {
+    const {base, size} = this.ports;
+    await removeStaleAgentTables();
+    await new Promise<void>((resolve) => {
+      const child = execFile('nft', ['-f', '-'], {timeout: 5000}, (error) => {
+        if (error) {
+          this.rstGuard = 'unavailable';
+          const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'nft is not installed' : error.message.split('\n')[0];
+          this.options.log(`cannot drop this host's RSTs from ports ${base}-${base + size - 1} (${reason}): conversations from a host without the VIP may be reset`);
+        } else {
+          this.rstGuard = 'installed';
+        }
+        resolve();
+      });
+      child.stdin?.end(agentRstGuardRules(base, size));
+    });
+  }
+
+  get suppressesKernelRsts(): boolean {
+    return this.rstGuard === 'installed';
+  }
+
+  get rstGuardState(): string {
+    return this.rstGuard;
+  }
+
+  openFlowLink(request: FlowLinkRequest, context: RunContext): FlowLink {
+    if (this.closed) throw new EnvironmentError('the agent is stopping');
+    const shared = this.interfaceFor(request.iface);
+    const port = this.ports.acquire();
+    if (port === undefined) {
+      throw new EnvironmentError(`no free source port: all ${this.ports.available} of the block are in use or resting (raise source-ports)`);
+    }
+    let link: FrameLink;
+    try {
+      link = shared.dispatcher.openFlow('tcp', port);
+    } catch (error) {
+      this.ports.release(port);
+      throw error;
+    }
+    context.onCleanup(() => {
+      link.close();
+      this.ports.release(port);
+    });
+    return {link, localPort: port};
+  }
+
+  /** From the cache of the interface `link` belongs to (every flow link is a channel of one). */
+  resolveNeighbor(link: FrameLink, request: NeighborRequest): Promise<ResolvedNeighbor> {
+    const shared = this.interfaces.get(link.name);
+    if (!shared) return Promise.reject(new EnvironmentError(`interface ${link.name} is not open`));
+    return shared.neighbors.lookup(request.target, request.source, request.deadline, request.trace);
+  }
+
+  /** Drops a real server's cached MAC (its check failed: the next one resolves again). */
+  forgetNeighbor(address: IpAddress): void {
+    for (const shared of this.interfaces.values()) shared.neighbors.forget(address);
+  }
+
+  timestampBase(): number {
+    return this.base;
+  }
+
+  /** The shared sockets' counters, for the metrics. */
+  interfaceStats(): Array<{name: string; dispatcher: FrameDispatcher; link: PacketSocketLink; neighbors: NeighborCache}> {
+    return [...this.interfaces].map(([name, shared]) => ({name, ...shared}));
+  }
+
+  /** Closes every socket, gives the ports back and removes the RST guard. */
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const shared of this.interfaces.values()) shared.link.close();
+    this.interfaces.clear();
+    this.ports.close();
+    if (this.rstGuard === 'installed') {
+      const table = agentNftTable(this.ports.base, this.ports.size);
+      await new Promise<void>((resolve) => execFile('nft', ['delete', 'table', 'inet', table], {timeout: 2000}, () => resolve()));
+      this.rstGuard = 'pending';
+    }
+  }
+
+  private interfaceFor(iface: InterfaceInfo): SharedInterface {
+    const existing = this.interfaces.get(iface.name);
+    if (existing && existing.link.receiveError === undefined) return existing;
+    existing?.link.close();
+    const filter = anyOf(neighborTraffic(), toPortBlock(this.ports.base, this.ports.size, ['tcp']));
+    const link = new PacketSocketLink({interfaceName: iface.name, mac: iface.mac, filter, receiveBufferBytes: 16 * 1024 * 1024});
+    const dispatcher = new FrameDispatcher(link);
+    const neighbors = new NeighborCache({
+      ttlMs: this.options.neighborTtlMs,
+      resolve: async (target, source, deadline, trace) => {
+        const channel = dispatcher.openNeighborChannel();
+        try {
+          return await resolveNeighbor(channel, {target, source, deadline, ...(trace ? {trace} : {})});
+        } finally {
+          channel.close();
+        }
+      },
+    });
+    neighbors.onChange((address, previous, current) => this.options.log(`neighbour ${address} on ${iface.name} changed from ${previous} to ${current}`));
+    const shared = {link, dispatcher, neighbors};
+    this.interfaces.set(iface.name, shared);
+    return shared;
+  }
+
+}
+
+/** Tables of agents that are gone (SIGKILL): none of their block's ports is listening any more. */
+async function removeStaleAgentTables(): Promise<void> {
+  const tables = await new Promise<string>((resolve) => execFile('nft', ['list', 'tables'], {timeout: 2000}, (error, stdout) => resolve(error ? '' : stdout)));
+  const stale = [...tables.matchAll(/^table inet (vipcheck_agent_(\d+)_(\d+))$/gm)];
+  if (stale.length === 0) return;
+  const proc = await Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map((f) => readFile(f, 'utf8').catch(() => '')));
+  const listening = listeningPorts(proc);
+  for (const [, table, base, size] of stale) {
+    const from = Number(base);
+    let held = false;
+    for (let port = from; port < from + Number(size) && !held; port++) held = listening.has(port);
+    if (!held) await new Promise<void>((resolve) => execFile('nft', ['delete', 'table', 'inet', table!], {timeout: 2000}, () => resolve()));
+  }
+}

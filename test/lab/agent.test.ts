@@ -1,0 +1,194 @@
+/**
+ * `vipcheck agent` against the namespace lab, run from the director: good, no-VIP, closed and lossy real
+ * servers seen through /metrics, /status and the FILE_CHECK files; a real server that loses its VIP mid-run
+ * goes down after `fall` and comes back after `rise`; SIGHUP with a valid and an invalid file; hostile servers
+ * (an endless body, a silent one) that must not delay anybody else's probes; SIGTERM that leaves nothing behind.
+ */
+import assert from 'node:assert/strict';
+import {existsSync, readFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {describeLab} from './harness.js';
+import {AgentProcess} from '../support/agent-process.js';
+import {FIXTURE_PORTS, addEgressLoss, startFixtureServers} from '../support/lab-services.js';
+
+describeLab(
+  'vipcheck agent in the lab',
+  (s) => {
+    const files = () => join(s.lab.tmpDir, 'file-check');
+    const baseConfig = () => `
+listen: 127.0.0.1:9470
+defaults: {interval: 0.3, timeout: 0.25, rise: 2, fall: 2}
+services:
+  - name: web
+    vip: ${s.lab.vip4}
+    port: 80
+    check: tcp
+    real-servers: [${s.lab.hosts.good.ipv4}, ${s.lab.hosts.novip.ipv4}, ${s.lab.hosts.closed.ipv4}]
+    file-check: ${files()}/web-{rs}.state
+  - name: lossy
+    vip: ${s.lab.vip4}
+    port: ${FIXTURE_PORTS.http}
+    check: http-status
+    path: /
+    timeout: 0.28
+    real-servers: [${s.lab.hosts.good.ipv4}]
+`;
+    let agent: AgentProcess | undefined;
+
+    before(async () => {
+      await startFixtureServers(s.lab, 'good');
+      // 20 % of the good server's segments from port 8080 are lost on the bridge: TCP must recover.
+      await addEgressLoss(s.lab, 'good', FIXTURE_PORTS.http, 20);
+      agent = await AgentProcess.start(s.lab, 'director', baseConfig());
+    });
+
+    // The lab (the loss rule with it) is destroyed after the block; the agent is stopped by the last test, or here.
+    after(async () => {
+      await agent?.stop();
+    });
+
+    it('reports good, no-VIP, closed and lossy real servers in /metrics, /status and the FILE_CHECK files', async () => {
+      const a = agent!;
+      const {good, novip, closed} = s.lab.hosts;
+      await a.until(async () => (await a.upOf('web'))[good.ipv4] === 1, 10_000, 'good up');
+      await a.until(async () => (await a.upOf('lossy'))[good.ipv4] === 1, 10_000, 'lossy up');
+      const up = await a.upOf('web');
+      assert.deepEqual(up, {[good.ipv4]: 1, [novip.ipv4]: 0, [closed.ipv4]: 0});
+      const status = await a.status();
+      const web = status.services.find((x) => x.name === 'web')!;
+      const byRs = Object.fromEntries(web.realServers.map((r) => [r.rs, r]));
+      assert.equal(byRs[good.ipv4]!.state, 'up');
+      assert.match(byRs[novip.ipv4]!.lastProbe!.summary, /no answer/);
+      assert.match(byRs[closed.ipv4]!.lastProbe!.summary, /refused/);
+      assert.equal(readFileSync(join(files(), `web-${good.ipv4}.state`), 'utf8'), '0\n');
+      assert.equal(readFileSync(join(files(), `web-${novip.ipv4}.state`), 'utf8'), '1\n');
+      assert.equal(readFileSync(join(files(), `web-${closed.ipv4}.state`), 'utf8'), '1\n');
+      const metrics = await a.metrics();
+      const lossyOk = metrics.find((m) => m.name === 'vipcheck_probes_total' && m.labels['service'] === 'lossy' && m.labels['result'] === 'ok');
+      assert.ok(lossyOk && lossyOk.value >= 2, 'the lossy server is probed through the loss');
+      const status200 = metrics.find((m) => m.name === 'vipcheck_http_status_code' && m.labels['service'] === 'lossy');
+      assert.equal(status200?.value, 200);
+      const page = await a.get('/');
+      assert.match(page, /<title>vipcheck agent: 2 down<\/title>/);
+      assert.equal(await a.get('/healthz'), 'ok\n');
+    });
+
+    it('takes a real server that loses its VIP down after fall, and up again after rise once it is back', async () => {
+      const a = agent!;
+      const {good} = s.lab.hosts;
+      const file = join(files(), `web-${good.ipv4}.state`);
+      await a.until(async () => (await a.upOf('web'))[good.ipv4] === 1, 10_000, 'good up');
+      await s.lab.execOk('good', ['ip', 'addr', 'del', `${s.lab.vip4}/32`, 'dev', 'lo']);
+      try {
+        // fall 2 at 0.3 s intervals with 0.25 s probes: down within about 2 x 0.3 + 0.25 s.
+        const downMs = await a.until(async () => (await a.upOf('web'))[good.ipv4] === 0, 5_000, 'good down without its VIP');
+        assert.ok(downMs < 3_000, `${downMs} ms`);
+        assert.equal(readFileSync(file, 'utf8'), '1\n');
+        const status = await a.status();
+        const entry = status.services.find((x) => x.name === 'web')!.realServers.find((r) => r.rs === good.ipv4)!;
+        assert.equal(entry.state, 'down');
+        await a.waitForLog(new RegExp(`web ${s.lab.vip4}:80 rs ${good.ipv4}: up -> down after 2 failures: .*no answer`));
+      } finally {
+        await s.lab.execOk('good', ['ip', 'addr', 'add', `${s.lab.vip4}/32`, 'dev', 'lo']);
+      }
+      const upMs = await a.until(async () => (await a.upOf('web'))[good.ipv4] === 1, 5_000, 'good up again with its VIP');
+      assert.ok(upMs < 3_000, `${upMs} ms`);
+      assert.equal(readFileSync(file, 'utf8'), '0\n');
+      const changes = (await a.metrics()).find((m) => m.name === 'vipcheck_state_changes_total' && m.labels['rs'] === good.ipv4 && m.labels['service'] === 'web');
+      assert.ok(changes && changes.value >= 3, 'up, down, up');
+    });
+
+    it('reloads a valid file on SIGHUP, and keeps running the old one when the new one is invalid', async () => {
+      const a = agent!;
+      a.rewriteConfig(`${baseConfig()}
+  - name: extra
+    vip: ${s.lab.vip4}
+    port: 80
+    check: tcp
+    real-servers: [${s.lab.hosts.good.ipv4}]
+`);
+      a.signal('SIGHUP');
+      await a.waitForLog(/reloaded: 5 targets \(was 4\)/);
+      await a.until(async () => (await a.upOf('extra'))[s.lab.hosts.good.ipv4] === 1, 5_000, 'extra up');
+      a.rewriteConfig(`${baseConfig()}\n  - name: broken\n    vip: not-an-address\n    port: 80\n    check: tcp\n    real-servers: [${s.lab.hosts.good.ipv4}]\n    pathh: /\n`);
+      a.signal('SIGHUP');
+      await a.waitForLog(/reload refused, keeping the running configuration: services\[2\]\.pathh: unknown key/);
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      assert.equal((await a.upOf('extra'))[s.lab.hosts.good.ipv4], 1, 'the old configuration still runs');
+      const targets = (await a.metrics()).find((m) => m.name === 'vipcheck_agent_targets');
+      assert.equal(targets?.value, 5);
+      // Back to the base file: the extra service's series go.
+      a.rewriteConfig(baseConfig());
+      a.signal('SIGHUP');
+      await a.waitForLog(/reloaded: 4 targets \(was 5\)/);
+      assert.deepEqual(await a.upOf('extra'), {});
+    });
+
+    it('does not let an endless body or a silent server delay the other probes (p99 start delay under 10 ms)', async () => {
+      const good = s.lab.hosts.good.ipv4;
+      const many = Array.from({length: 20}, (_, i) => `
+  - name: g${i}
+    vip: ${s.lab.vip4}
+    port: 80
+    check: tcp
+    real-servers: [${good}]`).join('');
+      const hostile = await AgentProcess.start(
+        s.lab,
+        'director',
+        `listen: 127.0.0.1:9471
+defaults: {interval: 0.2, timeout: 0.19, rise: 1, fall: 1}
+services:${many}
+  - name: endless
+    vip: ${s.lab.vip4}
+    port: ${FIXTURE_PORTS.http}
+    check: http
+    path: /endless
+    real-servers: [${good}]
+  - name: silent
+    vip: ${s.lab.vip4}
+    port: ${FIXTURE_PORTS.http}
+    check: http-status
+    path: /slow?ms=60000
+    real-servers: [${good}]
+`,
+        9471,
+      );
+      try {
+        // Measured between two scrapes once every check has run (the first runs load their modules).
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        const bucketOf = (metrics: Awaited<ReturnType<AgentProcess['metrics']>>, le: string) =>
+          metrics.find((m) => m.name === 'vipcheck_agent_probe_start_delay_seconds_bucket' && m.labels['le'] === le)!.value;
+        const before = await hostile.metrics();
+        await new Promise((resolve) => setTimeout(resolve, 4000));
+        const metrics = await hostile.metrics();
+        const bucket = (le: string) => bucketOf(metrics, le) - bucketOf(before, le);
+        const total = bucket('+Inf');
+        assert.ok(total > 300, `${total} turns`);
+        if (process.env.LAB_FIGURES) console.log(`      [figures] start delay: ${bucket('0.001')} of ${total} within 1 ms, ${bucket('0.0025')} within 2.5 ms, ${bucket('0.01')} within 10 ms`);
+        assert.ok(bucket('0.01') / total >= 0.99, `only ${bucket('0.01')} of ${total} turns started within 10 ms`);
+        const up = await hostile.upOf('g0');
+        assert.equal(up[good], 1);
+        const endless = metrics.find((m) => m.name === 'vipcheck_probes_total' && m.labels['service'] === 'endless' && m.labels['result'] === 'critical');
+        const silent = metrics.find((m) => m.name === 'vipcheck_probes_total' && m.labels['service'] === 'silent' && m.labels['result'] === 'critical');
+        assert.ok(endless && endless.value > 0 && silent && silent.value > 0, 'both hostile targets fail by their deadline');
+      } finally {
+        await hostile.stop();
+      }
+    });
+
+    it('stops within a second on SIGTERM and leaves no process, socket or firewall rule behind, but every FILE_CHECK file', async () => {
+      const a = agent!;
+      assert.match((await s.lab.execOk('director', ['nft', 'list', 'tables'])).stdout, /table inet vipcheck_agent_\d+_1024/);
+      const {code, ms} = await a.stop();
+      assert.equal(code, 0);
+      assert.ok(ms < 1000, `${ms} ms`);
+      assert.doesNotMatch((await s.lab.execOk('director', ['nft', 'list', 'tables'])).stdout, /vipcheck_agent/);
+      const listening = (await s.lab.execOk('director', ['ss', '-Hltn'])).stdout;
+      assert.equal(listening.trim(), '', `sockets left: ${listening}`);
+      for (const rs of [s.lab.hosts.good, s.lab.hosts.novip, s.lab.hosts.closed]) {
+        assert.ok(existsSync(join(files(), `web-${rs.ipv4}.state`)), 'FILE_CHECK files are never deleted');
+      }
+    });
+  },
+  {timeoutMs: 60_000},
+);
