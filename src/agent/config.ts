@@ -56,12 +56,16 @@ let validator: Validator | undefined;
 function compiledValidator(): Validator {
   if (validator) return validator;
   const require = createRequire(import.meta.url);
-  try {
-    validator = require('./config-validator.cjs') as Validator;
-  } catch (error) {
-    throw new UsageError(`the agent's config validator is not built (${(error as Error).message.split('\n')[0]}): run npm run build`);
+  // Built next to this module in dist/agent/; the tests run this module from src/agent/, beside the sources.
+  for (const candidate of ['./config-validator.cjs', '../../dist/agent/config-validator.cjs']) {
+    try {
+      validator = require(candidate) as Validator;
+      return validator;
+    } catch {
+      // try the next place
+    }
   }
-  return validator;
+  throw new UsageError("the agent's config validator is not built: run npm run build");
 }
 
 const DEFAULTS = {interval: 5, timeout: 2, rise: 2, fall: 3, initial: 'down' as const, listen: '127.0.0.1:9470', maxConcurrent: 256, sourcePorts: 1024};
@@ -191,7 +195,7 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
       try {
         options = plugin.prepare(values as FlagValues);
       } catch (error) {
-        problems.push(`${problemPath(error, at, rsAt)}: ${flagWordsAsKeys((error as Error).message)}`);
+        problems.push(`${problemPath(error, at, rsAt)}: ${flagWordsAsKeys((error as Error).message.replace(/^--[a-z][a-z0-9-]*: /, ''))}`);
         return;
       }
       const rs = IpAddress.parse(address)!;
@@ -223,7 +227,8 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
       });
     });
   });
-  if (problems.length > 0) throw new ConfigError(problems);
+  // A service-level value every real server refuses is one problem, not one per real server.
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   return {
     listen: listen as {host: string; port: number},
     maxConcurrent: raw['max-concurrent'] ?? DEFAULTS.maxConcurrent,
@@ -237,7 +242,7 @@ function problemPath(error: unknown, serviceAt: string, rsAt: string): string {
   const flag = /--([a-z][a-z0-9-]*)/.exec((error as Error).message)?.[1];
   if (flag === 'rs' || flag === 'mac') return rsAt;
   if (flag === undefined) return serviceAt;
-  return `${serviceAt}.${flag === 'vip' || flag === 'port' ? flag : flag}`;
+  return `${serviceAt}.${flag}`;
 }
 
 /** "--path must start with /" reads, in a config, "path must start with /". */

@@ -2,6 +2,8 @@
  * The demo behind `./scripts/demo`: builds the namespace lab and runs vipcheck against it from the director,
  * showing what the VIP path sees that an ordinary RIP check does not. Tears the lab down on every exit path.
  */
+import {readFileSync, writeFileSync} from 'node:fs';
+import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {createLab, type Lab} from './lab.js';
 
@@ -54,9 +56,66 @@ async function main(): Promise<void> {
       {title: "The plugin's own problems are UNKNOWN (exit 3) with one line", ns: 'director', args: ['tcp', '--vip', lab.vip4, '--rs', h.good.ipv4, '--port', '99999']},
     ];
     for (const step of steps) await show(lab, step);
+    await showAgent(lab);
   } finally {
     await lab.destroy();
     console.log('\nLab torn down.');
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The agent: every real server in one process, /metrics, a FILE_CHECK file, and a state change as it happens. */
+async function showAgent(lab: Lab): Promise<void> {
+  const h = lab.hosts;
+  const config = join(lab.tmpDir, 'agent.yaml');
+  const stateFile = (rs: string) => join(lab.tmpDir, `web-${rs}.state`);
+  writeFileSync(
+    config,
+    `listen: 127.0.0.1:9470
+defaults: {interval: 0.5, timeout: 0.4, rise: 2, fall: 2}
+services:
+  - name: web
+    vip: ${lab.vip4}
+    port: 80
+    check: http-status
+    real-servers: [${h.good.ipv4}, ${h.novip.ipv4}, ${h.closed.ipv4}]
+    file-check: ${join(lab.tmpDir, 'web-{rs}.state')}
+`,
+  );
+  console.log('\n# The agent: every real server of the director in one long-running process');
+  console.log(readFileSync(config, 'utf8').replace(/^/gm, '    '));
+  console.log(`[director]$ vipcheck agent --config ${config} &`);
+  const agent = lab.spawn('director', [process.execPath, BIN, 'agent', '--config', config]);
+  let log = '';
+  let partial = '';
+  agent.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    log += chunk;
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) console.log(`  (agent log) ${line}`);
+  });
+  agent.stdout!.resume();
+  const metrics = async () =>
+    (await lab.exec('director', ['curl', '-s', 'http://127.0.0.1:9470/metrics'])).stdout
+      .split('\n')
+      .filter((line) => line.startsWith('vipcheck_up{'))
+      .join('\n');
+  try {
+    for (let i = 0; i < 40 && !log.includes(`rs ${h.good.ipv4}: down -> up`); i++) await sleep(100);
+    console.log('\n[director]$ curl -s 127.0.0.1:9470/metrics | grep ^vipcheck_up');
+    console.log(await metrics());
+    console.log(`FILE_CHECK files (keepalived track_file: 0 up, 1 down): good ${readFileSync(stateFile(h.good.ipv4), 'utf8').trim()}, novip ${readFileSync(stateFile(h.novip.ipv4), 'utf8').trim()}`);
+    console.log(`\n# The VIP disappears from the good real server's lo (a netplan apply, a reboot without the config)...`);
+    console.log(`[good]$ ip addr del ${lab.vip4}/32 dev lo`);
+    await lab.execOk('good', ['ip', 'addr', 'del', `${lab.vip4}/32`, 'dev', 'lo']);
+    for (let i = 0; i < 40 && !log.includes(`rs ${h.good.ipv4}: up -> down`); i++) await sleep(100);
+    console.log('[director]$ curl -s 127.0.0.1:9470/metrics | grep ^vipcheck_up');
+    console.log(await metrics());
+    console.log(`FILE_CHECK file of good now: ${readFileSync(stateFile(h.good.ipv4), 'utf8').trim()} (keepalived takes it out of IPVS)`);
+  } finally {
+    agent.kill('SIGTERM');
+    await new Promise((resolve) => agent.once('exit', resolve));
   }
 }
 

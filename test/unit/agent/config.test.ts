@@ -1,0 +1,122 @@
+/**
+ * The agent's configuration: YAML (and JSON) into targets, with the check options under the CLI's own long flag
+ * names, and every problem as one line naming its key path; the published schema is the one the plugins' flag
+ * declarations generate.
+ */
+import assert from 'node:assert/strict';
+import {readFileSync} from 'node:fs';
+import {agentChecks} from '../../../src/agent/checks.js';
+import {buildAgentSchema} from '../../../src/agent/config-schema.js';
+import {ConfigError, parseConfig} from '../../../src/agent/config.js';
+import type {CheckPlugin} from '../../../src/plugin-api/plugin.js';
+
+let plugins: Map<string, CheckPlugin>;
+before(async () => {
+  plugins = await agentChecks();
+});
+
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, plugins);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return [...error.problems];
+  }
+  assert.fail('the configuration was accepted');
+}
+
+const service = (extra = '', check = 'tcp') => `
+services:
+  - name: web
+    vip: 198.51.100.100
+    port: 80
+    check: ${check}
+    real-servers: [198.51.100.11, {address: 198.51.100.12, mac: '02:00:00:00:00:12'}]${extra}
+`;
+
+describe('agent configuration', () => {
+  it('makes one target per real server, with defaults, the service values and the file-check template', () => {
+    const config = parseConfig(
+      `listen: '[::1]:9471'
+defaults: {interval: 2, timeout: '0.5', rise: 3, interface: eth0}
+${service('\n    file-check: /run/vipcheck/{service}-{rs}.state\n    fall: 4\n    clean-close: true')}`,
+      plugins,
+    );
+    assert.deepEqual(config.listen, {host: '::1', port: 9471});
+    assert.equal(config.maxConcurrent, 256);
+    assert.deepEqual(
+      config.targets.map((t) => [t.id, t.intervalMs, t.timeoutMs, t.health.rise, t.health.fall, t.health.initial, t.fileCheck]),
+      [
+        ['web/198.51.100.11', 2000, 500, 3, 4, 'down', '/run/vipcheck/web-198.51.100.11.state'],
+        ['web/198.51.100.12', 2000, 500, 3, 4, 'down', '/run/vipcheck/web-198.51.100.12.state'],
+      ],
+    );
+    const options = config.targets[1]!.options as {target: {interfaceName?: string; mac?: {toString(): string}}; cleanClose: boolean};
+    assert.equal(options.target.interfaceName, 'eth0', 'a shared flag from defaults');
+    assert.equal(options.target.mac?.toString(), '02:00:00:00:00:12');
+    assert.equal(options.cleanClose, true, 'a check flag under its CLI name');
+  });
+
+  it('accepts JSON, which is YAML too', () => {
+    const config = parseConfig(JSON.stringify({services: [{name: 'a', vip: '2001:db8::100', port: '443', check: 'http-status', 'real-servers': ['2001:db8::11'], tls: true}]}), plugins);
+    assert.equal(config.targets[0]!.id, 'a/2001:db8::11');
+  });
+
+  it('takes a command line key for key: the http check options', () => {
+    const config = parseConfig(service("\n    path: /healthz\n    string: ok\n    warning: '0.1'\n    header: ['X-A: 1', 'X-B: 2']", 'http'), plugins);
+    const options = config.targets[0]!.options as {request: {path: string; headers: unknown[]}};
+    assert.equal(options.request.path, '/healthz');
+    assert.equal(options.request.headers.length, 2);
+  });
+
+  it('says what is wrong in one line per problem, with the key path', () => {
+    assert.deepEqual(problems(service('\n    pathh: /')), ['services[0].pathh: unknown key for this check']);
+    assert.deepEqual(problems(service('\n    rise: many')), ['services[0].rise: must be integer']);
+    assert.deepEqual(problems('services: []'), ['services: must NOT have fewer than 1 items']);
+    assert.deepEqual(problems('listen: 1\nservices:\n  - {name: a, vip: 198.51.100.100, port: 80, check: tcp}'), [
+      'listen: must be string',
+      'services[0].real-servers: required',
+    ]);
+    assert.deepEqual(problems(service().replace('check: tcp', 'check: arp-audit')), ['services[0].check: must be one of tcp, http, http-status']);
+    assert.deepEqual(problems(service('\n    path: /x')), ['services[0].path: unknown key for this check'], 'path is an http option, not a tcp one');
+  });
+
+  it('reports what the plugins refuse, in their words, naming the key', () => {
+    assert.deepEqual(problems(service().replace('vip: 198.51.100.100', 'vip: 198.51.100.300')), ["services[0].vip: '198.51.100.300' is not an IPv4 or IPv6 address"]);
+    assert.deepEqual(problems(service().replace('198.51.100.11,', 'nonsense,')), ["services[0].real-servers[0]: 'nonsense' is not an IPv4 or IPv6 address"]);
+    assert.match(problems(service("\n    warning: 'x:y'"))[0]!, /^services\[0\]\.warning: /);
+  });
+
+  it('refuses what only makes sense across the file: duplicate names and real servers, a timeout above the interval, a bad listen', () => {
+    const twice = `services:
+  - {name: a, vip: 198.51.100.100, port: 80, check: tcp, real-servers: [198.51.100.11, 198.51.100.11]}
+  - {name: a, vip: 198.51.100.100, port: 81, check: tcp, real-servers: [198.51.100.12], interval: 1, timeout: 2}
+listen: nowhere`;
+    assert.deepEqual(problems(twice), [
+      "listen: 'nowhere' is not host:port (IPv6 as [address]:port)",
+      'services[0].real-servers[1]: 198.51.100.11 is listed twice',
+      "services[1].name: 'a' is used by another service",
+      'services[1].timeout: 2 s is longer than the interval (1 s)',
+    ]);
+  });
+
+  it('refuses a file-check without {rs} (one file for every real server) and two targets writing one file', () => {
+    assert.deepEqual(problems(service('\n    file-check: /run/x.state')), ['services[0].file-check: must match pattern "\\{rs\\}"']);
+    const shared = `services:
+  - {name: a, vip: 198.51.100.100, port: 80, check: tcp, real-servers: [198.51.100.11], file-check: '/run/{rs}.state'}
+  - {name: b, vip: 198.51.100.100, port: 81, check: tcp, real-servers: [198.51.100.11], file-check: '/run/{rs}.state'}`;
+    assert.deepEqual(problems(shared), ['services[1].file-check: /run/198.51.100.11.state is also the file of a/198.51.100.11']);
+  });
+
+  it('gives YAML syntax errors one line each', () => {
+    const lines = problems('services: [\n  - name');
+    assert.ok(lines.length >= 1);
+    for (const line of lines) assert.match(line, /^config: [^\n]+$/);
+  });
+
+  it('publishes the schema the plugins generate (docs/schema/agent.schema.json is not edited by hand)', () => {
+    const generated = buildAgentSchema([...plugins.values()].map((p) => ({id: p.id, flags: p.flags})));
+    const published = JSON.parse(readFileSync(new URL('../../../docs/schema/agent.schema.json', import.meta.url), 'utf8'));
+    assert.deepEqual(published, generated);
+  });
+});
