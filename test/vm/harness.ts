@@ -89,3 +89,16 @@ export function describeVmScenario<T = KeepalivedDrResult>(name: ScenarioName, f
     fn(suite);
   });
 }
+
+/**
+ * In alpha mode every real server starts down: the table starts empty, good and novip (healthy at first) join
+ * only after passing a check, and closed (VIP present, nothing on port 80) never does.
+ */
+export function assertAdmittedByChecks(result: KeepalivedDrResult): void {
+  const { good, novip, closed } = result.hosts;
+  assert.notEqual(result.bothUpAfterMs, null, 'good and novip joined the table');
+  assert.deepEqual(result.timeline[0]?.realServers, [], 'alpha mode: the table starts empty');
+  const everSeen = new Set(result.timeline.flatMap((t) => t.realServers));
+  assert.ok(everSeen.has(good) && everSeen.has(novip), JSON.stringify(result.timeline));
+  assert.ok(!everSeen.has(closed), 'closed never joined the table');
+}
