@@ -7,7 +7,8 @@
 //
 // The host side (qemu.ts) writes into the share before boot:
 //   guest.env    shell assignments: VM_MODULE_ROOT (the unpacked kernel package), VM_MODULES (loaded before the
-//                scenario), VM_MODE (batch | shell), VM_SCENARIO_SECONDS (the scenario's deadline)
+//                scenario), VM_MODE (batch | shell), VM_SCENARIO_SECONDS (the scenario's deadline),
+//                VM_KEEP_PATHS (host paths the guest must see even where it mounts a tmpfs)
 //   scenario.sh  the scenario, run by /bin/sh as root
 // and reads back after the guest has ended:
 //   output.log   the scenario's stdout and stderr;  exit-status  its exit status;  any files the scenario wrote.
@@ -42,6 +43,9 @@ say "initramfs"
 for m in $(cat /modules.order); do insmod "/modules/$m.ko" || fail "insmod $m"; done
 
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose ${HOSTROOT_TAG} /newroot || fail "mount of the host root"
+# A second view of the host root that the tmpfs mounts below do not cover (a bind mount is not recursive).
+mkdir -p /hostroot
+mount --bind /newroot /hostroot || fail "bind of the host root"
 # Writable places on the read-only root; symlinks (/var/run -> /run on Debian) are left alone.
 for d in tmp run var/tmp var/lib/keepalived root; do
   if [ -d "/newroot/$d" ] && [ ! -L "/newroot/$d" ]; then mount -t tmpfs -o mode=1777 tmpfs "/newroot/$d" || fail "tmpfs on /$d"; fi
@@ -52,6 +56,14 @@ mkdir -p "$share" /newroot/run/vipcheck-vm/bin
 # The writable share without cache: every write reaches the host at once, even if the guest dies right after.
 mount -t 9p -o trans=virtio,version=9p2000.L ${SHARE_TAG} "$share" || fail "mount of the share"
 . "$share/guest.env" || fail "reading guest.env"
+# Paths the scenario needs from the host (the checkout, node's installation) that a tmpfs above now hides, e.g.
+# a CI clone under /tmp: bound back from the uncovered view.
+for p in $VM_KEEP_PATHS; do
+  case "$p" in
+    /tmp/*|/run/*|/var/tmp/*|/var/lib/keepalived/*|/root/*)
+      mkdir -p "/newroot$p" && mount --bind "/hostroot$p" "/newroot$p" || fail "bind of $p" ;;
+  esac
+done
 
 mkdir -p /newroot/dev
 mount --move /dev /newroot/dev

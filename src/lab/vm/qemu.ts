@@ -33,6 +33,11 @@ export interface GuestOptions {
   script: string;
   /** Guest kernel modules loaded (with their dependencies) before the script. */
   modules?: readonly string[];
+  /**
+   * Host directories the script needs (the checkout, node's installation). The guest puts a tmpfs on /tmp, /run,
+   * /var/tmp, /root and /var/lib/keepalived; these stay visible even when they lie below one of them.
+   */
+  keepPaths?: readonly string[];
   /** Hard deadline for the whole guest, boot included. */
   timeoutMs: number;
   /** Serial console on this process's terminal, and a root shell after the script until it exits. */
@@ -86,6 +91,9 @@ function findOnPath(file: string): string | null {
   }
   return null;
 }
+
+/** A path the guest's shell scripts (and keepalived's misc_path, split on spaces) take as one word. */
+export const GUEST_SAFE_PATH = /^\/[A-Za-z0-9._/+@-]*$/;
 
 const SHARE_PREFIX = 'vipcheck-vm-';
 const SHARE_RE = /^vipcheck-vm-(\d+)x[0-9a-f]{4}$/;
@@ -171,6 +179,8 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
   if (!(options.timeoutMs > GUEST_DEADLINE_MARGIN_MS)) throw new RangeError(`timeoutMs must exceed ${GUEST_DEADLINE_MARGIN_MS}, got ${options.timeoutMs}`);
   const modules = options.modules ?? [];
   for (const m of modules) if (!/^[A-Za-z0-9_-]+$/.test(m)) throw new RangeError(`not a module name: ${JSON.stringify(m)}`);
+  const keepPaths = options.keepPaths ?? [];
+  for (const p of keepPaths) if (!GUEST_SAFE_PATH.test(p)) throw new RangeError(`keep path ${JSON.stringify(p)} must be absolute, without spaces or shell characters`);
   const problem = guestPrerequisiteProblem();
   if (problem !== null) throw new VmLabUnavailable(problem);
   cleanupStaleGuests();
@@ -189,6 +199,7 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
         `VM_MODULES=${shellQuote(modules.join(' '))}`,
         `VM_MODE=${options.interactive ? 'shell' : 'batch'}`,
         `VM_SCENARIO_SECONDS=${guestSeconds}`,
+        `VM_KEEP_PATHS=${shellQuote(keepPaths.join(' '))}`,
         '',
       ].join('\n'),
     );

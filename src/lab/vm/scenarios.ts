@@ -2,11 +2,11 @@
 // Each scenario is one boot and one Node process in the guest (src/lab/vm/guest/*.ts, run from dist/), since
 // every Node start costs about a second there and a boot about ten.
 
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HttpAttempt } from '../http-client.js';
-import { runGuest, type GuestResult } from './qemu.js';
+import { GUEST_SAFE_PATH, runGuest, type GuestResult } from './qemu.js';
 import { VmLabUnavailable } from './kernel.js';
 
 /** The checkout: this file is src/lab/vm/scenarios.ts or dist/lab/vm/scenarios.js. */
@@ -96,7 +96,7 @@ export interface RunScenarioOptions {
 
 function checkPathForGuest(label: string, path: string): string {
   // keepalived splits misc_path on whitespace and the scenario line is plain shell: keep paths simple.
-  if (!/^\/[A-Za-z0-9._/+@-]*$/.test(path)) throw new VmLabUnavailable(`${label} ${JSON.stringify(path)} must be an absolute path without spaces or shell characters`);
+  if (!GUEST_SAFE_PATH.test(path)) throw new VmLabUnavailable(`${label} ${JSON.stringify(path)} must be an absolute path without spaces or shell characters`);
   return path;
 }
 
@@ -119,6 +119,8 @@ export async function runScenario<T = KeepalivedDrResult>(name: ScenarioName, op
   const guest = await runGuest({
     script: scenarioScript(scenario),
     modules: scenario.modules,
+    // node's installation prefix (bin/node, lib/...) and the checkout, wherever they are.
+    keepPaths: [REPO_ROOT, dirname(dirname(realpathSync(process.execPath)))],
     timeoutMs: options.timeoutMs ?? scenario.timeoutMs,
     ...(options.interactive !== undefined ? { interactive: options.interactive } : {}),
     ...(options.onConsoleLine ? { onConsoleLine: options.onConsoleLine } : {}),
