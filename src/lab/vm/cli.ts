@@ -60,9 +60,11 @@ async function run(args: Args): Promise<number> {
   });
   process.stderr.write(guest.output);
   const t = guest.timings;
+  // An interactive console is not parsed, so only the total is known then.
+  const phases = args.keepUp ? '' : `boot ${t.bootMs ?? '?'} ms, scenario ${t.scenarioMs ?? '?'} ms, `;
   process.stderr.write(
     `\n${name}: exit status ${guest.exitStatus ?? 'none'}${guest.timedOut ? ' (hard deadline reached, qemu killed)' : ''}; ` +
-      `boot ${t.bootMs ?? '?'} ms, scenario ${t.scenarioMs ?? '?'} ms, qemu total ${t.totalMs} ms\n`,
+      `${phases}qemu total ${t.totalMs} ms\n`,
   );
   if (guest.exitStatus === null) process.stderr.write(`guest console (tail):\n${guest.console}\n`);
   if (result !== null) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -76,6 +76,11 @@ mount --move /proc /newroot/proc
 # modprobe of the host's kmod, pointed at the guest kernel's modules (the host root has none for this kernel).
 printf '#!/bin/sh\nexec /sbin/modprobe -d %s "$@"\n' "$VM_MODULE_ROOT" > /newroot${GUEST_MODPROBE}
 chmod 0755 /newroot${GUEST_MODPROBE}
+# The kernel's own module requests (ip link add ... type dummy) run the helper relative to the initramfs root, not
+# the chroot, while keepalived reads the same setting inside the chroot: the path exists in both, here chrooting.
+mkdir -p "$(dirname ${GUEST_MODPROBE})"
+printf '#!/bin/busybox sh\nexec /bin/busybox chroot /newroot %s "$@"\n' ${GUEST_MODPROBE} > ${GUEST_MODPROBE}
+chmod 0755 ${GUEST_MODPROBE}
 echo ${GUEST_MODPROBE} > /newroot/proc/sys/kernel/modprobe
 
 wrap=
@@ -98,7 +103,8 @@ echo "$status" > "$share/exit-status"
 say "scenario-end $status"
 if [ "$VM_MODE" = shell ]; then
   say "shell (exit it to power the guest off)"
-  inroot /bin/sh -c 'cd /root && exec setsid -c /bin/bash -l </dev/ttyS0 >/dev/ttyS0 2>&1'
+  # Not a login shell: /etc/profile would drop the modprobe wrapper from PATH.
+  inroot /bin/sh -c 'cd /root && exec setsid -c /bin/bash -i </dev/ttyS0 >/dev/ttyS0 2>&1'
 fi
 sync
 umount "$share"

@@ -40,7 +40,7 @@ export interface GuestOptions {
   keepPaths?: readonly string[];
   /** Hard deadline for the whole guest, boot included. */
   timeoutMs: number;
-  /** Serial console on this process's terminal, and a root shell after the script until it exits. */
+  /** Serial console on this process's terminal (stdin and stderr), and a root shell after the script until it exits. */
   interactive?: boolean;
   memoryMiB?: number;
   /** vCPUs, at most MAX_CPUS (default). */
@@ -181,6 +181,7 @@ export async function runGuest(options: GuestOptions): Promise<GuestResult> {
   for (const m of modules) if (!/^[A-Za-z0-9_-]+$/.test(m)) throw new RangeError(`not a module name: ${JSON.stringify(m)}`);
   const keepPaths = options.keepPaths ?? [];
   for (const p of keepPaths) if (!GUEST_SAFE_PATH.test(p)) throw new RangeError(`keep path ${JSON.stringify(p)} must be absolute, without spaces or shell characters`);
+  if (options.interactive && !process.stdin.isTTY) throw new VmLabUnavailable('an interactive guest needs a terminal on stdin');
   const problem = guestPrerequisiteProblem();
   if (problem !== null) throw new VmLabUnavailable(problem);
   cleanupStaleGuests();
@@ -236,7 +237,8 @@ function newShareDir(): string {
 async function runQemu(argv: readonly string[], share: string, options: GuestOptions): Promise<Omit<GuestResult, 'exitStatus' | 'output' | 'files'>> {
   const [file, ...args] = argv;
   const started = performance.now();
-  const child = spawn(file ?? QEMU, args, { stdio: options.interactive ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+  // Interactive: the console on our stdin and stderr, so that stdout stays free for results (run --keep-up > x.json).
+  const child = spawn(file ?? QEMU, args, { stdio: options.interactive ? [0, 2, 2] : ['ignore', 'pipe', 'pipe'] });
   liveGuests.set(child, share);
   const consoleTail = new Tail(64 * 1024);
   let scenarioStart: number | null = null;
