@@ -29,7 +29,7 @@ import {
   pidsInNamespaces,
   type StaleCleanupReport,
 } from './netns.js';
-import { DEFAULT_TIMEOUT_MS, describeFailure, run, runOk, type RunResult, sleep, Tail, waitForExit } from './proc.js';
+import { addExitCleanup, DEFAULT_TIMEOUT_MS, describeFailure, run, runOk, type RunResult, sleep, Tail, waitForExit } from './proc.js';
 import { labPython, parseTcpProbe, tcpProbeArgv, type TcpProbeStatus } from './tcp-probe.js';
 import {
   HOST_NAMES,
@@ -355,7 +355,7 @@ function checkSysctlKey(key: string): string {
 export async function createLab(options: LabOptions = {}): Promise<Lab> {
   const prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
   cleanupStaleLabs({ prefix });
-  installExitHooks();
+  addExitCleanup(destroyAllLabsSync);
   // The random part makes ids unique within this process (the PID part across processes); a clash with
   // an existing lab of ours is possible (1 in 65536) and simply avoided.
   let id = newLabId(prefix);
@@ -379,27 +379,5 @@ export function destroyAllLabsSync(): void {
     } catch (err) {
       process.stderr.write(`vipcheck lab ${lab.id}: teardown failed: ${String(err)}\n`);
     }
-  }
-}
-
-let hooksInstalled = false;
-
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  // 'exit' also fires after an uncaught exception or unhandled rejection has been reported, so there is no
-  // need for an 'uncaughtException' listener (which would stop Node from crashing).
-  process.on('exit', destroyAllLabsSync);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = (): void => {
-      destroyAllLabsSync();
-      // A listener disables Node's default action (exit). If nobody else handles this signal, restore the
-      // default and re-raise, so the process still dies of the signal as it would without a lab.
-      if (process.listenerCount(signal) === 1) {
-        process.removeListener(signal, onSignal);
-        process.kill(process.pid, signal);
-      }
-    };
-    process.on(signal, onSignal);
   }
 }

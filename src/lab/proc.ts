@@ -156,3 +156,42 @@ export function killQuietly(pid: number, signal: NodeJS.Signals): void {
     // already gone
   }
 }
+
+const exitCleanups = new Set<() => void>();
+let exitHooksInstalled = false;
+
+/**
+ * Runs cleanup (synchronously; it must not wait) when the process exits, normally or through an uncaught
+ * exception, or gets SIGINT/SIGTERM/SIGHUP. One set of handlers serves every cleanup (labs, guests), so that the
+ * decision to re-raise a signal is taken once. Adding the same function twice registers it once.
+ */
+export function addExitCleanup(cleanup: () => void): void {
+  exitCleanups.add(cleanup);
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  // 'exit' also fires after an uncaught exception or unhandled rejection has been reported, so there is no
+  // need for an 'uncaughtException' listener (which would stop Node from crashing).
+  process.on('exit', runExitCleanups);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      runExitCleanups();
+      // A listener disables Node's default action (exit). If nobody else handles this signal, restore the
+      // default and re-raise, so the process still dies of the signal as it would without a lab.
+      if (process.listenerCount(signal) === 1) {
+        process.removeListener(signal, onSignal);
+        process.kill(process.pid, signal);
+      }
+    };
+    process.on(signal, onSignal);
+  }
+}
+
+function runExitCleanups(): void {
+  for (const cleanup of [...exitCleanups]) {
+    try {
+      cleanup();
+    } catch (err) {
+      process.stderr.write(`vipcheck: cleanup at exit failed: ${String(err)}\n`);
+    }
+  }
+}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import {mkdtempSync, writeFileSync} from 'node:fs';
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {decidePath, parseRoleFile} from '../../../src/plugins/common/role.js';
@@ -58,10 +58,14 @@ describe('role file and path decision', () => {
   it('chooses the path from the file, the flag or the VIP being local', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vipcheck-role-'));
     const file = join(dir, 'role');
-    writeFileSync(file, 'BACKUP\n');
-    assert.equal(decidePath({roleFile: file}, vip, () => true).path, 'rip');
-    writeFileSync(file, 'MASTER');
-    assert.equal(decidePath({roleFile: file}, vip, () => false).path, 'vip');
+    try {
+      writeFileSync(file, 'BACKUP\n');
+      assert.equal(decidePath({roleFile: file}, vip, () => true).path, 'rip');
+      writeFileSync(file, 'MASTER');
+      assert.equal(decidePath({roleFile: file}, vip, () => false).path, 'vip');
+    } finally {
+      rmSync(dir, {recursive: true, force: true});
+    }
     assert.equal(decidePath({role: 'backup'}, vip, () => true).path, 'rip');
     assert.equal(decidePath({role: 'auto'}, vip, () => true).path, 'vip');
     assert.equal(decidePath({role: 'auto'}, vip, () => false).path, 'rip');
