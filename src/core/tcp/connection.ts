@@ -426,7 +426,7 @@ export class TcpConnection implements SansIoTcp {
     this.receiver.synchronize(segment.sequenceNumber, this.negotiatedOptions!.receiveWindowScale);
     this.current = this.sender.shutdownQueued ? 'fin-wait-1' : 'established';
     this.events.push({type: 'established'});
-    this.receiver.ackNow = true; // the handshake's third segment (carrying queued data if any)
+    this.receiver.requestAck(); // the handshake's third segment (carrying queued data if any)
     // A SYN-ACK may carry data, even a FIN (RFC 9293 3.10.7.3 processes them "as in the ESTABLISHED state").
     if (segment.payload.length > 0 || segment.has(FIN)) {
       this.receiveText(seqAdd(segment.sequenceNumber, 1), segment.payload, segment.has(FIN));
@@ -448,7 +448,7 @@ export class TcpConnection implements SansIoTcp {
     if (!this.receiver.acceptable(seq, length)) {
       if (seqLe(seqAdd(seq, length), this.receiver.nextSeq)) this.received.duplicate++;
       else this.received.rejected++;
-      this.receiver.ackNow = true; // tells the peer where we are (RFC 9293: send an ACK, drop the segment)
+      this.receiver.requestAck(); // tells the peer where we are (RFC 9293: send an ACK, drop the segment)
       return;
     }
     this.updateTsRecent(segment);
@@ -621,8 +621,7 @@ export class TcpConnection implements SansIoTcp {
       timestamps: this.config.timestamps && peer.timestamp !== undefined,
     };
     this.sendMss = this.negotiatedOptions.sendMss;
-    this.sender.timestampsInUse = this.negotiatedOptions.timestamps;
-    this.sender.sackEnabled = this.negotiatedOptions.sack;
+    this.sender.useNegotiated(this.negotiatedOptions);
     if (peer.timestamp) this.tsRecent = peer.timestamp.value;
   }
 
@@ -709,8 +708,7 @@ export class TcpConnection implements SansIoTcp {
   private enterTimeWait(): void {
     this.current = 'time-wait';
     this.timeWaitUntil = this.timeWaitEnd();
-    this.sender.rtoAt = Infinity;
-    this.sender.persistAt = Infinity;
+    this.sender.stopTimers();
     this.pushClosedEvent();
   }
 
@@ -720,8 +718,7 @@ export class TcpConnection implements SansIoTcp {
 
   private enterClosed(): void {
     this.current = 'closed';
-    this.sender.rtoAt = Infinity;
-    this.sender.persistAt = Infinity;
+    this.sender.stopTimers();
     this.pushClosedEvent();
   }
 
@@ -733,7 +730,7 @@ export class TcpConnection implements SansIoTcp {
 
   private challenge(note: string): void {
     this.reject(note);
-    this.receiver.ackNow = true;
+    this.receiver.requestAck();
   }
 
   private reject(note: string): void {

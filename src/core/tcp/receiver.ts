@@ -68,7 +68,7 @@ export class Receiver {
   /** When the delayed ACK falls due (Infinity: none pending). */
   ackDue: Millis = Infinity;
   /** Something requires an ACK now (out-of-order data, a duplicate, a FIN, a window update). */
-  ackNow = false;
+  private ackImmediately = false;
 
   constructor(private readonly config: ReceiverConfig) {
     this.outOfOrder = new Reassembler(config.maxOutOfOrderSegments);
@@ -135,7 +135,7 @@ export class Receiver {
   receive(now: Millis, seq: number, payload: Buffer, fin: boolean): ReceiveOutcome {
     if (this.finSeen) {
       // Everything up to the FIN is already here; this can only be a retransmission. Acknowledge it again.
-      if (payload.length > 0 || fin) this.ackNow = true;
+      if (payload.length > 0 || fin) this.ackImmediately = true;
       return {delivered: 0, finReached: false, kind: payload.length > 0 || fin ? 'duplicate' : 'none', limitExceeded: false};
     }
     const start = this.delivered + seqSub(seq, seqAdd(this.irs, 1 + this.delivered));
@@ -150,7 +150,7 @@ export class Receiver {
 
     if (end > edge) {
       kind = 'beyond-window';
-      this.ackNow = true; // tell the peer where our window really ends
+      this.ackImmediately = true; // tell the peer where our window really ends
     }
     // A FIN past the window is dropped with the data before it; it comes again.
     if (fin && end <= edge && this.finOffset === undefined) this.finOffset = end;
@@ -160,7 +160,7 @@ export class Receiver {
       const pieces = [payload.subarray(lo - start, hi - start)];
       if (this.hasOutOfOrderData) {
         pieces.push(...this.outOfOrder.takeFrom(hi));
-        this.ackNow = true; // a hole filled: acknowledge at once so the sender leaves recovery (RFC 5681 4.2)
+        this.ackImmediately = true; // a hole filled: acknowledge at once so the sender leaves recovery (RFC 5681 4.2)
       }
       for (const piece of pieces) {
         const take = Math.min(this.config.maxReceiveBytes - this.delivered, piece.length);
@@ -179,16 +179,16 @@ export class Receiver {
     } else if (hi > lo) {
       // Refused (too many pieces) counts as out of order too: it is simply not stored, and comes again.
       kind = this.outOfOrder.insert(lo, payload.subarray(lo - start, hi - start)) === 'duplicate' ? 'duplicate' : 'out-of-order';
-      this.ackNow = true; // duplicate ACK with SACK blocks: the sender's loss signal (RFC 5681 4.2)
+      this.ackImmediately = true; // duplicate ACK with SACK blocks: the sender's loss signal (RFC 5681 4.2)
     } else if (payload.length > 0) {
-      this.ackNow = true; // an old duplicate: our ACK for it was probably lost
+      this.ackImmediately = true; // an old duplicate: our ACK for it was probably lost
     }
 
     let finReached = false;
     if (!limitExceeded && this.finOffset !== undefined && this.delivered === this.finOffset) {
       this.finSeen = true;
       finReached = true;
-      this.ackNow = true;
+      this.ackImmediately = true;
     }
     return {delivered, finReached, kind, limitExceeded};
   }
@@ -196,18 +196,23 @@ export class Receiver {
   /** Reads up to `max` bytes the application has not read yet; may schedule a window update. */
   read(max = Infinity): Buffer | undefined {
     const chunk = this.unread.shift(max);
-    if (chunk && this.windowUpdateWorthwhile()) this.ackNow = true;
+    if (chunk && this.windowUpdateWorthwhile()) this.ackImmediately = true;
     return chunk;
   }
 
   /** Delayed ACK timer expiry. */
   onAckTimer(now: Millis): void {
-    if (now >= this.ackDue) this.ackNow = true;
+    if (now >= this.ackDue) this.ackImmediately = true;
   }
 
   /** Whether an ACK must go out now (when no data segment carries it). */
   get wantsAck(): boolean {
-    return this.ackNow;
+    return this.ackImmediately;
+  }
+
+  /** The connection needs an ACK sent now: the handshake's third segment, a challenge ACK, an unacceptable segment. */
+  requestAck(): void {
+    this.ackImmediately = true;
   }
 
   /**
@@ -222,7 +227,7 @@ export class Receiver {
     const edge = this.edgeToAdvertise();
     const window = Math.min(0xffff, Math.floor((edge - this.delivered) / 2 ** this.scale));
     this.advertisedEdge = edge;
-    this.ackNow = false;
+    this.ackImmediately = false;
     this.ackDue = Infinity;
     this.unackedBytes = 0;
     return {ack: this.nextSeq, window};
@@ -251,9 +256,9 @@ export class Receiver {
     this.peerSegmentSize = Math.max(this.peerSegmentSize, bytes);
     if (this.quickAcksLeft > 0) {
       this.quickAcksLeft--;
-      this.ackNow = true;
+      this.ackImmediately = true;
     } else if (this.config.delayedAckMs <= 0 || this.unackedBytes > Math.min(this.config.mss, this.peerSegmentSize)) {
-      this.ackNow = true;
+      this.ackImmediately = true;
     } else if (this.ackDue === Infinity) {
       this.ackDue = now + this.config.delayedAckMs;
     }

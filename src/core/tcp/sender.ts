@@ -86,7 +86,7 @@ export class Sender {
   /** A fast retransmission of SND.UNA's segment is due (NewReno). */
   retransmitDue = false;
   /** The peer agreed to SACK (RFC 2018): its blocks feed the scoreboard, and loss recovery uses them. */
-  sackEnabled = false;
+  private sack = false;
   readonly scoreboard = new SackScoreboard();
   /**
    * In recovery with SACK information (RFC 6675): the holes below the highest SACKed byte are presumed lost and
@@ -99,16 +99,46 @@ export class Sender {
   private firstHoleDue = false;
 
   /** Retransmission and persist timer deadlines (Infinity: not armed). */
-  rtoAt: Millis = Infinity;
-  persistAt: Millis = Infinity;
+  private rtoDeadline: Millis = Infinity;
+  private persistDeadline: Millis = Infinity;
   private persistInterval: Millis = 0;
   /** Karn's rule without timestamps: one segment timed at a time, forgotten when anything is retransmitted. */
   private timed: {readonly end: number; readonly at: Millis} | undefined;
   /** Timestamps were negotiated: every ACK's echo gives an exact sample and `timed` is unused. */
-  timestampsInUse = false;
+  private timestamps = false;
 
   constructor(private readonly config: SenderConfig) {
     this.rtt = new RttEstimator(config);
+  }
+
+  /** When the retransmission timer expires (Infinity: not armed). */
+  get rtoAt(): Millis {
+    return this.rtoDeadline;
+  }
+
+  /** When the zero-window probe is due (Infinity: not armed). */
+  get persistAt(): Millis {
+    return this.persistDeadline;
+  }
+
+  get timestampsInUse(): boolean {
+    return this.timestamps;
+  }
+
+  get sackEnabled(): boolean {
+    return this.sack;
+  }
+
+  /** What the handshake agreed on: timestamps give RTT samples, SACK feeds loss recovery. */
+  useNegotiated(options: {readonly timestamps: boolean; readonly sack: boolean}): void {
+    this.timestamps = options.timestamps;
+    this.sack = options.sack;
+  }
+
+  /** The connection is over (TIME-WAIT or CLOSED): neither timer may fire again. */
+  stopTimers(): void {
+    this.rtoDeadline = Infinity;
+    this.persistDeadline = Infinity;
   }
 
   /** Our first SYN left with sequence number `iss`: its retransmission timer starts. */
@@ -120,7 +150,7 @@ export class Sender {
     this.sendBase = this.sndNxt;
     this.recover = iss;
     this.previousUna = iss;
-    this.rtoAt = now + this.rtt.rtoMs;
+    this.rtoDeadline = now + this.rtt.rtoMs;
   }
 
   /** The SYN's retransmission timer expired and the SYN goes out again (RFC 6298 5.5 backoff applies too). */
@@ -128,7 +158,7 @@ export class Sender {
     this.counters.timeouts++;
     this.counters.retransmittedSegments++;
     this.rtt.backoff();
-    this.rtoAt = now + this.rtt.rtoMs;
+    this.rtoDeadline = now + this.rtt.rtoMs;
   }
 
   /** The SYN-ACK arrived: the SYN is acknowledged and the peer's first window (never scaled) is known. */
@@ -141,7 +171,7 @@ export class Sender {
     this.mss = mss;
     this.peerScale = peerScale;
     this.cwnd = this.config.initialWindowSegments * mss;
-    this.rtoAt = Infinity;
+    this.rtoDeadline = Infinity;
     this.updatePersistTimer(now);
   }
 
@@ -209,7 +239,7 @@ export class Sender {
       this.countSent(retransmission, now, seq, length + (fin ? 1 : 0));
       this.sndNxt = seqAdd(seq, length + (fin ? 1 : 0));
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-      if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rtoMs;
+      if (this.rtoDeadline === Infinity) this.rtoDeadline = now + this.rtt.rtoMs;
       if (fin) break;
     }
     this.updatePersistTimer(now);
@@ -227,7 +257,7 @@ export class Sender {
     if (length === 0 && !fin) return undefined;
     this.countSent(true, now, this.sndUna, length + (fin ? 1 : 0));
     this.counters.fastRetransmits++;
-    this.rtoAt = now + this.rtt.rtoMs;
+    this.rtoDeadline = now + this.rtt.rtoMs;
     return {seq: this.sndUna, payload: this.queue.peek(offset, length), fin, push: offset + length === this.queue.length, retransmission: true};
   }
 
@@ -279,7 +309,7 @@ export class Sender {
     this.growWindow(ack, acked);
     this.dupAcks = 0;
     // RFC 6298 5.2 and 5.3: stop the timer when all is acknowledged, else restart it.
-    this.rtoAt = this.sndUna === this.sndMax ? Infinity : now + this.rtt.rtoMs;
+    this.rtoDeadline = this.sndUna === this.sndMax ? Infinity : now + this.rtt.rtoMs;
     this.persistInterval = 0;
     this.updatePersistTimer(now);
     return {kind: 'new', acked};
@@ -303,7 +333,7 @@ export class Sender {
     this.retransmitDue = false;
     this.timed = undefined;
     this.sndNxt = this.sndUna;
-    this.rtoAt = Infinity; // re-armed by the retransmission itself, with the backed-off RTO
+    this.rtoDeadline = Infinity; // re-armed by the retransmission itself, with the backed-off RTO
   }
 
   /**
@@ -314,7 +344,7 @@ export class Sender {
   onPersistTimeout(now: Millis): number {
     this.counters.windowProbes++;
     this.persistInterval = Math.min(this.persistInterval * 2, this.config.maxRtoMs);
-    this.persistAt = now + this.persistInterval;
+    this.persistDeadline = now + this.persistInterval;
     return seqAdd(this.sndUna, -1);
   }
 
@@ -343,7 +373,7 @@ export class Sender {
     if (retransmission) {
       this.counters.retransmittedSegments++;
       this.timed = undefined; // Karn: an ACK could now answer either transmission
-    } else if (!this.timestampsInUse && this.timed === undefined) {
+    } else if (!this.timestamps && this.timed === undefined) {
       this.timed = {end: seqAdd(seq, length), at: now};
     }
   }
@@ -360,7 +390,7 @@ export class Sender {
       this.ssthresh = Math.max(Math.floor(seqSub(this.sndMax, this.sndUna) / 2), 2 * this.mss);
       this.recover = this.sndMax;
       this.inRecovery = true;
-      if (this.sackEnabled && !this.scoreboard.isEmpty) {
+      if (this.sack && !this.scoreboard.isEmpty) {
         // RFC 6675 5: cwnd = ssthresh, and the pipe decides; the first hole (at SND.UNA) goes out at once.
         this.sackRecovery = true;
         this.cwnd = this.ssthresh;
@@ -385,7 +415,7 @@ export class Sender {
 
   /** Adds the peer's SACK blocks that lie within what was sent; D-SACKs and bogus blocks are ignored. */
   private recordSacks(blocks: ReadonlyArray<readonly [number, number]> | undefined): void {
-    if (!this.sackEnabled || !blocks) return;
+    if (!this.sack || !blocks) return;
     for (const [left, right] of blocks) {
       if (!seqLt(left, right) || seqLt(left, this.sndUna) || seqGt(right, this.sndMax)) continue;
       this.scoreboard.add(seqSub(left, this.sendBase), Math.min(seqSub(right, this.sendBase), this.queue.length));
@@ -421,7 +451,7 @@ export class Sender {
       this.counters.fastRetransmits++;
       this.highRxt = hole.start + length;
       this.firstHoleDue = false;
-      if (this.rtoAt === Infinity) this.rtoAt = now + this.rtt.rtoMs;
+      if (this.rtoDeadline === Infinity) this.rtoDeadline = now + this.rtt.rtoMs;
     }
     return out;
   }
@@ -447,11 +477,11 @@ export class Sender {
   private updatePersistTimer(now: Millis): void {
     const blocked = this.sndWnd === 0 && this.bytesInFlight === 0 && (this.queue.length > seqSub(this.sndNxt, this.sendBase));
     if (!blocked) {
-      this.persistAt = Infinity;
+      this.persistDeadline = Infinity;
       return;
     }
-    if (this.persistAt !== Infinity) return;
+    if (this.persistDeadline !== Infinity) return;
     if (this.persistInterval === 0) this.persistInterval = this.rtt.rtoMs;
-    this.persistAt = now + this.persistInterval;
+    this.persistDeadline = now + this.persistInterval;
   }
 }

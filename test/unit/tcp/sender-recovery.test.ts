@@ -41,7 +41,7 @@ for (const {name, isn} of ISNS) {
 
     it('with SACK blocks, the third duplicate ACK starts RFC 6675 recovery and resends the hole', () => {
       const sender = connectedSender(isn);
-      sender.sackEnabled = true;
+      sender.useNegotiated({timestamps: false, sack: true});
       const block = [[ackOf(isn, 2), ackOf(isn, 3)]] as const;
       sender.onAck(9, 5000, ackOf(isn, 1), 65535, true, undefined);
       for (let i = 0; i < 3; i++) sender.onAck(10 + i, 5000, ackOf(isn, 1), 65535, true, undefined, [[block[0][0], seqAdd(block[0][1], i * MSS)]]);
