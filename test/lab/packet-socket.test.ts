@@ -134,6 +134,43 @@ describeLab('the packet socket on a real interface', (s) => {
     assert.equal(r.notLocal, 'EnvironmentError: cannot reserve a source port on 198.51.100.77: Cannot assign requested address');
   });
 
+  it('waits for room when the device queue is full (ENOBUFS) instead of failing, and sends every frame', async () => {
+    // A token bucket of 1 Mbit/s holding 3000 bytes: 300 frames of 1000 bytes at once overflow it at once.
+    await s.lab.execOk('director', ['tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'tbf', 'rate', '1mbit', 'burst', '1600', 'limit', '3000']);
+    try {
+      const r = await inDirector(
+        s.lab,
+        `
+        const info = interfaceInfo('eth0');
+        const link = new PacketSocketLink({interfaceName: 'eth0', mac: info.mac, filter: arpFrames()});
+        const txBefore = Number(spawnSync('cat', ['/sys/class/net/eth0/statistics/tx_packets'], {encoding: 'utf8'}).stdout);
+        const frame = Buffer.alloc(1000);
+        Buffer.from('020000000011', 'hex').copy(frame, 0);
+        info.mac.bytes.copy(frame, 6);
+        frame.writeUInt16BE(0x88b5, 12); // IEEE local experimental EtherType: nobody answers it
+        attempt('sendAll', () => { for (let i = 0; i < 300; i++) link.send(frame); });
+        out.deferredAtOnce = link.deferredSends;
+        const deadline = Date.now() + 8000;
+        while (Date.now() < deadline) {
+          await sleep(100);
+          const tx = Number(spawnSync('cat', ['/sys/class/net/eth0/statistics/tx_packets'], {encoding: 'utf8'}).stdout);
+          out.sent = tx - txBefore;
+          if (out.sent >= 300) break;
+        }
+        out.dropped = link.droppedOnSend;
+        link.close();
+        `,
+      );
+      assert.equal(r.error, undefined, JSON.stringify(r));
+      assert.equal(r.sendAll, 'ok', 'no send threw');
+      assert.ok(r.deferredAtOnce > 0, `the device queue pushed back: ${JSON.stringify(r)}`);
+      assert.ok(r.sent >= 300, `every frame reached the wire: ${JSON.stringify(r)}`);
+      assert.equal(r.dropped, 0);
+    } finally {
+      await s.lab.exec('director', ['tc', 'qdisc', 'del', 'dev', 'eth0', 'root']);
+    }
+  });
+
   it('keeps a V8 code cache per check next to the bundle, written only by an OK check run, and replaces one V8 rejects', async () => {
     const dist = join(REPO_ROOT, 'dist');
     const args = ['tcp', '--vip', s.lab.vip4, '--rs', s.lab.hosts.good.ipv4, '--port', '80'];

@@ -64,6 +64,8 @@ export class PacketSocketLink implements FrameLink {
   private retryTimer: NodeJS.Timeout | undefined;
   /** Frames dropped because the queue was full. */
   droppedOnSend = 0;
+  /** Frames that had to wait for room (EAGAIN or ENOBUFS) before they went out. */
+  deferredSends = 0;
 
   constructor(options: PacketLinkOptions) {
     this.name = options.interfaceName;
@@ -127,6 +129,7 @@ export class PacketSocketLink implements FrameLink {
   }
 
   private enqueue(frame: Buffer): void {
+    this.deferredSends++;
     if (this.queued.length >= MAX_QUEUED_FRAMES) {
       this.queued.shift();
       this.droppedOnSend++;
