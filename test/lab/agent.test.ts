@@ -32,6 +32,11 @@ services:
     path: /
     timeout: 0.28
     real-servers: [${s.lab.hosts.good.ipv4}]
+  - name: web6
+    vip: ${s.lab.vip6}
+    port: 80
+    check: http-status
+    real-servers: [${s.lab.hosts.good.ipv6}, ${s.lab.hosts.novip.ipv6}]
 `;
     let agent: AgentProcess | undefined;
 
@@ -52,6 +57,8 @@ services:
       const {good, novip, closed} = s.lab.hosts;
       await a.until(async () => (await a.upOf('web'))[good.ipv4] === 1, 10_000, 'good up');
       await a.until(async () => (await a.upOf('lossy'))[good.ipv4] === 1, 10_000, 'lossy up');
+      await a.until(async () => (await a.upOf('web6'))[good.ipv6] === 1, 10_000, 'IPv6 VIP through the good server up');
+      assert.equal((await a.upOf('web6'))[novip.ipv6], 0, 'the IPv6 VIP is missing on novip too');
       const up = await a.upOf('web');
       assert.deepEqual(up, {[good.ipv4]: 1, [novip.ipv4]: 0, [closed.ipv4]: 0});
       const status = await a.status();
@@ -69,7 +76,7 @@ services:
       const status200 = metrics.find((m) => m.name === 'vipcheck_http_status_code' && m.labels['service'] === 'lossy');
       assert.equal(status200?.value, 200);
       const page = await a.get('/');
-      assert.match(page, /<title>vipcheck agent: 2 down<\/title>/);
+      assert.match(page, /<title>vipcheck agent: 3 down<\/title>/);
       assert.equal(await a.get('/healthz'), 'ok\n');
     });
 
@@ -108,19 +115,19 @@ services:
     real-servers: [${s.lab.hosts.good.ipv4}]
 `);
       a.signal('SIGHUP');
-      await a.waitForLog(/reloaded: 5 targets \(was 4\)/);
+      await a.waitForLog(/reloaded: 7 targets \(was 6\)/);
       await a.until(async () => (await a.upOf('extra'))[s.lab.hosts.good.ipv4] === 1, 5_000, 'extra up');
       a.rewriteConfig(`${baseConfig()}\n  - name: broken\n    vip: not-an-address\n    port: 80\n    check: tcp\n    real-servers: [${s.lab.hosts.good.ipv4}]\n    pathh: /\n`);
       a.signal('SIGHUP');
-      await a.waitForLog(/reload refused, keeping the running configuration: services\[2\]\.pathh: unknown key/);
+      await a.waitForLog(/reload refused, keeping the running configuration: services\[\d+\]\.pathh: unknown key/);
       await new Promise((resolve) => setTimeout(resolve, 700));
       assert.equal((await a.upOf('extra'))[s.lab.hosts.good.ipv4], 1, 'the old configuration still runs');
       const targets = (await a.metrics()).find((m) => m.name === 'vipcheck_agent_targets');
-      assert.equal(targets?.value, 5);
+      assert.equal(targets?.value, 7);
       // Back to the base file: the extra service's series go.
       a.rewriteConfig(baseConfig());
       a.signal('SIGHUP');
-      await a.waitForLog(/reloaded: 4 targets \(was 5\)/);
+      await a.waitForLog(/reloaded: 6 targets \(was 7\)/);
       assert.deepEqual(await a.upOf('extra'), {});
     });
 
@@ -132,12 +139,10 @@ services:
     port: 80
     check: tcp
     real-servers: [${good}]`).join('');
-      const hostile = await AgentProcess.start(
-        s.lab,
-        'director',
-        `listen: 127.0.0.1:9471
+      const header = `listen: 127.0.0.1:9471
 defaults: {interval: 0.2, timeout: 0.19, rise: 1, fall: 1}
-services:${many}
+services:${many}`;
+      const hostileServices = `
   - name: endless
     vip: ${s.lab.vip4}
     port: ${FIXTURE_PORTS.http}
@@ -150,29 +155,44 @@ services:${many}
     check: http-status
     path: /slow?ms=60000
     real-servers: [${good}]
-`,
-        9471,
-      );
+`;
+      const agent2 = await AgentProcess.start(s.lab, 'director', `${header}\n`, 9471);
+      const bucketOf = (metrics: Awaited<ReturnType<AgentProcess['metrics']>>, le: string) =>
+        metrics.find((m) => m.name === 'vipcheck_agent_probe_start_delay_seconds_bucket' && m.labels['le'] === le)!.value;
+      const LES = ['0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '1', '+Inf'];
+      /** Start delays of every turn in the next `ms`: the smallest bucket holding 99 % of them, and the counts. */
+      const window = async (ms: number) => {
+        const before = await agent2.metrics();
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        const after = await agent2.metrics();
+        const counts = LES.map((le) => bucketOf(after, le) - bucketOf(before, le));
+        const total = counts.at(-1)!;
+        const p99 = LES[counts.findIndex((c) => c >= 0.99 * total)]!;
+        return {p99: p99 === '+Inf' ? Infinity : Number(p99), total, counts: counts.join('/'), after};
+      };
       try {
-        // Measured between two scrapes once every check has run (the first runs load their modules).
+        // The same agent first without the hostile servers (once every check has run and loaded its modules),
+        // then with them: what they add, on this machine, whatever else it is doing.
         await new Promise((resolve) => setTimeout(resolve, 1500));
-        const bucketOf = (metrics: Awaited<ReturnType<AgentProcess['metrics']>>, le: string) =>
-          metrics.find((m) => m.name === 'vipcheck_agent_probe_start_delay_seconds_bucket' && m.labels['le'] === le)!.value;
-        const before = await hostile.metrics();
-        await new Promise((resolve) => setTimeout(resolve, 4000));
-        const metrics = await hostile.metrics();
-        const bucket = (le: string) => bucketOf(metrics, le) - bucketOf(before, le);
-        const total = bucket('+Inf');
-        assert.ok(total > 300, `${total} turns`);
-        if (process.env.LAB_FIGURES) console.log(`      [figures] start delay: ${bucket('0.001')} of ${total} within 1 ms, ${bucket('0.0025')} within 2.5 ms, ${bucket('0.01')} within 10 ms`);
-        assert.ok(bucket('0.01') / total >= 0.99, `only ${bucket('0.01')} of ${total} turns started within 10 ms`);
-        const up = await hostile.upOf('g0');
-        assert.equal(up[good], 1);
-        const endless = metrics.find((m) => m.name === 'vipcheck_probes_total' && m.labels['service'] === 'endless' && m.labels['result'] === 'critical');
-        const silent = metrics.find((m) => m.name === 'vipcheck_probes_total' && m.labels['service'] === 'silent' && m.labels['result'] === 'critical');
+        const control = await window(3000);
+        agent2.rewriteConfig(`${header}${hostileServices}`);
+        agent2.signal('SIGHUP');
+        await agent2.waitForLog(/reloaded: 22 targets/);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const hostile = await window(3000);
+        const figures = `control: p99 <= ${control.p99 * 1000} ms (${control.counts} of ${control.total} turns by bucket); with the hostile servers: p99 <= ${hostile.p99 * 1000} ms (${hostile.counts} of ${hostile.total})`;
+        if (process.env.LAB_FIGURES) console.log(`      [figures] start delay ${figures}`);
+        assert.ok(hostile.total > 250, `${hostile.total} turns`);
+        // 10 ms, or, on a machine too busy for that even without them, one histogram bucket above the control.
+        const controlIndex = LES.findIndex((le) => (le === '+Inf' ? Infinity : Number(le)) === control.p99);
+        const allowed = Math.max(0.01, Number(LES[Math.min(controlIndex + 1, LES.length - 2)]));
+        assert.ok(hostile.p99 <= allowed, figures);
+        assert.equal((await agent2.upOf('g0'))[good], 1);
+        const endless = hostile.after.find((m) => m.name === 'vipcheck_probes_total' && m.labels['service'] === 'endless' && m.labels['result'] === 'critical');
+        const silent = hostile.after.find((m) => m.name === 'vipcheck_probes_total' && m.labels['service'] === 'silent' && m.labels['result'] === 'critical');
         assert.ok(endless && endless.value > 0 && silent && silent.value > 0, 'both hostile targets fail by their deadline');
       } finally {
-        await hostile.stop();
+        await agent2.stop();
       }
     });
 
