@@ -60,6 +60,7 @@ typedef struct {
   napi_async_context async_context;
   unsigned char *buffer;
   size_t buffer_length;
+  int frames_per_wakeup;
 } PacketSocket;
 
 #define CHECK(call)                                   \
@@ -117,7 +118,7 @@ static uint32_t auxiliary_status(struct msghdr *message) {
   return 0;
 }
 
-/* Frames handed to JavaScript per readable event before returning to the event loop. */
+/* Frames handed to JavaScript per readable event before returning to the event loop, unless open() says. */
 #define MAX_FRAMES_PER_WAKEUP 256
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
@@ -144,7 +145,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     }
     /* Level-triggered: frames left after a batch make the poll fire again on the next loop turn, so a busy
      * segment (a promiscuous passive audit) cannot starve timers and the deadline. */
-    for (int batch = 0; batch < MAX_FRAMES_PER_WAKEUP && !socket->closed; batch++) {
+    for (int batch = 0; batch < socket->frames_per_wakeup && !socket->closed; batch++) {
       struct iovec data_vector = {.iov_base = socket->buffer, .iov_len = socket->buffer_length};
       union {
         struct cmsghdr header;
@@ -230,10 +231,13 @@ static int attach_filter(int fd, void *program, size_t length, char *error, size
   return 0;
 }
 
-/* open(interface, program, snapLength, receiveBufferBytes, promiscuous, onFrame, onError, onWritable) -> handle */
+/*
+ * open(interface, program, snapLength, receiveBufferBytes, promiscuous, onFrame, onError, onWritable
+ *      [, framesPerWakeup]) -> handle
+ */
 static napi_value open_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 8) return throw_error(env, "open() needs 8 arguments", 0);
   char name[IF_NAMESIZE + 1];
@@ -318,6 +322,11 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   socket->env = env;
   socket->buffer = buffer;
   socket->buffer_length = (size_t)snap_length;
+  int32_t frames_per_wakeup = MAX_FRAMES_PER_WAKEUP;
+  napi_valuetype batch_type = napi_undefined;
+  if (argc >= 9) napi_typeof(env, argv[8], &batch_type);
+  if (batch_type == napi_number) napi_get_value_int32(env, argv[8], &frames_per_wakeup);
+  socket->frames_per_wakeup = frames_per_wakeup < 1 ? 1 : frames_per_wakeup > MAX_FRAMES_PER_WAKEUP ? MAX_FRAMES_PER_WAKEUP : frames_per_wakeup;
   uv_loop_t *loop;
   napi_value resource_name;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok ||

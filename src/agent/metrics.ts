@@ -116,6 +116,11 @@ export class AgentMetrics {
     new Gauge({name: 'vipcheck_agent_source_ports_busy', help: 'Source ports used by flows now.', registers, collect() { this.set(gauges.portsBusy()); }});
     new Gauge({name: 'vipcheck_agent_source_ports', help: 'Source ports the agent holds.', registers, collect() { this.set(gauges.portsHeld()); }});
     collectDefaultMetrics({register: this.registry});
+    // Gauges that prom-client names with a counter's suffix (its issue #283): promtool rejects them, and the
+    // same values stay available without the suffix (nodejs_active_handles, ...).
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
   }
 
   /** A target's series before its first probe: up as configured, nothing probed yet. */

@@ -41,6 +41,9 @@ interface SharedInterface {
   readonly neighbors: NeighborCache;
 }
 
+/** How long the agent trusts what it read about routes and interfaces. */
+const HOST_FACTS_TTL_MS = 5000;
+
 /**
  * The agent's nftables table, named by its port block (`vipcheck_agent_<base>_<size>`), so two agents in one
  * network namespace never remove each other's, and one left by a killed agent is recognised: no port of its
@@ -69,6 +72,7 @@ export function agentRstGuardRules(base: number, size: number): string {
 export class AgentNetwork implements VipNetwork {
   readonly ports: PortBlock;
   private readonly interfaces = new Map<string, SharedInterface>();
+  private readonly facts = new Map<string, {value: unknown; at: number}>();
   private readonly base = randomUint32();
   private rstGuard: 'pending' | 'installed' | 'unavailable' = 'pending';
   private closed = false;
@@ -141,6 +145,19 @@ export class AgentNetwork implements VipNetwork {
     return this.base;
   }
 
+  /**
+   * Routes, interfaces and local addresses change rarely: each answer is kept HOST_FACTS_TTL_MS, errors not at
+   * all (a missing route is looked up again by the next probe).
+   */
+  hostFacts<T>(key: string, compute: () => T): T {
+    const now = performance.now();
+    const cached = this.facts.get(key);
+    if (cached && now - cached.at < HOST_FACTS_TTL_MS) return cached.value as T;
+    const value = compute();
+    this.facts.set(key, {value, at: now});
+    return value;
+  }
+
   /** The shared sockets' counters, for the metrics. */
   interfaceStats(): Array<{name: string; dispatcher: FrameDispatcher; link: PacketSocketLink; neighbors: NeighborCache}> {
     return [...this.interfaces].map(([name, shared]) => ({name, ...shared}));
@@ -165,7 +182,7 @@ export class AgentNetwork implements VipNetwork {
     if (existing && existing.link.receiveError === undefined) return existing;
     existing?.link.close();
     const filter = anyOf(neighborTraffic(), toPortBlock(this.ports.base, this.ports.size, ['tcp']));
-    const link = new PacketSocketLink({interfaceName: iface.name, mac: iface.mac, filter, receiveBufferBytes: 16 * 1024 * 1024});
+    const link = new PacketSocketLink({interfaceName: iface.name, mac: iface.mac, filter, receiveBufferBytes: 16 * 1024 * 1024, framesPerWakeup: 8});
     const dispatcher = new FrameDispatcher(link);
     const neighbors = new NeighborCache({
       ttlMs: this.options.neighborTtlMs,

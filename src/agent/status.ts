@@ -82,7 +82,7 @@ export function escapeHtml(text: string): string {
 
 /** An inline SVG polyline of the recent probes' durations; failed probes are red dots. */
 export function sparkline(recent: readonly ProbeRecord[], width = 120, height = 24): string {
-  if (recent.length === 0) return '<svg class="spark" width="120" height="24" role="img" aria-label="no probes yet"></svg>';
+  if (recent.length === 0) return `<svg class="spark" width="${width}" height="${height}" role="img" aria-label="no probes yet"></svg>`;
   const max = Math.max(...recent.map((p) => p.seconds), 1e-6);
   const step = recent.length > 1 ? width / (recent.length - 1) : 0;
   const points = recent.map((p, i) => [i * step, height - 2 - (p.seconds / max) * (height - 4)] as const);
@@ -117,7 +117,7 @@ export function statusPage(status: AgentStatus, now = Date.now()): string {
           `<td class="rs">${escapeHtml(t.rs)}</td>` +
           `<td class="state"><span class="badge ${t.health}">${t.health.toUpperCase()}</span></td>` +
           `<td class="since">for ${ago(now - t.since)}</td>` +
-          `<td class="last">${last ? `${stateName(last.state)}: ${escapeHtml(last.summary)}` : 'not probed yet'}</td>` +
+          `<td class="last"${last ? ` title="${escapeHtml(last.summary)}"` : ''}>${last ? `${stateName(last.state)}: ${escapeHtml(last.summary)}` : 'not probed yet'}</td>` +
           `<td class="latency">${latency}</td>` +
           `<td>${sparkline(t.recent)}</td></tr>`
         );
@@ -126,7 +126,7 @@ export function statusPage(status: AgentStatus, now = Date.now()): string {
     const upCount = targets.filter((t) => t.health === 'up').length;
     return (
       `<section data-service="${escapeHtml(name)}"><h2>${escapeHtml(name)} <small>${escapeHtml(vip)}:${first.port} ${escapeHtml(first.check)}, ` +
-      `${upCount} of ${targets.length} up</small></h2>\n<table><thead><tr><th>real server</th><th>state</th><th>since</th><th>last probe</th><th>latency</th><th>recent</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table></section>`
+      `${upCount} of ${targets.length} up</small></h2>\n<table><thead><tr><th>real server</th><th>state</th><th>since</th><th>last probe</th><th>probe time</th><th>recent probe times</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table></section>`
     );
   });
   return `<!doctype html>
@@ -139,7 +139,8 @@ h1{font-size:1.3em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.2em 0 .3em}h2 sma
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid #ddd;vertical-align:middle}
 th{font-weight:600;color:#555}.badge{display:inline-block;min-width:4em;text-align:center;border-radius:3px;padding:0 .4em;color:#fff;font-weight:600}
 .badge.up{background:#27ae60}.badge.down{background:#c0392b}tr.down td.rs{color:#c0392b;font-weight:600}
-td.last{max-width:40em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}p.meta{color:#666;margin:0}
+td.last{max-width:40em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}tr.down td.last{white-space:normal}
+table{table-layout:fixed}th:nth-child(1){width:14em}th:nth-child(2){width:6em}th:nth-child(3){width:7em}th:nth-child(5){width:7em}th:nth-child(6){width:130px}p.meta{color:#666;margin:0}
 </style></head>
 <body><h1>vipcheck agent</h1>
 <p class="meta">${status.targets.length} targets, <span id="down-count">${down}</span> down. Config ${escapeHtml(status.config)}, loaded ${ago(now - status.configuredAt)} ago. <a href="/metrics">metrics</a> <a href="/status">status JSON</a></p>

@@ -46,4 +46,9 @@ export interface VipNetwork {
   timestampBase(): number;
   /** This host's kernel RSTs to the VIP (lvs-dr.md) are already suppressed for every port the network hands out. */
   readonly suppressesKernelRsts: boolean;
+  /**
+   * Facts about this host (routes, interfaces, local addresses) that `compute` reads from the kernel. A one-shot
+   * run reads them once; the agent keeps each for a few seconds instead of reading /proc and /sys per probe.
+   */
+  hostFacts<T>(key: string, compute: () => T): T;
 }

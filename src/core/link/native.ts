@@ -19,6 +19,7 @@ export interface NativeAddon {
     onFrame: (frame: Buffer, status: number) => void,
     onError: (message: string) => void,
     onWritable: () => void,
+    framesPerWakeup?: number,
   ): {handle: unknown; hardwareType: number};
   /** 0 sent; 1 EAGAIN (watchWritable tells when to retry); 2 ENOBUFS (retry shortly). Throws on other errors. */
   send(handle: unknown, frame: Buffer): 0 | 1 | 2;

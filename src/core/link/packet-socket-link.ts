@@ -31,6 +31,11 @@ export interface PacketLinkOptions {
   readonly promiscuous?: boolean;
   /** Kernel receive buffer; a large transfer arrives faster than JavaScript reads it. Default 4 MiB. */
   readonly receiveBufferBytes?: number;
+  /**
+   * Frames handed to JavaScript per wakeup before the event loop runs its timers again (default 256, the
+   * most). A shared socket keeps this small: one flow's burst of 64 KiB GRO frames must not hold up the others.
+   */
+  readonly framesPerWakeup?: number;
 }
 
 /**
@@ -83,6 +88,7 @@ export class PacketSocketLink implements FrameLink {
         (frame, status) => this.deliver(frame, status),
         (message) => (this.receiveError ??= message),
         () => this.flush(),
+        options.framesPerWakeup,
       );
     } catch (error) {
       throw new LinkError(describeOpenError(options.interfaceName, (error as Error).message));

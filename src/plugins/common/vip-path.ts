@@ -6,7 +6,7 @@ import {anyOf, neighborAnswers, tcpFromPeer} from '../../core/link/bpf.js';
 import type {FrameLink} from '../../core/link/link.js';
 import {PacketSocketLink} from '../../core/link/packet-socket-link.js';
 import {NeighborTimeoutError, resolveNeighbor} from '../../core/neighbor/resolve.js';
-import {interfaceInfo, isLocalAddress} from '../../core/neighbor/interfaces.js';
+import {interfaceInfo, isLocalAddress, type InterfaceInfo} from '../../core/neighbor/interfaces.js';
 import {chooseEgress, chooseSourceAddress} from '../../core/neighbor/route.js';
 import {EnvironmentError, ServiceDownError} from '../../core/errors.js';
 import {reservePort, type PortReservation} from '../../core/flow/port-reservation.js';
@@ -39,8 +39,8 @@ export class NeighborUnreachableError extends ServiceDownError {
   override readonly name = 'NeighborUnreachableError';
 }
 
-export async function openVipPath(target: TargetOptions, context: RunContext): Promise<VipPath> {
-  const network = context.network ?? oneShotNetwork;
+/** Where the path leaves this host: read from the kernel's routes and interfaces (cached by the agent). */
+function locateVipPath(target: TargetOptions): {info: InterfaceInfo; source: IpAddress; vipIsLocal: boolean} {
   // The source must be of the VIP's family; the interface is chosen by the route to the real server.
   const egress = chooseEgress(target.rs, target.interfaceName, target.source?.family === target.vip.family ? target.source : undefined);
   const info = interfaceInfo(egress.interfaceName);
@@ -51,6 +51,13 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
       ? egress.source
       : (target.source ?? chooseSourceAddress(info.addresses, target.vip));
   if (!source) throw new EnvironmentError(`interface ${info.name} has no IPv${target.vip.family} address (give --source)`);
+  return {info, source, vipIsLocal: isLocalAddress(target.vip)};
+}
+
+export async function openVipPath(target: TargetOptions, context: RunContext): Promise<VipPath> {
+  const network = context.network ?? oneShotNetwork;
+  const key = `${target.rs}|${target.vip}|${target.interfaceName ?? ''}|${target.source ?? ''}`;
+  const {info, source, vipIsLocal} = network.hostFacts(key, () => locateVipPath(target));
   context.note(2, `egress ${info.name} (${info.mac}), source ${source}, real server ${target.rs}, VIP ${target.vip}:${target.port}`);
 
   const {link, localPort} = network.openFlowLink({iface: info, source, vip: target.vip, port: target.port, neighborFamily: target.rs.family}, context);
@@ -97,7 +104,7 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
     macOrigin: resolvedBy,
     resolveMs,
     mtu: info.mtu,
-    vipIsLocal: isLocalAddress(target.vip),
+    vipIsLocal,
     timestampBase: network.timestampBase(),
     kernelRstsSuppressed: network.suppressesKernelRsts,
   };
@@ -124,6 +131,7 @@ const oneShotNetwork: VipNetwork = {
   resolveNeighbor: (link, request) => resolveNeighbor(link, request),
   timestampBase: () => randomUint32(),
   suppressesKernelRsts: false,
+  hostFacts: (_key, compute) => compute(),
 };
 
 function reserveSourcePort(source: IpAddress): PortReservation {
