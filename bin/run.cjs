@@ -94,6 +94,11 @@ function pruneCaches(dist, stamp) {
 
 if (process.env.VIPCHECK_OCLIF === '1') {
   runOclif();
+} else if (argv[0] === 'agent' && !argv.includes('--help')) {
+  // The agent is a daemon: it loads its own modules (ES, from dist/agent) and needs none of oclif, whose start
+  // also reads the user's data directory (an EACCES warning under systemd's ProtectHome).
+  const {pathToFileURL} = require('node:url');
+  import(pathToFileURL(path.join(__dirname, '..', 'dist', 'agent', 'main.js')).href).then((agent) => agent.agentMain(argv.slice(1)));
 } else {
   // Only a plain word is looked up as a cache (never a path or an option).
   const word = /^[a-z][a-z0-9-]{0,31}$/.test(argv[0] ?? '') ? argv[0] : undefined;

@@ -116,6 +116,9 @@ export class Agent {
     if (config.sourcePorts !== this.config.sourcePorts) {
       this.options.log(`source-ports changes take effect at restart; keeping ${this.config.sourcePorts}`);
     }
+    if (config.maxConcurrent !== this.config.maxConcurrent) {
+      this.options.log(`max-concurrent changes take effect at restart; keeping ${this.config.maxConcurrent}`);
+    }
     this.config = config;
     await this.listen();
     const before = this.targets.size;

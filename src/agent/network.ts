@@ -21,7 +21,7 @@ import {NeighborCache} from '../core/neighbor/cache.js';
 import type {InterfaceInfo} from '../core/neighbor/interfaces.js';
 import {resolveNeighbor, type ResolvedNeighbor} from '../core/neighbor/resolve.js';
 import {randomUint32} from '../core/random.js';
-import type {IpAddress} from '../core/wire/address.js';
+import {MacAddress, type IpAddress} from '../core/wire/address.js';
 import type {RunContext} from '../plugin-api/plugin.js';
 import type {FlowLink, FlowLinkRequest, NeighborRequest, VipNetwork} from '../plugin-api/vip-network.js';
 import {listeningPorts} from '../plugins/common/rst-guard.js';
@@ -84,6 +84,9 @@ export class AgentNetwork implements VipNetwork {
   /** Installs the RST guard; resolves either way (without nft, conversations from a host without the VIP may be reset). */
   async start(): Promise<void> {
     const {base, size} = this.ports;
+    // Sockets open on first use; a missing privilege should stop the start with its one line instead of
+    // making every probe UNKNOWN. The loopback carries Ethernet headers too and exists everywhere.
+    new PacketSocketLink({interfaceName: 'lo', mac: MacAddress.ZERO, filter: toPortBlock(base, size)}).close();
     await removeStaleAgentTables();
     await new Promise<void>((resolve) => {
       const child = execFile('nft', ['-f', '-'], {timeout: 5000}, (error) => {

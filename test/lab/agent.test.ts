@@ -5,9 +5,10 @@
  * (an endless body, a silent one) that must not delay anybody else's probes; SIGTERM that leaves nothing behind.
  */
 import assert from 'node:assert/strict';
-import {existsSync, readFileSync} from 'node:fs';
+import {chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {describeLab} from './harness.js';
+import {VIPCHECK_BIN, describeLab} from './harness.js';
 import {AgentProcess} from '../support/agent-process.js';
 import {FIXTURE_PORTS, addEgressLoss, startFixtureServers} from '../support/lab-services.js';
 
@@ -193,6 +194,21 @@ services:${many}`;
         assert.ok(endless && endless.value > 0 && silent && silent.value > 0, 'both hostile targets fail by their deadline');
       } finally {
         await agent2.stop();
+      }
+    });
+
+    it('refuses to start without CAP_NET_RAW, in one line, instead of probing UNKNOWN forever', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vipcheck-agent-unprivileged-'));
+      try {
+        chmodSync(dir, 0o755);
+        const config = join(dir, 'agent.yaml');
+        writeFileSync(config, baseConfig().replace('9470', '9479').replaceAll(files(), dir), {mode: 0o644});
+        const r = await s.lab.exec('director', ['setpriv', '--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', '--inh-caps=-all', process.execPath, VIPCHECK_BIN, 'agent', '--config', config]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stdout, '');
+        assert.match(r.stderr, /^vipcheck agent: no permission to open a packet socket on lo: run as root .*CAP_NET_RAW.*\n$/);
+      } finally {
+        rmSync(dir, {recursive: true, force: true});
       }
     });
 

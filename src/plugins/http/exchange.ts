@@ -22,6 +22,12 @@ export interface HttpRequestSpec {
   /** false: stop after the status line and headers (http-status). */
   readonly readBody: boolean;
   readonly maxBytes: number;
+  /**
+   * How much of the body to keep in memory (default: maxBytes). Without a string, regex or digest to test,
+   * only the start is needed (for the output's snippet): the rest is counted, not stored, which keeps a 4 MiB
+   * body from costing 4 MiB of buffers per probe (in the agent, a garbage collection every few probes).
+   */
+  readonly keepBytes?: number;
 }
 
 export interface TlsSpec {
@@ -55,8 +61,10 @@ export interface HttpResponseFacts {
   readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
   readonly bodyBytes: number;
-  /** The body was longer than maxBytes; `body` holds the first maxBytes. */
+  /** The body was longer than maxBytes; reading stopped there. */
   readonly truncated: boolean;
+  /** Body bytes read (at most maxBytes); `body` holds the first keepBytes of them. */
+  readonly readBytes: number;
   readonly tls?: TlsFacts;
   readonly timings: Timings;
 }
@@ -154,6 +162,7 @@ export function httpExchange(connect: Connector, spec: HttpRequestSpec, tls: Tls
           body: Buffer.concat(chunks),
           bodyBytes: total,
           truncated,
+          readBytes: Math.min(total, spec.maxBytes),
           ...(tlsFacts ? {tls: tlsFacts} : {}),
           timings,
         });
@@ -164,8 +173,9 @@ export function httpExchange(connect: Connector, spec: HttpRequestSpec, tls: Tls
       res.on('data', (chunk: Buffer) => {
         timings.firstByte ??= since();
         total += chunk.length;
-        if (kept < spec.maxBytes) {
-          const take = chunk.subarray(0, spec.maxBytes - kept);
+        const keep = Math.min(spec.keepBytes ?? spec.maxBytes, spec.maxBytes);
+        if (kept < keep) {
+          const take = chunk.subarray(0, keep - kept);
           chunks.push(take);
           kept += take.length;
         }

@@ -85,7 +85,7 @@ export function contentFindings(facts: HttpResponseFacts, expect: ContentExpecta
     else if (days < warn) findings.push({state: State.Warning, text: when});
   }
   if (facts.truncated) {
-    findings.push({state: State.Warning, text: `body longer than --max-bytes: read stopped after ${facts.body.length} B`});
+    findings.push({state: State.Warning, text: `body longer than --max-bytes: read stopped after ${facts.readBytes} B`});
   }
   return findings;
 }

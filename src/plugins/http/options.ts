@@ -168,15 +168,21 @@ export function contentExpectations(values: FlagValues): ContentExpectations {
   };
 }
 
+/** Enough of an untested body for the output's snippet (judge.ts keeps far less). */
+const BODY_SNIPPET_BYTES = 4096;
+
 export function httpCheckOptions(values: FlagValues, readBody: boolean, allowedMethods?: readonly string[]): HttpCheckOptions {
   const target = targetOptions(values);
-  const request = requestOptions(values, target, readBody, allowedMethods);
+  const full = requestOptions(values, target, readBody, allowedMethods);
+  const expect = contentExpectations(values);
+  const bodyTested = expect.string !== undefined || expect.regex !== undefined || expect.digest !== undefined;
+  const request = bodyTested ? full : {...full, keepBytes: BODY_SNIPPET_BYTES};
   return {
     target,
     role: roleOptions(values),
     thresholds: thresholdOptions(values),
     request,
     tls: tlsOptions(values, request.host),
-    expect: contentExpectations(values),
+    expect,
   };
 }

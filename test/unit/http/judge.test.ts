@@ -24,6 +24,7 @@ function facts(overrides: Partial<HttpResponseFacts> = {}): HttpResponseFacts {
     body,
     bodyBytes: body.length,
     truncated: false,
+    readBytes: body.length,
     timings: {connect: 1, headers: 2, firstByte: 3, transfer: 4},
     ...overrides,
   };
