@@ -149,12 +149,16 @@ services:${many}`;
     port: ${FIXTURE_PORTS.http}
     check: http
     path: /endless
+    interval: 1
+    timeout: 0.9
     real-servers: [${good}]
   - name: silent
     vip: ${s.lab.vip4}
     port: ${FIXTURE_PORTS.http}
     check: http-status
     path: /slow?ms=60000
+    interval: 1
+    timeout: 0.9
     real-servers: [${good}]
 `;
       const agent2 = await AgentProcess.start(s.lab, 'director', `${header}\n`, 9471);
