@@ -218,6 +218,14 @@ export class Agent {
       }
     }
     if (target.removed || this.stopping) return;
+    if (this.network.wasStarved(context)) {
+      // Out of source ports is the agent's own shortage: it must not count against the real server.
+      this.metrics.portShortages.inc();
+      if (this.network.portShortages === 1 || this.network.portShortages % 1000 === 0) {
+        this.options.log(`${result.summary} (${this.network.portShortages} probe turns skipped so far)`);
+      }
+      return;
+    }
     const seconds = (performance.now() - started) / 1000;
     const success = isSuccess(result.state);
     if (!success) this.network.forgetNeighbor(config.rs);

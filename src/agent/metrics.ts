@@ -58,6 +58,7 @@ export class AgentMetrics {
   private readonly certExpiry: Gauge;
   readonly reloads: Counter;
   readonly neighborChanges: Counter;
+  readonly portShortages: Counter;
   /** How late probes started against their schedule: what a slow or hostile server must not make grow. */
   readonly startDelay: Histogram;
 
@@ -85,6 +86,11 @@ export class AgentMetrics {
     });
     this.reloads = new Counter({name: 'vipcheck_agent_reloads_total', help: 'Configuration reloads by outcome.', labelNames: ['result'], registers});
     this.neighborChanges = new Counter({name: 'vipcheck_neighbor_changes_total', help: 'Real servers whose MAC changed between resolutions.', registers});
+    this.portShortages = new Counter({
+      name: 'vipcheck_agent_source_port_shortages_total',
+      help: 'Probe turns skipped because every source port was in use or resting (raise source-ports).',
+      registers,
+    });
     this.startDelay = new Histogram({
       name: 'vipcheck_agent_probe_start_delay_seconds',
       help: 'How late each probe turn was handled against its schedule.',

@@ -73,6 +73,9 @@ export class AgentNetwork implements VipNetwork {
   readonly ports: PortBlock;
   private readonly interfaces = new Map<string, SharedInterface>();
   private readonly facts = new Map<string, {value: unknown; at: number}>();
+  /** Probes that found no free port: the agent's shortage, not the real server's failure. */
+  private readonly starved = new WeakSet<RunContext>();
+  portShortages = 0;
   private readonly base = randomUint32();
   private rstGuard: 'pending' | 'installed' | 'unavailable' = 'pending';
   private closed = false;
@@ -116,6 +119,8 @@ export class AgentNetwork implements VipNetwork {
     const shared = this.interfaceFor(request.iface);
     const port = this.ports.acquire();
     if (port === undefined) {
+      this.starved.add(context);
+      this.portShortages++;
       throw new EnvironmentError(`no free source port: all ${this.ports.available} of the block are in use or resting (raise source-ports)`);
     }
     let link: FrameLink;
@@ -142,6 +147,11 @@ export class AgentNetwork implements VipNetwork {
   /** Drops a real server's cached MAC (its check failed: the next one resolves again). */
   forgetNeighbor(address: IpAddress): void {
     for (const shared of this.interfaces.values()) shared.neighbors.forget(address);
+  }
+
+  /** Whether the probe run with `context` could not get a source port. */
+  wasStarved(context: RunContext): boolean {
+    return this.starved.has(context);
   }
 
   timestampBase(): number {
