@@ -45,7 +45,7 @@ interface Target {
 }
 
 /** How long a stop waits for probes in flight before it closes the sockets under them. */
-const STOP_GRACE_MS = 300;
+const STOP_GRACE_MS = 200;
 
 export class Agent {
   private readonly targets = new Map<string, Target>();
@@ -133,7 +133,10 @@ export class Agent {
     if (this.stopping) return;
     this.stopping = true;
     const idle = this.scheduler.stop();
+    // The guard table goes while the last probes finish (nft is the slow part of a stop).
+    const guardRemoved = this.network.removeRstGuard();
     await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref())]);
+    await guardRemoved;
     await this.network.stop();
     await this.files.flush();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -160,6 +163,11 @@ export class Agent {
       };
     });
     return {version: this.options.version, startedAt: this.startedAt, configuredAt: this.configuredAt, config: this.options.configPath, targets};
+  }
+
+  /** For an exit that cannot wait any more: what must not outlive the process (the RST guard table). */
+  stopNow(): void {
+    this.network.removeRstGuardSync();
   }
 
   get address(): string {

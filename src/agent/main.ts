@@ -62,8 +62,12 @@ export async function agentMain(argv: readonly string[]): Promise<never> {
   });
   const stop = (signal: string) => {
     log(`${signal}: stopping`);
-    // Whatever happens, the process is gone within a second (systemd's stop, keepalived's view).
-    setTimeout(() => process.exit(0), 1000).unref();
+    // Whatever happens, the process exits within a second (systemd's stop, keepalived's view), and never
+    // without removing its firewall table.
+    setTimeout(() => {
+      agent.stopNow();
+      process.exit(0);
+    }, 800).unref();
     agent.stop().then(
       () => process.exit(0),
       (error: Error) => {

@@ -9,7 +9,7 @@
  *   installed asynchronously at start and removed at stop, instead of a table per conversation.
  * - TCP timestamps from one base for the agent's life, so they increase across flows of one 4-tuple.
  */
-import {execFile} from 'node:child_process';
+import {execFile, execFileSync} from 'node:child_process';
 import {readFile} from 'node:fs/promises';
 import {anyOf, neighborTraffic, toPortBlock} from '../core/link/bpf.js';
 import {FrameDispatcher} from '../core/link/dispatcher.js';
@@ -77,7 +77,7 @@ export class AgentNetwork implements VipNetwork {
   private readonly starved = new WeakSet<RunContext>();
   portShortages = 0;
   private readonly base = randomUint32();
-  private rstGuard: 'pending' | 'installed' | 'unavailable' = 'pending';
+  private rstGuard: 'pending' | 'installed' | 'removing' | 'unavailable' = 'pending';
   private closed = false;
 
   constructor(private readonly options: AgentNetworkOptions) {
@@ -183,11 +183,27 @@ export class AgentNetwork implements VipNetwork {
     for (const shared of this.interfaces.values()) shared.link.close();
     this.interfaces.clear();
     this.ports.close();
-    if (this.rstGuard === 'installed') {
-      const table = agentNftTable(this.ports.base, this.ports.size);
-      await new Promise<void>((resolve) => execFile('nft', ['delete', 'table', 'inet', table], {timeout: 2000}, () => resolve()));
-      this.rstGuard = 'pending';
+    await this.removeRstGuard();
+  }
+
+  /** Removes the RST guard table (asynchronously: nft takes 10-500 ms). Safe to call twice, or with stopSync. */
+  async removeRstGuard(): Promise<void> {
+    if (this.rstGuard !== 'installed') return;
+    this.rstGuard = 'removing';
+    const table = agentNftTable(this.ports.base, this.ports.size);
+    await new Promise<void>((resolve) => execFile('nft', ['delete', 'table', 'inet', table], {timeout: 2000}, () => resolve()));
+    this.rstGuard = 'pending';
+  }
+
+  /** The last resort when the process must exit now: the guard table must not outlive the agent. */
+  removeRstGuardSync(): void {
+    if (this.rstGuard !== 'installed' && this.rstGuard !== 'removing') return;
+    try {
+      execFileSync('nft', ['delete', 'table', 'inet', agentNftTable(this.ports.base, this.ports.size)], {stdio: 'ignore', timeout: 1000});
+    } catch {
+      // already gone (an asynchronous removal finished), or nft is stuck: nothing more can be done
     }
+    this.rstGuard = 'pending';
   }
 
   private interfaceFor(iface: InterfaceInfo): SharedInterface {

@@ -3,8 +3,9 @@
  * of due times), so 10,000 targets cost 10,000 heap entries and no more timers.
  * - Each target runs every `intervalMs`, at a fixed rate from a random phase: the first run lands at a random
  *   point of the first interval, so neither the start nor a reload makes a burst.
- * - At most one probe per target is in flight: a target whose probe is still running when it is due again skips
- *   that turn (counted as an overrun), it never queues behind itself.
+ * - At most one probe per target is in flight: a target whose probe is still running when it is due again gets
+ *   that turn as soon as the probe ends (counted as an overrun), and never more than one turn behind itself, so a
+ *   probe that uses its whole deadline (timeout = interval, against a silent server) still runs every interval.
  * - At most `maxConcurrent` probes run at once; due targets beyond that wait their turn in order.
  * - A probe's own deadline bounds it (runCheck); the scheduler never waits on a probe to arm its timer, so a slow
  *   or silent server delays nobody else.
@@ -39,6 +40,8 @@ interface Slot {
   removed: boolean;
   overruns: number;
   started: number;
+  /** A turn came while the probe still ran: it is run when the probe ends. */
+  turnOwed: boolean;
   /** The slot that took this one's id while this one's probe still ran: it may start only when this one ends. */
   successor?: Slot;
 }
@@ -94,7 +97,7 @@ export class Scheduler {
         slot.target = target;
         continue;
       }
-      const fresh: Slot = {target, dueAt: now + random() * target.intervalMs, running: false, removed: false, overruns: 0, started: 0};
+      const fresh: Slot = {target, dueAt: now + random() * target.intervalMs, running: false, removed: false, overruns: 0, started: 0, turnOwed: false};
       const predecessor = this.retiring.get(target.id);
       if (predecessor) {
         // Still one probe of this id in flight: the new slot counts as running until it settles.
@@ -155,6 +158,7 @@ export class Scheduler {
     if (slot.running) {
       slot.overruns++;
       this.counters.overruns++;
+      slot.turnOwed = true;
       return;
     }
     if (this.running >= this.options.maxConcurrent) {
@@ -204,6 +208,11 @@ export class Scheduler {
     if (slot.successor) slot.successor.running = false;
     if (this.retiring.get(slot.target.id) === slot) this.retiring.delete(slot.target.id);
     this.running--;
+    const owner = slot.successor ?? slot;
+    if (owner.turnOwed && !owner.removed && !this.stopped) {
+      owner.turnOwed = false;
+      if (!this.waiting.includes(owner)) this.waiting.push(owner);
+    }
     if (!this.stopped) {
       while (this.running < this.options.maxConcurrent && this.waiting.length > 0) {
         const next = this.waiting.shift()!;

@@ -60,7 +60,19 @@ export type KeepalivedCheck =
   /** keepalived's own connect() to RIP:port: what does not see a missing VIP. */
   | { kind: 'TCP_CHECK'; connectTimeoutS: number; retry: number; delayBeforeRetryS: number }
   /** A program per real server; exit 0 = up, 1 = down (without misc_dynamic). */
-  | { kind: 'MISC_CHECK'; command: (realServer: string) => string; timeoutS: number };
+  | { kind: 'MISC_CHECK'; command: (realServer: string) => string; timeoutS: number }
+  /**
+   * A file per real server, written by someone else (`vipcheck agent`'s file-check): a top-level track_file with
+   * weight 0 (content 0 = up, anything else = down) and a FILE_CHECK on it. keepalived re-reads the file on
+   * inotify of its directory, which must exist when keepalived starts; initFile (default 1, down) is what
+   * keepalived writes when the file is missing then, and it never overwrites an existing one.
+   */
+  | { kind: 'FILE_CHECK'; file: (realServer: string) => string; initFile?: number };
+
+/** The track_file name keepalived.conf uses for a real server's FILE_CHECK file. */
+export function trackFileName(realServer: string): string {
+  return `vipcheck_${realServer.replace(/[^0-9A-Za-z]/g, '_')}`;
+}
 
 export interface KeepalivedVirtualServer {
   vip: string;
@@ -81,18 +93,32 @@ export function keepalivedConfig(vs: KeepalivedVirtualServer): string {
     if (c.kind === 'TCP_CHECK') {
       return ['TCP_CHECK {', `    connect_timeout ${c.connectTimeoutS}`, `    retry ${c.retry}`, `    delay_before_retry ${c.delayBeforeRetryS}`, '}'];
     }
+    if (c.kind === 'FILE_CHECK') return ['FILE_CHECK {', `    track_file ${trackFileName(rs)}`, '}'];
     const command = c.command(rs);
     // keepalived's parser has no escape for a double quote inside a quoted string.
     if (command.includes('"') || command.includes('\n')) throw new Error(`MISC_CHECK command must not contain a double quote or newline: ${command}`);
     return ['MISC_CHECK {', `    misc_path "${command}"`, `    misc_timeout ${c.timeoutS}`, '}'];
   };
-  const lines = [
-    'global_defs {',
-    // MISC_CHECK programs run as root only with script security on and an explicit script_user.
-    '    enable_script_security',
-    '    script_user root',
-    '}',
-    '',
+  const check = vs.check;
+  const lines =
+    check.kind === 'FILE_CHECK'
+      ? // No program runs: no script security. A track_file must be declared before a FILE_CHECK names it.
+        vs.realServers.flatMap((rs) => {
+          const file = check.file(rs);
+          if (!file.startsWith('/') || /["\s]/.test(file)) throw new Error(`FILE_CHECK file must be an absolute path without quotes or spaces: ${file}`);
+          const init = check.initFile ?? 1;
+          if (!Number.isInteger(init)) throw new Error(`FILE_CHECK initFile must be an integer, got ${init}`);
+          return [`track_file ${trackFileName(rs)} {`, `    file "${file}"`, '    weight 0', `    init_file ${init}`, '}', ''];
+        })
+      : [
+          'global_defs {',
+          // MISC_CHECK programs run as root only with script security on and an explicit script_user.
+          '    enable_script_security',
+          '    script_user root',
+          '}',
+          '',
+        ];
+  lines.push(
     `virtual_server ${vs.vip} ${vs.port} {`,
     `    delay_loop ${vs.delayLoopS}`,
     `    lb_algo ${vs.lbAlgo ?? 'rr'}`,
@@ -102,7 +128,7 @@ export function keepalivedConfig(vs: KeepalivedVirtualServer): string {
     // measures how long keepalived takes to react, and a random start would only add noise.
     '    warmup 0',
     ...(vs.alpha ? ['    alpha'] : []),
-  ];
+  );
   for (const rs of vs.realServers) {
     lines.push(`    real_server ${rs} ${vs.port} {`, '        weight 1', ...checkBlock(rs).map((l) => `        ${l}`), '    }');
   }

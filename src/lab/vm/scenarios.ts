@@ -40,6 +40,14 @@ export const SCENARIOS = {
     modules: DR_MODULES,
     timeoutMs: 300_000,
   },
+  'keepalived-file-check': {
+    description: "IPVS DR with keepalived's FILE_CHECK on the files vipcheck agent writes: the real server that loses its VIP leaves the table, and comes back with it",
+    guestScript: 'dist/lab/vm/guest/keepalived-file-check.js',
+    guestArgs: [],
+    // nf_tables: the agent's RST guard (it would also load on the kernel's own request).
+    modules: [...DR_MODULES, 'nf_tables'],
+    timeoutMs: 300_000,
+  },
 } as const satisfies Record<string, VmScenario>;
 
 export type ScenarioName = keyof typeof SCENARIOS;
@@ -77,6 +85,90 @@ export interface KeepalivedDrResult {
   requests: HttpAttempt[];
   /** Tail of keepalived's own log (stderr/stdout). */
   keepalivedLog: string;
+  /** Total time of the guest script. */
+  totalMs: number;
+}
+
+/** A line of a process's output and when it arrived. */
+export interface StampedLine {
+  atMs: number;
+  line: string;
+}
+
+/**
+ * What followed one change of novip's VIP (deleted or restored), in milliseconds after it was done (a stamp taken
+ * in novip's namespace right after `ip address`); null: not seen. Output lines are stamped on arrival.
+ */
+export interface FileCheckReaction {
+  /** How long `ip address` itself ran: the change happened within this window before the origin. */
+  vipChangeWindowMs: number;
+  /** The agent's state-change log line (`... rs X: up -> down after N failures: ...`). */
+  agentLogAfterMs: number | null;
+  agentLogLine: string | null;
+  /** novip's FILE_CHECK file changed content (polled every 50 ms). */
+  fileAfterMs: number | null;
+  /** keepalived logged the tracked file entering or leaving FAULT. */
+  keepalivedLogAfterMs: number | null;
+  /** keepalived logged removing the real server from IPVS, or adding it. */
+  keepalivedIpvsLogAfterMs: number | null;
+  /** `ipvsadm -L -n` showed the change (polled every 200 ms). */
+  tableAfterMs: number | null;
+}
+
+/**
+ * What the keepalived-file-check guest script writes to result.json. Every atMs (table timeline, file changes,
+ * log lines) is milliseconds since keepalived started; negative is before it (the agent starts first).
+ */
+export interface KeepalivedFileCheckResult {
+  vip: string;
+  port: number;
+  hosts: { good: string; novip: string; closed: string };
+  /** The keepalived.conf used. */
+  config: string;
+  /** The agent's configuration file. */
+  agentConfig: string;
+  agent: { intervalS: number; timeoutS: number; rise: number; fall: number };
+  /** The FILE_CHECK file of each real server. */
+  files: { good: string; novip: string; closed: string };
+  /** Node start to the end of createLab() in the guest. */
+  labSetupMs: number;
+  /** The agent's spawn to its "started" log line. */
+  agentStartMs: number;
+  /** The CPU time (user + system) the agent had used by then; null if /proc did not tell. */
+  agentStartCpuMs: number | null;
+  /** keepalived start to both good and novip (VIP still present) in the table. */
+  bothUpAfterMs: number | null;
+  /** The VIP deleted from novip's lo; null when the scenario did not get that far. */
+  removal: FileCheckReaction | null;
+  /** How long the table was watched for novip's removal. */
+  watchedAfterFaultMs: number;
+  /** The client's requests once novip had left the table (or the watch ended). */
+  requestsAfterRemoval: HttpAttempt[];
+  tableAfterRemovalRequests: string[];
+  /** The VIP restored on novip's lo. */
+  restore: FileCheckReaction | null;
+  watchedAfterRestoreMs: number;
+  /** The client's requests once novip was back. */
+  requestsAfterRestore: HttpAttempt[];
+  /**
+   * SIGTERM to the agent: its exit and how long it took (kill() to the exit seen here), and when its
+   * "SIGTERM: stopping" line arrived; null when it did not exit within 5 s.
+   */
+  agentStop: { code: number | null; signal: string | null; ms: number; stoppingLineAfterMs: number | null } | null;
+  /** `nft list tables` in the director namespace after the agent stopped (its RST guard table must be gone). */
+  nftTablesAfterStop: string;
+  /** Each file's content after the agent stopped (null: missing). */
+  filesAfterStop: { good: string | null; novip: string | null; closed: string | null };
+  /** The table 2 s after the agent stopped: keepalived keeps acting on the last content. */
+  tableAfterAgentStop: string[];
+  /** Every change of the table's real servers (the first entry is the table right after keepalived started). */
+  timeline: TableSnapshot[];
+  /** Every content change of a FILE_CHECK file, from the first read (before keepalived starts). */
+  fileChanges: Array<{ atMs: number; host: 'good' | 'novip' | 'closed'; content: string | null }>;
+  /** The agent's stderr, line by line. */
+  agentLog: StampedLine[];
+  /** keepalived's output, line by line (the last 400 lines). */
+  keepalivedLog: StampedLine[];
   /** Total time of the guest script. */
   totalMs: number;
 }
