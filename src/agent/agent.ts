@@ -25,7 +25,7 @@ import {FileCheckWriter} from './file-check.js';
 import {AgentMetrics} from './metrics.js';
 import {AgentNetwork} from './network.js';
 import {Scheduler} from './scheduler.js';
-import {RECENT_PROBES, statusDocument, statusPage, type AgentStatus, type ProbeRecord, type TargetStatus} from './status.js';
+import {RECENT_PROBES, statusDocument, statusPage, type AgentStatus, type LastProbe, type ProbeRecord, type TargetStatus} from './status.js';
 
 export interface AgentOptions {
   readonly configPath: string;
@@ -41,6 +41,7 @@ interface Target {
   config: TargetConfig;
   health: HealthState;
   recent: ProbeRecord[];
+  last?: LastProbe;
   removed: boolean;
 }
 
@@ -145,7 +146,7 @@ export class Agent {
 
   status(): AgentStatus {
     const targets: TargetStatus[] = [...this.targets.values()].map((t) => {
-      const last = t.recent.at(-1);
+      const last = t.last;
       return {
         id: t.config.id,
         service: t.config.service,
@@ -238,7 +239,9 @@ export class Agent {
     const success = isSuccess(result.state);
     if (!success) this.network.forgetNeighbor(config.rs);
     const transition = target.health.record(success, Date.now());
-    target.recent.push({at: Date.now(), state: result.state, seconds, summary: result.summary});
+    const at = Date.now();
+    target.recent.push({at, state: result.state, seconds});
+    target.last = {at, state: result.state, seconds, summary: result.summary};
     if (target.recent.length > RECENT_PROBES) target.recent.shift();
     this.metrics.probed(config, result, seconds, target.health.health === 'up', transition !== undefined);
     if (transition) {

@@ -32,6 +32,16 @@ export function targetLabels(target: Pick<TargetConfig, 'service' | 'vip' | 'por
   return {service: target.service, vip: target.vip.toString(), port: String(target.port), rs: target.rs.toString(), check: target.check};
 }
 
+interface TargetSeries {
+  readonly labels: TargetLabels;
+  readonly up: Gauge.Internal<string>;
+  readonly probeSuccess: Gauge.Internal<string>;
+  readonly duration: Histogram.Internal<string>;
+  readonly changes: Counter.Internal;
+  readonly lastProbe: Gauge.Internal<string>;
+  readonly probes: Record<State, Counter.Internal>;
+}
+
 export interface InterfaceCounts {
   readonly name: string;
   readonly received: number;
@@ -129,31 +139,56 @@ export class AgentMetrics {
     }
   }
 
+  /**
+   * Each target's series, looked up once: prom-client finds a series by hashing its labels, and building those
+   * label objects on every probe cost a hidden class each (~40,000 at 2,000 targets) and a microsecond a probe.
+   */
+  private readonly series = new Map<string, TargetSeries>();
+
+  private seriesOf(target: TargetConfig): TargetSeries {
+    let series = this.series.get(target.id);
+    if (!series) {
+      const labels = targetLabels(target);
+      series = {
+        labels,
+        up: this.up.labels(labels),
+        probeSuccess: this.probeSuccess.labels(labels),
+        duration: this.duration.labels(labels),
+        changes: this.changes.labels(labels),
+        lastProbe: this.lastProbe.labels(labels),
+        probes: Object.fromEntries(Object.entries(RESULT_NAMES).map(([state, result]) => [state, this.probes.labels({...labels, result})])) as Record<State, Counter.Internal>,
+      };
+      this.series.set(target.id, series);
+    }
+    return series;
+  }
+
   /** A target's series before its first probe: up as configured, nothing probed yet. */
   configured(target: TargetConfig, up: boolean): void {
-    const labels = targetLabels(target);
-    this.up.set(labels, up ? 1 : 0);
-    for (const result of Object.values(RESULT_NAMES)) this.probes.inc({...labels, result}, 0);
-    this.changes.inc(labels, 0);
+    const series = this.seriesOf(target);
+    series.up.set(up ? 1 : 0);
+    for (const counter of Object.values(series.probes)) counter.inc(0);
+    series.changes.inc(0);
   }
 
   probed(target: TargetConfig, result: CheckResult, seconds: number, up: boolean, changed: boolean): void {
-    const labels = targetLabels(target);
-    this.probeSuccess.set(labels, result.state === State.Ok || result.state === State.Warning ? 1 : 0);
-    this.duration.observe(labels, seconds);
-    this.probes.inc({...labels, result: RESULT_NAMES[result.state]});
-    this.lastProbe.set(labels, Date.now() / 1000);
-    this.up.set(labels, up ? 1 : 0);
-    if (changed) this.changes.inc(labels);
+    const series = this.seriesOf(target);
+    series.probeSuccess.set(result.state === State.Ok || result.state === State.Warning ? 1 : 0);
+    series.duration.observe(seconds);
+    series.probes[result.state].inc();
+    series.lastProbe.set(Date.now() / 1000);
+    series.up.set(up ? 1 : 0);
+    if (changed) series.changes.inc();
     const status = result.perfdata.find((p) => p.label === 'status');
-    if (status && typeof status.value === 'number') this.httpStatus.set(labels, status.value);
+    if (status && typeof status.value === 'number') this.httpStatus.set(series.labels, status.value);
     const expiry = (result.data as {tls?: {validTo?: string}} | undefined)?.tls?.validTo;
-    if (expiry) this.certExpiry.set(labels, Date.parse(expiry) / 1000);
+    if (expiry) this.certExpiry.set(series.labels, Date.parse(expiry) / 1000);
   }
 
   /** The target left the configuration: every series of it goes. */
   removed(target: TargetConfig): void {
     const labels = targetLabels(target);
+    this.series.delete(target.id);
     for (const metric of [this.up, this.probeSuccess, this.duration, this.changes, this.lastProbe, this.httpStatus, this.certExpiry]) metric.remove(labels);
     for (const result of Object.values(RESULT_NAMES)) this.probes.remove({...labels, result});
   }

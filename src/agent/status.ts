@@ -9,10 +9,15 @@ import type {Health} from './health.js';
 /** Probes kept per target for the page's sparkline. */
 export const RECENT_PROBES = 30;
 
+/** One probe of the sparkline: no summary (30 of them per target would cost ~25 KB each at 10,000 targets). */
 export interface ProbeRecord {
   readonly at: number;
   readonly state: State;
   readonly seconds: number;
+}
+
+/** The last probe, in full. */
+export interface LastProbe extends ProbeRecord {
   readonly summary: string;
 }
 
@@ -29,7 +34,7 @@ export interface TargetStatus {
   readonly successesInARow: number;
   readonly failuresInARow: number;
   readonly fileCheck?: string;
-  readonly last?: ProbeRecord;
+  readonly last?: LastProbe;
   readonly recent: readonly ProbeRecord[];
 }
 

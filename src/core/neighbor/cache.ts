@@ -19,7 +19,11 @@ export interface NeighborCacheOptions {
   /** Resolves on the network; the cache only decides when. */
   readonly resolve: (target: IpAddress, source: IpAddress, deadline: Millis, trace?: (text: string) => void) => Promise<ResolvedNeighbor>;
   readonly now?: () => Millis;
+  /** forget() leaves an entry younger than this (default 5 s). */
+  readonly minRefreshMs?: Millis;
 }
+
+const DEFAULT_MIN_REFRESH_MS = 5000;
 
 export type NeighborChangeListener = (address: IpAddress, previous: MacAddress, current: MacAddress) => void;
 
@@ -82,10 +86,15 @@ export class NeighborCache {
     }
   }
 
-  /** Drops the entry: the next lookup resolves again (a failed check may mean a new MAC). The MAC is kept for change reports. */
+  /**
+   * Drops the entry: the next lookup resolves again (a failed check may mean a new MAC). The MAC is kept for
+   * change reports. An entry resolved less than `minRefreshMs` ago stays: a server that refuses or times out on
+   * every probe would otherwise cost an ARP per probe, and a burst of failures (an overloaded agent) would make
+   * every waiting probe fail on one slow resolution, then forget again.
+   */
   forget(target: IpAddress): void {
     const entry = this.entries.get(target.toString());
-    if (entry) entry.resolvedAt = -Infinity;
+    if (entry && this.now() - entry.resolvedAt >= (this.options.minRefreshMs ?? DEFAULT_MIN_REFRESH_MS)) entry.resolvedAt = -Infinity;
   }
 
   /** Forgets the address entirely (it left the configuration). */

@@ -30,16 +30,22 @@ export interface InterfaceInfo {
 
 const VALID_NAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
 
-let addressSnapshot: NodeJS.Dict<NetworkInterfaceInfo[]> | undefined;
+let addressSnapshot: {readonly addresses: NodeJS.Dict<NetworkInterfaceInfo[]>; readonly at: number} | undefined;
 
 /**
- * This host's addresses, read once per process: each os.networkInterfaces() call is a netlink dump, and one
- * check asks several times (egress, source, "is the VIP local?"). A check lives for seconds; the addresses it
- * judges are those it started with.
+ * How long a snapshot of the addresses serves. A one-shot check (seconds) judges the addresses it started with;
+ * the agent, which lives for months, sees a VIP that comes or goes within this long.
+ */
+const ADDRESS_SNAPSHOT_MS = 1000;
+
+/**
+ * This host's addresses, from a snapshot at most ADDRESS_SNAPSHOT_MS old: each os.networkInterfaces() call is a
+ * netlink dump, and one check asks several times (egress, source, "is the VIP local?").
  */
 export function hostAddresses(): NodeJS.Dict<NetworkInterfaceInfo[]> {
-  addressSnapshot ??= networkInterfaces();
-  return addressSnapshot;
+  const now = performance.now();
+  if (!addressSnapshot || now - addressSnapshot.at > ADDRESS_SNAPSHOT_MS) addressSnapshot = {addresses: networkInterfaces(), at: now};
+  return addressSnapshot.addresses;
 }
 
 function readSys(name: string, file: string): string | undefined {

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import {readFileSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import {fileURLToPath} from 'node:url';
-import {escapeHtml, sparkline, statusDocument, statusPage, type AgentStatus, type ProbeRecord, type TargetStatus} from '../../../src/agent/status.js';
+import {escapeHtml, sparkline, statusDocument, statusPage, type AgentStatus, type LastProbe, type TargetStatus} from '../../../src/agent/status.js';
 import {State} from '../../../src/core/result/state.js';
 
 const require = createRequire(import.meta.url);
@@ -21,13 +21,13 @@ const validate = new Ajv2020({allErrors: true, strict: true}).compile(JSON.parse
 
 const NOW = Date.UTC(2024, 4, 1, 12, 0, 0);
 
-function probe(state: State, seconds: number, summary = 'answered', at = NOW - 1000): ProbeRecord {
+function probe(state: State, seconds: number, summary = 'answered', at = NOW - 1000): LastProbe {
   return {at, state, seconds, summary};
 }
 
 function target(overrides: Partial<TargetStatus> & Pick<TargetStatus, 'rs'>): TargetStatus {
   const recent = overrides.recent ?? [];
-  const last = recent.at(-1);
+  const last = recent.at(-1) as LastProbe | undefined;
   return {
     id: `${overrides.service ?? 'web'}/${overrides.rs}`,
     service: 'web',

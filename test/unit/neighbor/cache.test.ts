@@ -35,6 +35,7 @@ function harness() {
   const cache = new NeighborCache({
     ttlMs: TTL,
     now: () => time,
+    minRefreshMs: 0,
     resolve: (target, _source, deadline) =>
       new Promise<ResolvedNeighbor>((resolve, reject) => {
         calls.push({
@@ -185,6 +186,28 @@ describe('neighbor/cache: when the agent resolves a real server again', () => {
     assert.equal(h.cache.counters.changes, 1);
     // The cache now holds the new MAC.
     assert.ok((await h.cache.lookup(RS, SOURCE, h.now + 1000)).mac.equals(MAC_B));
+  });
+
+  it('forget() leaves an entry younger than minRefreshMs (a failing server does not cost an ARP per probe)', async () => {
+    const resolved: string[] = [];
+    let time = 0;
+    const cache = new NeighborCache({
+      ttlMs: TTL,
+      now: () => time,
+      minRefreshMs: 5000,
+      resolve: async (target) => {
+        resolved.push(target.toString());
+        return {mac: MAC_A, protocol: 'ARP', requests: 1, elapsedMs: 1};
+      },
+    });
+    await cache.lookup(RS, SOURCE, 1000);
+    time = 4000;
+    cache.forget(RS);
+    assert.equal((await cache.lookup(RS, SOURCE, 5000)).requests, 0, 'kept: resolved 4 s ago');
+    time = 5000;
+    cache.forget(RS);
+    assert.equal((await cache.lookup(RS, SOURCE, 6000)).requests, 1, 'resolved again: 5 s old');
+    assert.equal(resolved.length, 2);
   });
 
   it('forget() forces a resolution within the ttl but keeps the old MAC for the change report', async () => {
