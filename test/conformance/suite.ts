@@ -23,8 +23,8 @@ export interface ConformanceTarget {
   readonly port: number;
   /** More arguments an OK run needs (e.g. `--path /`). */
   readonly args?: readonly string[];
-  /** How to start vipcheck; default this checkout's bin/run.cjs with the tests' Node. */
-  readonly command?: readonly string[];
+  /** How to start vipcheck (or a function giving it once hooks ran); default this checkout's bin/run.cjs. */
+  readonly command?: readonly string[] | (() => readonly string[]);
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -41,7 +41,7 @@ export function conformanceSuite(target: ConformanceTarget): Mocha.Suite {
     const args = (rs: 'good' | 'novip', ...extra: string[]) => [
       target.check, '--vip', s.lab.vip4, '--rs', s.lab.hosts[rs].ipv4, '--port', String(target.port), ...(target.args ?? []), ...extra,
     ];
-    const run = (argv: readonly string[], ns = 'director') => runVipcheck(s.lab, ns, argv, {...(target.command ? {command: target.command} : {}), env: {...target.env}});
+    const run = (argv: readonly string[], ns = 'director') => runVipcheck(s.lab, ns, argv, {command: commandOf(target), env: {...target.env}});
 
     before(async () => {
       await startFixtureServers(s.lab, 'good');
@@ -117,6 +117,11 @@ export function conformanceSuite(target: ConformanceTarget): Mocha.Suite {
   }, {timeoutMs: 60_000});
 }
 
+function commandOf(target: ConformanceTarget): readonly string[] {
+  const command = typeof target.command === 'function' ? target.command() : target.command;
+  return command ?? [process.execPath, VIPCHECK_BIN];
+}
+
 function assertOneResult(run: VipcheckRun, title: string, state: string): void {
   assert.equal(run.stderr, '', `nothing on stderr: ${run.stderr}`);
   assert.equal(run.timedOut, false);
@@ -130,7 +135,7 @@ function assertPerfdata(run: VipcheckRun): void {
 }
 
 function spawnCheck(lab: Lab, target: ConformanceTarget, argv: readonly string[]) {
-  const child = lab.spawn('client', ['env', ...Object.entries(target.env ?? {}).map(([k, v]) => `${k}=${v}`), ...(target.command ?? [process.execPath, VIPCHECK_BIN]), ...argv]);
+  const child = lab.spawn('client', ['env', ...Object.entries(target.env ?? {}).map(([k, v]) => `${k}=${v}`), ...commandOf(target), ...argv]);
   let stdout = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr?.resume();
