@@ -7,11 +7,6 @@
  * This module must stay cheap to evaluate: vipcheck hands it to every third-party plugin it loads, on the fast
  * path too. So openConnector loads the userspace TCP engine only when a check calls it.
  */
-import type {RunContext} from './plugin.js';
-import type {ConnectorOptions, OpenedConnector} from '../plugins/common/vip-connector.js';
-import type {RoleOptions} from '../plugins/common/role.js';
-import type {TargetOptions} from '../plugins/common/target.js';
-
 export type {CheckPlugin, RunContext} from './plugin.js';
 export type {VipNetwork, FlowLink, FlowLinkRequest, NeighborRequest} from './vip-network.js';
 export {TARGET_FLAGS, ROLE_FLAGS, OUTPUT_FLAGS, type FlagSpec, type FlagValue, type FlagValues} from './flag-spec.js';
@@ -40,15 +35,8 @@ export type {IpAddress, MacAddress} from '../core/wire/address.js';
  * backup. `connect()` returns a Duplex that Node's http, tls or any socket protocol code can use.
  * Everything it opens is released through the context's cleanups.
  */
-export async function openConnector(
-  target: TargetOptions,
-  role: RoleOptions,
-  context: RunContext,
-  options: ConnectorOptions,
-): Promise<OpenedConnector> {
-  const connection = await import('../plugins/common/connection.js');
-  return connection.openConnector(target, role, context, options);
-}
+export const openConnector: typeof import('../plugins/common/connection.js').openConnector = async (...args) =>
+  (await import('../plugins/common/connection.js')).openConnector(...args);
 
 /** The API object vipcheck passes to a plugin module's default export (the same bindings as this module's). */
 export type PluginApi = typeof import('./index.js');
