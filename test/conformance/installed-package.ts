@@ -13,6 +13,10 @@ export interface InstalledPrefix {
   readonly prefix: string;
   /** `<prefix>/bin/vipcheck`. */
   readonly bin: string;
+  /** The packed vipcheck. */
+  readonly tarball: string;
+  /** The environment npm ran with (Node's own headers for node-gyp). */
+  readonly npmEnv: NodeJS.ProcessEnv;
   remove(): void;
 }
 
@@ -30,5 +34,5 @@ export function installPackedVipcheck(pluginDirs: readonly string[]): InstalledP
   const nodePrefix = dirname(dirname(process.execPath));
   if (!env['npm_config_nodedir'] && existsSync(join(nodePrefix, 'include/node/node_api.h'))) env['npm_config_nodedir'] = nodePrefix;
   execFileSync('npm', ['install', '--global', '--prefix', prefix, tarball, ...plugins], {env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000});
-  return {prefix, bin: join(prefix, 'bin', 'vipcheck'), remove: () => rmSync(work, {recursive: true, force: true})};
+  return {prefix, bin: join(prefix, 'bin', 'vipcheck'), tarball, npmEnv: env, remove: () => rmSync(work, {recursive: true, force: true})};
 }

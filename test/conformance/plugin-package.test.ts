@@ -48,6 +48,21 @@ describe(`plugin package ${pluginJson.name} on the packed vipcheck`, function ()
     assert.equal(out.trim(), 'function bad');
   });
 
+  describeLab('the tarball installed without its install script (npm --ignore-scripts)', (s) => {
+    it('says in one UNKNOWN line what to run, and after that command the check works', async () => {
+      const prefix = join(installed!.prefix, '..', 'no-scripts');
+      execFileSync('npm', ['install', '--global', '--prefix', prefix, '--ignore-scripts', installed!.tarball], {env: installed!.npmEnv, stdio: 'ignore'});
+      const args = ['tcp', '--vip', s.lab.vip4, '--rs', s.lab.hosts.good.ipv4, '--port', '80'];
+      const unbuilt = await runVipcheck(s.lab, 'director', args, {command: [join(prefix, 'bin/vipcheck')]});
+      assert.equal(unbuilt.code, 3, unbuilt.stdout);
+      const packageDir = join(prefix, 'lib/node_modules/vipcheck');
+      assert.equal(unbuilt.stdout.trimEnd(), `VIPCHECK TCP UNKNOWN - vipcheck's native addon is not built (${unbuilt.stdout.match(/not built \((.*)\): install/)?.[1]}): install python3, make and g++, then run npm run build:native in ${packageDir}`);
+      execFileSync('npm', ['run', 'build:native'], {cwd: packageDir, env: installed!.npmEnv, stdio: 'ignore'});
+      const built = await runVipcheck(s.lab, 'director', args, {command: [join(prefix, 'bin/vipcheck')]});
+      assert.equal(built.code, 0, built.stdout);
+    });
+  }, {timeoutMs: 180_000});
+
   it("passes the plugin's own tests against the installation", function () {
     const installedPlugin = join(installed!.prefix, 'lib/node_modules', pluginJson.name);
     if (!existsSync(join(installedPlugin, 'test'))) this.skip();
