@@ -12,6 +12,7 @@ import {execFileSync} from 'node:child_process';
 import {existsSync, readFileSync} from 'node:fs';
 import {basename, join, resolve} from 'node:path';
 import {describeLab, REPO_ROOT, runVipcheck} from '../lab/harness.js';
+import {AgentProcess} from '../support/agent-process.js';
 import {startFixtureServers} from '../support/lab-services.js';
 import {installPackedVipcheck, type InstalledPrefix} from './installed-package.js';
 import {conformanceSuite} from './suite.js';
@@ -92,6 +93,24 @@ for (const check of checks) {
         const closed = await runVipcheck(s.lab, 'director', redis('closed'), {command: command()});
         assert.equal(closed.code, 2, closed.stdout);
         assert.match(closed.stdout, /refused/);
+      });
+
+      it('runs under the agent of the installation, the same check as on the command line', async () => {
+        const config = [
+          'listen: 127.0.0.1:9470',
+          'defaults: {interval: 0.5, timeout: 0.4, rise: 1, fall: 1}',
+          'services:',
+          `  - {name: cache, vip: ${s.lab.vip4}, port: 6379, check: redis, real-servers: [${s.lab.hosts.good.ipv4}, ${s.lab.hosts.novip.ipv4}]}`,
+        ].join('\n');
+        const agent = await AgentProcess.start(s.lab, 'director', config, 9470, command());
+        try {
+          const wanted = {[s.lab.hosts.good.ipv4]: 1, [s.lab.hosts.novip.ipv4]: 0};
+          await agent.until(async () => JSON.stringify(await agent.upOf('cache')) === JSON.stringify(wanted), 10_000, 'good up, novip down');
+          const status = await agent.status();
+          assert.match(status.services[0]!.realServers.find((r) => r.rs === s.lab.hosts.good.ipv4)!.lastProbe!.summary, /answered PONG/);
+        } finally {
+          await agent.stop();
+        }
       });
 
       it('takes the kernel path to RIP:port as a backup director', async () => {
