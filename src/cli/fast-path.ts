@@ -29,11 +29,16 @@ export async function runFastPath(argv: readonly string[], hooks: FastPathHooks 
   if (!entry) return command !== undefined && hooks.packageDir !== undefined && hooks.importModule ? runPluginCheck(command, rest, hooks) : false;
   if (wantsOclif(rest)) return false;
   const [check, load] = entry;
-  return runCheckCommand(await load(), rest, {
-    onVerdict: (state) => {
+  return runCheckCommand(await load(), rest, cacheOnOk(check, hooks));
+}
+
+/** A plugin's check gets its code cache too (named by its own word): without one the bundle compiles every run. */
+function cacheOnOk(check: string, hooks: FastPathHooks) {
+  return {
+    onVerdict: (state: State) => {
       if (state === State.Ok) hooks.checkCompletedOk?.(check);
     },
-  });
+  };
 }
 
 async function runPluginCheck(command: string, rest: readonly string[], hooks: FastPathHooks): Promise<boolean> {
@@ -54,5 +59,5 @@ async function runPluginCheck(command: string, rest: readonly string[], hooks: F
     process.stdout.write(pluginHelpText(plugin, 'vipcheck', found.packageName));
     return true;
   }
-  return runCheckCommand(plugin, rest);
+  return runCheckCommand(plugin, rest, cacheOnOk(command, hooks));
 }
