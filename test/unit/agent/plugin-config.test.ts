@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import {join} from 'node:path';
 import {agentChecks} from '../../../src/agent/checks.js';
-import {ConfigError, parseConfig} from '../../../src/agent/config.js';
+import {parseConfig} from '../../../src/agent/config.js';
 import type {CheckPlugin} from '../../../src/plugin-api/plugin.js';
+import {configProblems} from '../../support/config-problems.js';
 import {REPO_ROOT} from '../../lab/harness.js';
 
 let plugins: Map<string, CheckPlugin>;
@@ -26,15 +27,7 @@ services:
     real-servers: [198.51.100.11]${extra}
 `;
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, plugins);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return [...error.problems];
-  }
-  assert.fail('the configuration was accepted');
-}
+const problems = (text: string) => configProblems(text, plugins);
 
 describe('agent configuration with a third-party check', () => {
   it('finds the plugin next to the built-ins and makes its targets with its own prepare()', () => {
