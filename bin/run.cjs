@@ -56,6 +56,9 @@ function loadBundle(word) {
   const module = {exports: {}};
   script.runInThisContext().call(module.exports, module.exports, Module.createRequire(file), module, file, dist);
   const hooks = {
+    packageDir: path.join(__dirname, '..'),
+    // A third-party plugin is an ES module; import() only works from a real module such as this one.
+    importModule: (url) => import(url),
     checkCompletedOk(check) {
       if (check !== word || (cachedData && !script.cachedDataRejected)) return;
       writeCache(cacheFileOf(check), script.createCachedData());

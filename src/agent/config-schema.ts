@@ -15,6 +15,12 @@ export const AGENT_SET_FLAGS = new Set(['vip', 'rs', 'port', 'timeout', 'json', 
 /** Flags that may also be given once for all services, under `defaults`. */
 export const SHARED_FLAGS = new Set(['interface', 'source', 'role', 'role-file']);
 
+/**
+ * A service's keys that are not check options, the same for every check (serviceBase below). Third-party
+ * checks, which the compiled schema does not know, are validated on these plus their own flags (plugin-services.ts).
+ */
+export const SERVICE_KEYS: readonly string[] = ['name', 'vip', 'port', 'check', 'real-servers', 'file-check', 'interval', 'timeout', 'rise', 'fall', 'initial-state'];
+
 export interface CheckFlags {
   readonly id: string;
   readonly flags: readonly FlagSpec[];

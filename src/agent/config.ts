@@ -14,6 +14,7 @@ import type {FlagValue, FlagValues} from '../plugin-api/flag-spec.js';
 import type {CheckPlugin} from '../plugin-api/plugin.js';
 import {AGENT_SET_FLAGS, SHARED_FLAGS} from './config-schema.js';
 import type {HealthRules} from './health.js';
+import {splitPluginServices} from './plugin-services.js';
 
 export interface TargetConfig {
   /** `service/rs`. */
@@ -87,7 +88,9 @@ export function parseConfig(text: string, plugins: ReadonlyMap<string, CheckPlug
   }
   const data: unknown = document.toJS();
   const validate = compiledValidator();
-  if (!validate(data)) throw new ConfigError(describeSchemaErrors(validate.errors ?? []));
+  const {schemaView, problems} = splitPluginServices(data, plugins);
+  if (!validate(schemaView)) throw new ConfigError([...describeSchemaErrors(validate.errors ?? []), ...problems]);
+  if (problems.length > 0) throw new ConfigError(problems);
   return normalize(data as RawConfig, plugins);
 }
 

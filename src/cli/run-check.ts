@@ -14,8 +14,6 @@ import {parseFlags} from './parse-flags.js';
 import {secondsFlag} from '../plugin-api/convert.js';
 import {errorResult, runCheck} from '../plugin-api/run-check.js';
 
-
-
 interface OutputSettings {
   json: boolean;
   exitCodes: ExitCodeMode;
@@ -62,17 +60,7 @@ export async function runCheckCommand(plugin: CheckPlugin, argv: readonly string
         // Cleanup failures must not mask the verdict.
       }
     }
-    const merged: CheckResult = {...result, verbose: [...verbose, ...(result.verbose ?? [])]};
-    const text = settings.json
-      ? JSON.stringify(renderJson(merged, settings.exitCodes, settings.verbosity), null, 2) + '\n'
-      : renderNagios(merged, settings.verbosity);
-    const code = exitCodeFor(result.state, settings.exitCodes);
-    try {
-      hooks.onVerdict?.(result.state);
-    } catch {
-      // A hook (the code cache) must not change the verdict.
-    }
-    return new Promise<never>(() => writeOutput(text, () => process.exit(code)));
+    return emitResult({...result, verbose: [...verbose, ...(result.verbose ?? [])]}, settings, hooks);
   };
 
   try {
@@ -100,6 +88,28 @@ export async function runCheckCommand(plugin: CheckPlugin, argv: readonly string
   } catch (error) {
     return finish(errorResult(plugin, error));
   }
+}
+
+/**
+ * The one UNKNOWN result of a check that could not even be loaded (a broken third-party plugin), printed the way
+ * its run would have been: --json and --exit-codes are honoured.
+ */
+export function reportCheckFailure(title: string, error: unknown, argv: readonly string[]): Promise<never> {
+  return emitResult(errorResult({title}, error), sniffOutputSettings(argv), {});
+}
+
+/** Prints the result as the settings ask, tells the hooks, and exits with the code for its state. */
+function emitResult(result: CheckResult, settings: OutputSettings, hooks: RunCheckHooks): Promise<never> {
+  const text = settings.json
+    ? JSON.stringify(renderJson(result, settings.exitCodes, settings.verbosity), null, 2) + '\n'
+    : renderNagios(result, settings.verbosity);
+  const code = exitCodeFor(result.state, settings.exitCodes);
+  try {
+    hooks.onVerdict?.(result.state);
+  } catch {
+    // A hook (the code cache) must not change the verdict.
+  }
+  return new Promise<never>(() => writeOutput(text, () => process.exit(code)));
 }
 
 /**

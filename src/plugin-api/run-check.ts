@@ -10,7 +10,7 @@
  * Cleanups registered through the context are the caller's to run: it owns the context.
  */
 import type {CheckResult} from '../core/result/check-result.js';
-import {EnvironmentError, ServiceDownError, UsageError} from '../core/errors.js';
+import {errorKind} from '../core/errors.js';
 import {State} from '../core/result/state.js';
 import type {CheckPlugin, RunContext} from './plugin.js';
 
@@ -18,11 +18,13 @@ import type {CheckPlugin, RunContext} from './plugin.js';
 export const DEADLINE_GRACE_MS = 250;
 
 export function errorResult(plugin: Pick<CheckPlugin, 'title'>, error: unknown): CheckResult {
-  if (error instanceof ServiceDownError) {
-    return {check: plugin.title, state: State.Critical, summary: error.message, details: [], perfdata: []};
+  // By brand, not instanceof: the error may come from another copy of core/errors (see there).
+  const kind = errorKind(error);
+  const message = error instanceof Error || kind !== undefined ? String((error as Error).message) : String(error);
+  if (kind === 'service-down') {
+    return {check: plugin.title, state: State.Critical, summary: message, details: [], perfdata: []};
   }
-  const known = error instanceof UsageError || error instanceof EnvironmentError;
-  const message = error instanceof Error ? error.message : String(error);
+  const known = kind === 'usage' || kind === 'environment';
   return {
     check: plugin.title,
     state: State.Unknown,

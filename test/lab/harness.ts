@@ -114,10 +114,11 @@ export async function runVipcheck(
   lab: Lab,
   ns: NsRef,
   args: readonly string[],
-  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; command?: readonly string[] } = {},
 ): Promise<VipcheckRun> {
   const started = performance.now();
-  const r = await lab.exec(ns, [process.execPath, VIPCHECK_BIN, ...args], {
+  // `command` runs another installation (the conformance suite's installed tarball) instead of this checkout.
+  const r = await lab.exec(ns, [...(options.command ?? [process.execPath, VIPCHECK_BIN]), ...args], {
     timeoutMs: options.timeoutMs ?? 20_000,
     env: { NO_COLOR: '1', ...options.env },
   });

@@ -50,10 +50,10 @@ export class AgentProcess {
   }
 
   /** Writes `config` to the lab's scratch directory and starts the agent; resolves once it logged "started". */
-  static async start(lab: Lab, ns: NsRef, config: string, port = 9470): Promise<AgentProcess> {
+  static async start(lab: Lab, ns: NsRef, config: string, port = 9470, command: readonly string[] = [process.execPath, VIPCHECK_BIN]): Promise<AgentProcess> {
     const configPath = join(lab.tmpDir, `agent-${Date.now()}.yaml`);
     writeFileSync(configPath, config);
-    const child = lab.spawn(ns, [process.execPath, VIPCHECK_BIN, 'agent', '--config', configPath]);
+    const child = lab.spawn(ns, [...command, 'agent', '--config', configPath]);
     const agent = new AgentProcess(lab, ns, child, configPath, port);
     await agent.waitForLog(/^vipcheck agent: started: /, 20_000);
     return agent;

@@ -2,7 +2,7 @@
  * vipcheck's native addon (native/packet_socket.c, built by node-gyp into build/Release at the package root):
  * the packet socket, and source-port reservation. Loaded once, on first use.
  */
-import {join} from 'node:path';
+import {dirname, join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {nodeRequire} from '../node-require.js';
 import {LinkError} from './link.js';
@@ -46,7 +46,8 @@ export function nativeAddon(): NativeAddon {
   } catch (error) {
     throw new LinkError(
       `vipcheck's native addon is not built (${(error as Error).message.split('\n')[0]}): ` +
-        'install make and g++, then run npm ci (or npm run build:native)',
+        // An install whose scripts were skipped (npm --ignore-scripts, strict allowScripts) lands here too.
+        `install python3, make and g++, then run npm run build:native in ${join(dirname(addonPath()), '..', '..')}`,
     );
   }
   return addon;

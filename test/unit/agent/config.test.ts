@@ -7,23 +7,16 @@ import assert from 'node:assert/strict';
 import {readFileSync} from 'node:fs';
 import {agentChecks} from '../../../src/agent/checks.js';
 import {buildAgentSchema} from '../../../src/agent/config-schema.js';
-import {ConfigError, parseConfig} from '../../../src/agent/config.js';
+import {parseConfig} from '../../../src/agent/config.js';
 import type {CheckPlugin} from '../../../src/plugin-api/plugin.js';
+import {configProblems} from '../../support/config-problems.js';
 
 let plugins: Map<string, CheckPlugin>;
 before(async () => {
   plugins = await agentChecks();
 });
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, plugins);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return [...error.problems];
-  }
-  assert.fail('the configuration was accepted');
-}
+const problems = (text: string) => configProblems(text, plugins);
 
 const service = (extra = '', check = 'tcp') => `
 services:
