@@ -73,6 +73,7 @@ export class Agent {
       inFlight: () => this.scheduler.inFlight,
       portsBusy: () => network.ports.busy,
       portsHeld: () => network.ports.available,
+      resetsSent: () => network.resetsSent,
     });
   }
 

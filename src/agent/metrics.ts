@@ -54,6 +54,7 @@ export interface AgentGauges {
   readonly inFlight: () => number;
   readonly portsBusy: () => number;
   readonly portsHeld: () => number;
+  readonly resetsSent: () => number;
 }
 
 export class AgentMetrics {
@@ -131,6 +132,15 @@ export class AgentMetrics {
     new Gauge({name: 'vipcheck_agent_probes_in_flight', help: 'Probes running now.', registers, collect() { this.set(gauges.inFlight()); }});
     new Gauge({name: 'vipcheck_agent_source_ports_busy', help: 'Source ports used by flows now.', registers, collect() { this.set(gauges.portsBusy()); }});
     new Gauge({name: 'vipcheck_agent_source_ports', help: 'Source ports the agent holds.', registers, collect() { this.set(gauges.portsHeld()); }});
+    new Counter({
+      name: 'vipcheck_agent_late_segment_resets_total',
+      help: 'RSTs sent for segments to source ports no flow owns any more (a SYN-ACK after its probe gave up).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(gauges.resetsSent());
+      },
+    });
     collectDefaultMetrics({register: this.registry});
     // Gauges that prom-client names with a counter's suffix (its issue #283): promtool rejects them, and the
     // same values stay available without the suffix (nodejs_active_handles, ...).

@@ -17,6 +17,7 @@ import type {FrameLink} from '../core/link/link.js';
 import {PacketSocketLink} from '../core/link/packet-socket-link.js';
 import {EnvironmentError} from '../core/errors.js';
 import {PortBlock} from '../core/flow/port-block.js';
+import {resetFrameFor} from '../core/flow/tcp-reset.js';
 import {NeighborCache} from '../core/neighbor/cache.js';
 import type {InterfaceInfo} from '../core/neighbor/interfaces.js';
 import {resolveNeighbor, type ResolvedNeighbor} from '../core/neighbor/resolve.js';
@@ -40,6 +41,9 @@ interface SharedInterface {
   readonly dispatcher: FrameDispatcher;
   readonly neighbors: NeighborCache;
 }
+
+/** Closed-port RSTs per interface and second, at most. */
+const MAX_RESETS_PER_SECOND = 200;
 
 /** How long the agent trusts what it read about routes and interfaces. */
 const HOST_FACTS_TTL_MS = 5000;
@@ -76,6 +80,8 @@ export class AgentNetwork implements VipNetwork {
   /** Probes that found no free port: the agent's shortage, not the real server's failure. */
   private readonly starved = new WeakSet<RunContext>();
   portShortages = 0;
+  /** RSTs sent for segments to ports no flow owns any more. */
+  resetsSent = 0;
   private readonly base = randomUint32();
   private rstGuard: 'pending' | 'installed' | 'removing' | 'unavailable' = 'pending';
   private closed = false;
@@ -213,6 +219,26 @@ export class AgentNetwork implements VipNetwork {
     const filter = anyOf(neighborTraffic(), toPortBlock(this.ports.base, this.ports.size, ['tcp']));
     const link = new PacketSocketLink({interfaceName: iface.name, mac: iface.mac, filter, receiveBufferBytes: 16 * 1024 * 1024, framesPerWakeup: 8});
     const dispatcher = new FrameDispatcher(link);
+    // A segment to one of our ports that no flow owns any more gets the closed port's RST, so the real server
+    // drops its half-open connection instead of retransmitting into the shared socket. Bounded per second: an
+    // answer must never become an amplifier.
+    let window = 0;
+    let resets = 0;
+    dispatcher.onUnclaimedTcp = (frame, localPort) => {
+      // Only ports the agent holds: a port of the block that another program had is that program's business.
+      if (!this.ports.holds(localPort)) return;
+      const second = Math.floor(performance.now() / 1000);
+      if (second !== window) {
+        window = second;
+        resets = 0;
+      }
+      if (resets >= MAX_RESETS_PER_SECOND) return;
+      const reset = resetFrameFor(frame);
+      if (!reset) return;
+      resets++;
+      this.resetsSent++;
+      link.send(reset);
+    };
     const neighbors = new NeighborCache({
       ttlMs: this.options.neighborTtlMs,
       resolve: async (target, source, deadline, trace) => {

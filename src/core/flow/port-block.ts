@@ -84,6 +84,11 @@ export class PortBlock {
     return this.held.size;
   }
 
+  /** Whether `port` is one of ours (a port of the block that something else held is not). */
+  holds(port: number): boolean {
+    return this.held.has(port);
+  }
+
   get busy(): number {
     return this.inUse.size;
   }

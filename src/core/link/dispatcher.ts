@@ -42,6 +42,9 @@ export class FrameDispatcher {
   private readonly flows = new Map<number, DispatchedLink>();
   private readonly neighbors = new Set<DispatchedLink>();
 
+  /** Told of every TCP segment to a port no flow owns (the agent answers them with RST). */
+  onUnclaimedTcp: ((frame: Buffer, localPort: number) => void) | undefined;
+
   constructor(readonly link: FrameLink) {
     link.onFrame((frame, at, trust) => this.route(frame, at, trust));
   }
@@ -93,11 +96,19 @@ export class FrameDispatcher {
       return;
     }
     if ((protocol === IpProtocol.TCP || protocol === IpProtocol.UDP) && frame.length >= transport + 4) {
-      const channel = this.flows.get(protocol * 65536 + frame.readUInt16BE(transport + 2));
+      const localPort = frame.readUInt16BE(transport + 2);
+      const channel = this.flows.get(protocol * 65536 + localPort);
       if (channel) {
         this.counters.toFlows++;
         this.deliver(channel, frame, at, trust);
         return;
+      }
+      if (protocol === IpProtocol.TCP) {
+        try {
+          this.onUnclaimedTcp?.(frame, localPort);
+        } catch {
+          this.counters.handlerErrors++;
+        }
       }
     }
     this.counters.unclaimed++;
