@@ -42,6 +42,8 @@ interface Slot {
   started: number;
   /** A turn came while the probe still ran: it is run when the probe ends. */
   turnOwed: boolean;
+  /** In `waiting` (a flag, not a search of the queue: it can hold thousands). */
+  waiting: boolean;
   /** The slot that took this one's id while this one's probe still ran: it may start only when this one ends. */
   successor?: Slot;
 }
@@ -97,7 +99,7 @@ export class Scheduler {
         slot.target = target;
         continue;
       }
-      const fresh: Slot = {target, dueAt: now + random() * target.intervalMs, running: false, removed: false, overruns: 0, started: 0, turnOwed: false};
+      const fresh: Slot = {target, dueAt: now + random() * target.intervalMs, running: false, removed: false, overruns: 0, started: 0, turnOwed: false, waiting: false};
       const predecessor = this.retiring.get(target.id);
       if (predecessor) {
         // Still one probe of this id in flight: the new slot counts as running until it settles.
@@ -162,8 +164,9 @@ export class Scheduler {
       return;
     }
     if (this.running >= this.options.maxConcurrent) {
-      if (!this.waiting.includes(slot)) {
+      if (!slot.waiting) {
         this.counters.queued++;
+        slot.waiting = true;
         this.waiting.push(slot);
       }
       return;
@@ -211,11 +214,15 @@ export class Scheduler {
     const owner = slot.successor ?? slot;
     if (owner.turnOwed && !owner.removed && !this.stopped) {
       owner.turnOwed = false;
-      if (!this.waiting.includes(owner)) this.waiting.push(owner);
+      if (!owner.waiting) {
+        owner.waiting = true;
+        this.waiting.push(owner);
+      }
     }
     if (!this.stopped) {
       while (this.running < this.options.maxConcurrent && this.waiting.length > 0) {
         const next = this.waiting.shift()!;
+        next.waiting = false;
         if (!next.removed && !next.running) this.start(next);
       }
     }

@@ -28,8 +28,14 @@ const MAX_FOREIGN_SHARE = 0.05;
 const BLOCK_ATTEMPTS = 8;
 
 export class PortBlock {
-  /** Free ports, least recently released first, with when they were released. */
-  private readonly free: Array<{port: number; releasedAt: Millis}> = [];
+  /**
+   * Free ports, least recently released first, with when they were released: a ring (head index and count) over
+   * fixed arrays, because shifting an 8,192-port array at every acquire cost ~8,000 moves a probe.
+   */
+  private readonly freePorts: Int32Array;
+  private readonly freeSince: Float64Array;
+  private freeHead = 0;
+  private freeCount = 0;
   private readonly inUse = new Set<number>();
   private closed = false;
 
@@ -39,7 +45,16 @@ export class PortBlock {
     private readonly held: ReadonlyMap<number, number>,
     private readonly options: PortBlockOptions,
   ) {
-    for (const port of held.keys()) this.free.push({port, releasedAt: -Infinity});
+    this.freePorts = new Int32Array(held.size);
+    this.freeSince = new Float64Array(held.size);
+    for (const port of held.keys()) this.pushFree(port, -Infinity);
+  }
+
+  private pushFree(port: number, releasedAt: Millis): void {
+    const at = (this.freeHead + this.freeCount) % this.freePorts.length;
+    this.freePorts[at] = port;
+    this.freeSince[at] = releasedAt;
+    this.freeCount++;
   }
 
   static reserve(options: PortBlockOptions): PortBlock {
@@ -96,16 +111,17 @@ export class PortBlock {
   /** A port for a new flow, or undefined when every port is in use or resting. */
   acquire(): number | undefined {
     const now = (this.options.now ?? performance.now.bind(performance))();
-    const next = this.free[0];
-    if (this.closed || !next || now - next.releasedAt < this.options.quarantineMs) return undefined;
-    this.free.shift();
-    this.inUse.add(next.port);
-    return next.port;
+    if (this.closed || this.freeCount === 0 || now - this.freeSince[this.freeHead]! < this.options.quarantineMs) return undefined;
+    const port = this.freePorts[this.freeHead]!;
+    this.freeHead = (this.freeHead + 1) % this.freePorts.length;
+    this.freeCount--;
+    this.inUse.add(port);
+    return port;
   }
 
   release(port: number): void {
     if (!this.inUse.delete(port)) return;
-    this.free.push({port, releasedAt: (this.options.now ?? performance.now.bind(performance))()});
+    this.pushFree(port, (this.options.now ?? performance.now.bind(performance))());
   }
 
   /** Gives every port back to the kernel. */
