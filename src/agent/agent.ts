@@ -22,6 +22,8 @@ import type {CheckPlugin, RunContext} from '../plugin-api/plugin.js';
 import {agentChecks} from './checks.js';
 import {ConfigError, loadConfig, type AgentConfig, type TargetConfig} from './config.js';
 import {FileCheckWriter} from './file-check.js';
+import {NagiosCommandFile, nagiosPassiveLine} from './passive-nagios.js';
+import type {PassiveHooks} from './passive.js';
 import {AgentMetrics} from './metrics.js';
 import {AgentNetwork} from './network.js';
 import {Scheduler} from './scheduler.js';
@@ -42,6 +44,8 @@ interface Target {
   health: HealthState;
   recent: ProbeRecord[];
   removed: boolean;
+  /** Whether a passive result went out yet: the first probe is sent, so the monitoring system never stays pending. */
+  reported: boolean;
 }
 
 /** How long a stop waits for probes in flight before it closes the sockets under them. */
@@ -57,6 +61,7 @@ export class Agent {
   private configuredAt = Date.now();
   private readonly startedAt = Date.now();
   private stopping = false;
+  private nagios: NagiosCommandFile | undefined;
 
   private constructor(
     private readonly options: AgentOptions,
@@ -131,6 +136,7 @@ export class Agent {
     this.stopping = true;
     const idle = this.scheduler.stop();
     await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref())]);
+    this.nagios?.stop();
     await this.network.stop();
     await this.files.flush();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -163,8 +169,23 @@ export class Agent {
     return this.listening;
   }
 
+  private passiveHooks(target: string): PassiveHooks {
+    return {
+      log: this.options.log,
+      failed: () => this.metrics.passiveFailures.inc({target}),
+      delivered: (n) => this.metrics.passiveResults.inc({target}, n),
+      dropped: (n) => this.metrics.passiveDropped.inc({target}, n),
+    };
+  }
+
   private apply(config: AgentConfig): void {
     this.configuredAt = Date.now();
+    if (this.nagios?.path !== config.nagios?.commandFile) {
+      this.nagios?.stop();
+      this.nagios = config.nagios ? new NagiosCommandFile(config.nagios.commandFile, this.passiveHooks('nagios')) : undefined;
+    }
+    // The series exist from the start, so a rate() or an alert on failures has a zero to start from.
+    if (config.nagios) for (const counter of [this.metrics.passiveResults, this.metrics.passiveFailures, this.metrics.passiveDropped]) counter.inc({target: 'nagios'}, 0);
     const wanted = new Map(config.targets.map((t) => [t.id, t]));
     for (const [id, target] of this.targets) {
       const next = wanted.get(id);
@@ -182,7 +203,7 @@ export class Agent {
         existing.health.setRules(config.health);
         continue;
       }
-      const target: Target = {config, health: new HealthState(config.health, Date.now()), recent: [], removed: false};
+      const target: Target = {config, health: new HealthState(config.health, Date.now()), recent: [], removed: false, reported: false};
       this.targets.set(config.id, target);
       this.metrics.configured(config, target.health.health === 'up');
       if (config.fileCheck) this.files.set(config.fileCheck, target.health.health);
@@ -226,6 +247,11 @@ export class Agent {
       const why = result.state === State.Ok ? '' : `: ${result.summary}`;
       this.options.log(`${config.service} ${config.vip}:${config.port} rs ${config.rs}: ${transition.from} -> ${transition.to} after ${transition.after} ${success ? 'successes' : 'failures'}${why}`);
       if (config.fileCheck) this.files.set(config.fileCheck, transition.to);
+    }
+    // Queued, never awaited: a monitoring system that is away never delays a probe.
+    if (this.nagios && config.nagios && (transition || !target.reported || this.config.nagios?.everyProbe)) {
+      target.reported = true;
+      this.nagios.send(nagiosPassiveLine(Date.now(), config.nagios.host, config.nagios.service, result));
     }
   }
 

@@ -27,6 +27,8 @@ const seconds: Schema = {
   anyOf: [{type: 'number', exclusiveMinimum: 0}, {type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*$'}],
 };
 const count: Schema = {type: 'integer', minimum: 1, maximum: 100};
+/** A Nagios object name template: `;` separates an external command's fields, and a command is one line. */
+const passiveName: Schema = {type: 'string', minLength: 1, pattern: '^[^;\\n\\r]+$'};
 
 /** Timing and state keys, at service level or under `defaults`. */
 const timingProperties: Record<string, Schema> = {
@@ -64,7 +66,11 @@ export function buildAgentSchema(checks: readonly CheckFlags[]): Schema {
       {type: 'string', description: "The real server's own address (RIP)."},
       {
         type: 'object',
-        properties: {address: {type: 'string'}, mac: {type: 'string', description: 'Skips ARP/NDP for this real server.'}},
+        properties: {
+          address: {type: 'string'},
+          mac: {type: 'string', description: 'Skips ARP/NDP for this real server.'},
+          'nagios-host': {...passiveName, description: "This real server's Nagios host_name (passive results)."},
+        },
         required: ['address'],
         additionalProperties: false,
       },
@@ -81,6 +87,8 @@ export function buildAgentSchema(checks: readonly CheckFlags[]): Schema {
       pattern: '\\{rs\\}',
       description: "keepalived track_file path per real server; {rs} is the real server's address, {service} the name.",
     },
+    'nagios-host': {...passiveName, description: 'Nagios host_name of passive results (default: nagios.host).'},
+    'nagios-service': {...passiveName, description: 'Nagios service_description of passive results (default: nagios.service).'},
     ...timingProperties,
   };
   return {
@@ -93,6 +101,18 @@ export function buildAgentSchema(checks: readonly CheckFlags[]): Schema {
       listen: {type: 'string', description: 'HTTP address:port for /metrics, /status, / and /healthz (default 127.0.0.1:9470).'},
       'max-concurrent': {type: 'integer', minimum: 1, maximum: 10000, description: 'Probes in flight at once (default 256).'},
       'source-ports': {enum: [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384], description: 'Source ports the agent holds (default 1024).'},
+      nagios: {
+        type: 'object',
+        description: "Passive results into Nagios's external command file (PROCESS_SERVICE_CHECK_RESULT).",
+        properties: {
+          'command-file': {type: 'string', pattern: '^/', description: "Nagios's command_file, a FIFO (Debian: /var/lib/nagios4/rw/nagios.cmd)."},
+          host: {...passiveName, description: 'host_name template (default {rs}).'},
+          service: {...passiveName, description: 'service_description template (default {service}).'},
+          'every-probe': {type: 'boolean', description: 'Send every probe, not only the first one and each state change (default false).'},
+        },
+        required: ['command-file'],
+        additionalProperties: false,
+      },
       defaults: {type: 'object', properties: {...timingProperties, ...sharedFlags}, additionalProperties: false},
       services: {
         type: 'array',

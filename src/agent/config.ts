@@ -30,6 +30,13 @@ export interface TargetConfig {
   readonly health: HealthRules;
   /** The keepalived track_file of this real server, if the service has `file-check`. */
   readonly fileCheck?: string;
+  /** Host and service of this target's passive results in Nagios, when the file has `nagios`. */
+  readonly nagios?: {readonly host: string; readonly service: string};
+}
+
+export interface NagiosPassiveConfig {
+  readonly commandFile: string;
+  readonly everyProbe: boolean;
 }
 
 export interface AgentConfig {
@@ -37,6 +44,7 @@ export interface AgentConfig {
   readonly maxConcurrent: number;
   readonly sourcePorts: number;
   readonly targets: readonly TargetConfig[];
+  readonly nagios?: NagiosPassiveConfig;
 }
 
 /** Every problem of a configuration, one line each (`services[1].path: must be string`). */
@@ -96,8 +104,10 @@ interface RawService {
   vip: string;
   port: number | string;
   check: string;
-  'real-servers': Array<string | {address: string; mac?: string}>;
+  'real-servers': Array<string | {address: string; mac?: string; 'nagios-host'?: string}>;
   'file-check'?: string;
+  'nagios-host'?: string;
+  'nagios-service'?: string;
   [key: string]: unknown;
 }
 
@@ -106,6 +116,7 @@ interface RawConfig {
   'max-concurrent'?: number;
   'source-ports'?: number;
   defaults?: Record<string, unknown>;
+  nagios?: {'command-file': string; host?: string; service?: string; 'every-probe'?: boolean};
   services: RawService[];
 }
 
@@ -158,6 +169,7 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
   const targets: TargetConfig[] = [];
   const names = new Set<string>();
   const files = new Map<string, string>();
+  const nagiosServices = new Map<string, string>();
   raw.services.forEach((service, index) => {
     const at = `services[${index}]`;
     if (names.has(service.name)) problems.push(`${at}.name: '${service.name}' is used by another service`);
@@ -211,6 +223,18 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
         if (other) problems.push(`${at}.file-check: ${fileCheck} is also the file of ${other}`);
         files.set(fileCheck, id);
       }
+      const expand = (template: string) =>
+        template.replaceAll('{rs}', rs.toString()).replaceAll('{service}', service.name).replaceAll('{vip}', service.vip).replaceAll('{port}', String(service.port));
+      const nagios = raw.nagios
+        ? {host: expand((typeof entry === 'string' ? undefined : entry['nagios-host']) ?? service['nagios-host'] ?? raw.nagios.host ?? '{rs}'), service: expand(service['nagios-service'] ?? raw.nagios.service ?? '{service}')}
+        : undefined;
+      if (nagios) {
+        // Two targets reporting as one Nagios service would overwrite each other's state there.
+        const key = `${nagios.host};${nagios.service}`;
+        const other = nagiosServices.get(key);
+        if (other) problems.push(`${at}.nagios-service: ${nagios.host}/${nagios.service} is also the Nagios service of ${other} (use {rs} in nagios.host or nagios-service)`);
+        nagiosServices.set(key, id);
+      }
       targets.push({
         id,
         service: service.name,
@@ -224,6 +248,7 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
         timeoutMs,
         health,
         ...(fileCheck === undefined ? {} : {fileCheck}),
+        ...(nagios === undefined ? {} : {nagios}),
       });
     });
   });
@@ -234,6 +259,7 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
     maxConcurrent: raw['max-concurrent'] ?? DEFAULTS.maxConcurrent,
     sourcePorts: raw['source-ports'] ?? DEFAULTS.sourcePorts,
     targets,
+    ...(raw.nagios ? {nagios: {commandFile: raw.nagios['command-file'], everyProbe: raw.nagios['every-probe'] ?? false}} : {}),
   };
 }
 
