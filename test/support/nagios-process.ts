@@ -53,6 +53,36 @@ export function parseStatusDat(text: string): Array<{type: string; fields: Statu
   return blocks;
 }
 
+/**
+ * Writes `dir/sudoers`: Debian's defaults (env_reset keeps NODE_OPTIONS and friends away from a root Node
+ * process), then the rules under test; visudo checks it.
+ */
+export async function writeSudoers(dir: string, rules: readonly string[]): Promise<string> {
+  const sudoers = join(dir, 'sudoers');
+  writeFileSync(
+    sudoers,
+    ['Defaults env_reset', 'Defaults secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"', 'Defaults use_pty', ...rules, ''].join('\n'),
+    {mode: 0o440},
+  );
+  chmodSync(sudoers, 0o440);
+  await runOk(['visudo', '-c', '-q', '-f', sudoers]);
+  return sudoers;
+}
+
+/**
+ * argv that runs the shell command `exec` in a private mount namespace with `sudoers` over /etc/sudoers and
+ * vipcheck at /usr/local/bin/vipcheck (a tmpfs over /usr/local/bin there), as the header explains.
+ */
+export function privateMounts(sudoers: string, exec: string): string[] {
+  const script = [
+    `mount --bind ${sudoers} /etc/sudoers`,
+    'mount -t tmpfs -o mode=0755,size=1m vipcheck-bin /usr/local/bin',
+    `ln -s ${VIPCHECK_BIN} /usr/local/bin/vipcheck`,
+    exec,
+  ].join(' && ');
+  return ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script];
+}
+
 export interface NagiosOptions {
   /** Object definitions (hosts, services, commands) besides the test's templates. */
   readonly objects: string;
@@ -134,24 +164,10 @@ export class NagiosProcess {
       ].join('\n'),
       {mode: 0o644},
     );
-    // Debian's defaults (env_reset keeps NODE_OPTIONS and friends away from a root Node process), then the rule.
-    const sudoers = join(dir, 'sudoers');
-    writeFileSync(
-      sudoers,
-      ['Defaults env_reset', 'Defaults secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"', 'Defaults use_pty', ...options.sudoers, ''].join('\n'),
-      {mode: 0o440},
-    );
-    chmodSync(sudoers, 0o440);
-    await runOk(['visudo', '-c', '-q', '-f', sudoers]);
+    const sudoers = await writeSudoers(dir, options.sudoers);
     const verify = await lab.exec(ns, [NAGIOS, '-v', config], {timeoutMs: 20_000});
     if (verify.code !== 0) throw new Error(`nagios4 -v refused the configuration:\n${verify.stdout}${verify.stderr}`);
-    const script = [
-      `mount --bind ${sudoers} /etc/sudoers`,
-      'mount -t tmpfs -o mode=0755,size=1m vipcheck-bin /usr/local/bin',
-      `ln -s ${VIPCHECK_BIN} /usr/local/bin/vipcheck`,
-      `exec ${NAGIOS} ${config}`,
-    ].join(' && ');
-    const child = lab.spawn(ns, ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script]);
+    const child = lab.spawn(ns, privateMounts(sudoers, `exec ${NAGIOS} ${config}`));
     process_.child = child;
     child.stdout?.setEncoding('utf8').on('data', (t: string) => process_.output.push(t));
     child.stderr?.setEncoding('utf8').on('data', (t: string) => process_.output.push(t));
