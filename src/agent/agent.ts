@@ -22,6 +22,7 @@ import type {CheckPlugin, RunContext} from '../plugin-api/plugin.js';
 import {agentChecks} from './checks.js';
 import {ConfigError, loadConfig, type AgentConfig, type TargetConfig} from './config.js';
 import {FileCheckWriter} from './file-check.js';
+import {IcingaApi, icingaCheckResult} from './passive-icinga.js';
 import {NagiosCommandFile, nagiosPassiveLine} from './passive-nagios.js';
 import type {PassiveHooks} from './passive.js';
 import {AgentMetrics} from './metrics.js';
@@ -62,6 +63,7 @@ export class Agent {
   private readonly startedAt = Date.now();
   private stopping = false;
   private nagios: NagiosCommandFile | undefined;
+  private icinga: IcingaApi | undefined;
 
   private constructor(
     private readonly options: AgentOptions,
@@ -137,6 +139,7 @@ export class Agent {
     const idle = this.scheduler.stop();
     await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref())]);
     this.nagios?.stop();
+    this.icinga?.stop();
     await this.network.stop();
     await this.files.flush();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -184,8 +187,15 @@ export class Agent {
       this.nagios?.stop();
       this.nagios = config.nagios ? new NagiosCommandFile(config.nagios.commandFile, this.passiveHooks('nagios')) : undefined;
     }
+    // A changed API setting (a new password, CA, URL) takes a new sender; its queue starts empty.
+    if (JSON.stringify(this.icinga?.config) !== JSON.stringify(config.icinga)) {
+      this.icinga?.stop();
+      this.icinga = config.icinga ? new IcingaApi(config.icinga, this.passiveHooks('icinga')) : undefined;
+    }
     // The series exist from the start, so a rate() or an alert on failures has a zero to start from.
-    if (config.nagios) for (const counter of [this.metrics.passiveResults, this.metrics.passiveFailures, this.metrics.passiveDropped]) counter.inc({target: 'nagios'}, 0);
+    for (const target of [config.nagios && 'nagios', config.icinga && 'icinga']) {
+      if (target) for (const counter of [this.metrics.passiveResults, this.metrics.passiveFailures, this.metrics.passiveDropped]) counter.inc({target}, 0);
+    }
     const wanted = new Map(config.targets.map((t) => [t.id, t]));
     for (const [id, target] of this.targets) {
       const next = wanted.get(id);
@@ -249,9 +259,13 @@ export class Agent {
       if (config.fileCheck) this.files.set(config.fileCheck, transition.to);
     }
     // Queued, never awaited: a monitoring system that is away never delays a probe.
-    if (this.nagios && config.nagios && (transition || !target.reported || this.config.nagios?.everyProbe)) {
-      target.reported = true;
+    const first = !target.reported;
+    target.reported = true;
+    if (this.nagios && config.nagios && (transition || first || this.config.nagios?.everyProbe)) {
       this.nagios.send(nagiosPassiveLine(Date.now(), config.nagios.host, config.nagios.service, result));
+    }
+    if (this.icinga && config.icinga && (transition || first || this.config.icinga?.everyProbe)) {
+      this.icinga.send(icingaCheckResult(Date.now(), config.icinga.host, config.icinga.service, result));
     }
   }
 

@@ -70,6 +70,7 @@ export function buildAgentSchema(checks: readonly CheckFlags[]): Schema {
           address: {type: 'string'},
           mac: {type: 'string', description: 'Skips ARP/NDP for this real server.'},
           'nagios-host': {...passiveName, description: "This real server's Nagios host_name (passive results)."},
+          'icinga-host': {...passiveName, description: "This real server's Icinga 2 host name (passive results)."},
         },
         required: ['address'],
         additionalProperties: false,
@@ -89,6 +90,8 @@ export function buildAgentSchema(checks: readonly CheckFlags[]): Schema {
     },
     'nagios-host': {...passiveName, description: 'Nagios host_name of passive results (default: nagios.host).'},
     'nagios-service': {...passiveName, description: 'Nagios service_description of passive results (default: nagios.service).'},
+    'icinga-host': {...passiveName, description: 'Icinga 2 host name of passive results (default: icinga.host).'},
+    'icinga-service': {...passiveName, description: 'Icinga 2 service name of passive results (default: icinga.service).'},
     ...timingProperties,
   };
   return {
@@ -111,6 +114,21 @@ export function buildAgentSchema(checks: readonly CheckFlags[]): Schema {
           'every-probe': {type: 'boolean', description: 'Send every probe, not only the first one and each state change (default false).'},
         },
         required: ['command-file'],
+        additionalProperties: false,
+      },
+      icinga: {
+        type: 'object',
+        description: "Passive results through Icinga 2's REST API (/v1/actions/process-check-result).",
+        properties: {
+          url: {type: 'string', pattern: '^https://[^/]+/?$', description: 'The API, e.g. https://icinga.example:5665.'},
+          user: {type: 'string', minLength: 1, description: 'ApiUser with the permission actions/process-check-result.'},
+          password: {type: 'string', minLength: 1},
+          'ca-file': {type: 'string', pattern: '^/', description: "The CA of Icinga's API certificate (/var/lib/icinga2/certs/ca.crt); default: the system's CAs."},
+          host: {...passiveName, description: 'Host name template (default {rs}).'},
+          service: {...passiveName, description: 'Service name template (default {service}).'},
+          'every-probe': {type: 'boolean', description: 'Send every probe, not only the first one and each state change (default false).'},
+        },
+        required: ['url', 'user', 'password'],
         additionalProperties: false,
       },
       defaults: {type: 'object', properties: {...timingProperties, ...sharedFlags}, additionalProperties: false},

@@ -4,14 +4,26 @@
  * the director's namespace, as nagios through the Nagios section's sudoers rule. Every assertion reads Icinga's
  * own view through its REST API: state, output, perfdata and the command line it ran, for an OK and a CRITICAL
  * real server.
+ *
+ * Then passive results: `vipcheck agent` posts its results to Icinga's API for services whose active checks are
+ * off. It starts before its ApiUser exists, so its first deliveries fail (401) and are retried; once the user is
+ * created (through the API, at run time) Icinga shows the VIP-path state of both real servers, and of one that
+ * loses its VIP.
  */
 import assert from 'node:assert/strict';
 import {join} from 'node:path';
 import {describeLab, REPO_ROOT} from './harness.js';
+import {AgentProcess} from '../support/agent-process.js';
 import {docBlocks} from '../support/nagios-process.js';
 import {IcingaProcess, type IcingaService} from '../support/icinga-process.js';
 
 const COMMANDS = join(REPO_ROOT, 'contrib/icinga2/vipcheck.conf');
+const PASSIVE = 'web (agent)';
+/** Services only the agent reports: no active checks, so Icinga never runs their (built-in) command. */
+const PASSIVE_SERVICES = ['rs1', 'rs2']
+  .map((host) => `object Service "${PASSIVE}" {\n  host_name = "${host}"\n  check_command = "dummy"\n  enable_active_checks = false\n  max_check_attempts = 1\n}\n`)
+  .join('');
+const AGENT_USER = {user: 'vipcheck-agent', password: 'vipcheck-agent-secret'};
 
 describeLab(
   'vipcheck under a real Icinga 2, as docs/monitoring.md sets it up',
@@ -29,7 +41,7 @@ describeLab(
       // rs2, a real server without the VIP, is rs1's copy with its own address.
       const rs2 = rs1.replaceAll('rs1', 'rs2').replace(s.lab.hosts.good.ipv4, s.lab.hosts.novip.ipv4);
       icinga = await IcingaProcess.start(s.lab, 'director', {
-        objects: `include "${COMMANDS}"\n${objects}\n${rs2}\n`,
+        objects: `include "${COMMANDS}"\n${objects}\n${rs2}\n${PASSIVE_SERVICES}`,
         sudoers: sudoersBlock.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')),
       });
       // The documented services check every 5 minutes (Icinga's default): ask for the first checks now.
@@ -74,6 +86,64 @@ describeLab(
         /^VIPCHECK TCP CRITICAL - no answer from 198\.51\.100\.100:80 via 198\.51\.100\.12 \(02:00:00:00:00:12\) within 8 s to \d+ SYNs \(is the VIP configured on the real server's loopback\?\) \n/,
       );
       assert.deepEqual(result.performance_data, ['time=U;0.1;0.5;0;8']);
+    });
+
+    it('gets passive results from the agent through the API: retried until its ApiUser exists, then each state change', async function () {
+      this.timeout(90_000);
+      const i = icinga!;
+      const {good, novip} = s.lab.hosts;
+      const agent = await AgentProcess.start(
+        s.lab,
+        'director',
+        `listen: 127.0.0.1:9470
+defaults: {interval: 0.5, timeout: 0.4, rise: 2, fall: 2}
+icinga: {url: 'https://127.0.0.1:5665', user: ${AGENT_USER.user}, password: ${AGENT_USER.password}, ca-file: ${i.caFile}}
+services:
+  - name: web
+    vip: ${s.lab.vip4}
+    port: 80
+    check: tcp
+    icinga-service: '${PASSIVE}'
+    real-servers: [{address: ${good.ipv4}, icinga-host: rs1}, {address: ${novip.ipv4}, icinga-host: rs2}]
+`,
+      );
+      try {
+        const counter = async (name: string) => (await agent.metrics()).find((m) => m.name === name && m.labels['target'] === 'icinga')?.value ?? 0;
+        await agent.until(async () => (await counter('vipcheck_passive_failures_total')) >= 2, 10_000, 'failed deliveries without an ApiUser');
+        await agent.waitForLog(/passive results to icinga: cannot deliver to https:\/\/127\.0\.0\.1:5665\/v1\/actions\/process-check-result: HTTP 401/);
+        assert.equal(await counter('vipcheck_passive_results_total'), 0);
+        const created = await i.request('PUT', `/v1/objects/apiusers/${AGENT_USER.user}`, {attrs: {password: AGENT_USER.password, permissions: ['actions/process-check-result']}});
+        assert.equal(created.code, 200, JSON.stringify(created.body));
+
+        const passive = (x: IcingaService) => x.attrs.last_check_result?.active === false;
+        const ok = await i.serviceUntil('rs1', PASSIVE, passive, 40_000, 'a passive result');
+        const result = ok.attrs.last_check_result!;
+        assert.equal(ok.attrs.state, 0, JSON.stringify(result));
+        assert.match(result.output, /^VIPCHECK TCP OK - 198\.51\.100\.100:80 answered via 198\.51\.100\.11 \(02:00:00:00:00:11\) in [\d.]+ ms\npath: VIP path on eth0 \(no role given\)$/);
+        assert.equal(result.performance_data.length, 1);
+        assert.match(result.performance_data[0]!, /^time=[\d.]+s;;;0;0\.4$/);
+        assert.match(result.check_source, /^vipcheck agent on /);
+        const critical = await i.serviceUntil('rs2', PASSIVE, passive, 10_000, 'a passive result');
+        assert.equal(critical.attrs.state, 2, JSON.stringify(critical.attrs.last_check_result));
+        assert.match(critical.attrs.last_check_result!.output, /^VIPCHECK TCP CRITICAL - no answer from 198\.51\.100\.100:80 via 198\.51\.100\.12 .* within 0\.4 s/);
+        assert.deepEqual(critical.attrs.last_check_result!.performance_data, ['time=U;;;0;0.4']);
+        await agent.waitForLog(/passive results to icinga: delivered again after \d+ failed attempts/);
+
+        await s.lab.execOk('good', ['ip', 'addr', 'del', `${s.lab.vip4}/32`, 'dev', 'lo']);
+        try {
+          const down = await i.serviceUntil('rs1', PASSIVE, (x) => x.attrs.state === 2, 10_000, 'CRITICAL without its VIP');
+          assert.match(down.attrs.last_check_result!.output, /^VIPCHECK TCP CRITICAL - no answer from 198\.51\.100\.100:80 via 198\.51\.100\.11 /);
+        } finally {
+          await s.lab.execOk('good', ['ip', 'addr', 'add', `${s.lab.vip4}/32`, 'dev', 'lo']);
+        }
+        await i.serviceUntil('rs1', PASSIVE, (x) => x.attrs.state === 0, 10_000, 'OK with its VIP back');
+        // rs1: first probe, up, down, up; rs2: first probe. Nothing more with every-probe off.
+        await agent.until(async () => (await counter('vipcheck_passive_results_total')) >= 5, 3_000, 'the last delivery counted');
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        assert.equal(await counter('vipcheck_passive_results_total'), 5);
+      } finally {
+        await agent.stop();
+      }
     });
   },
   {timeoutMs: 60_000},

@@ -85,7 +85,7 @@ object ApiListener "api" {
 }
 object ApiUser "${READER.user}" {
   password = "${READER.password}"
-  permissions = [ "objects/query/*", "actions/reschedule-check" ]
+  permissions = [ "objects/query/*", "actions/reschedule-check", "objects/create/ApiUser" ]
 }
 ${options.objects}
 `,
