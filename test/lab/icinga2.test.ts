@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import {join} from 'node:path';
 import {describeLab, REPO_ROOT} from './harness.js';
-import {AgentProcess} from '../support/agent-process.js';
+import {AgentProcess, passiveAgentConfig} from '../support/agent-process.js';
 import {docBlocks} from '../support/nagios-process.js';
 import {IcingaProcess, type IcingaService} from '../support/icinga-process.js';
 
@@ -37,7 +37,7 @@ describeLab(
       const [objects] = docBlocks('docs/monitoring.md', 'Icinga 2');
       assert.ok(sudoersBlock && objects);
       const rs1 = /object Host "rs1" \{[^}]*\}/.exec(objects)?.[0];
-      assert.ok(rs1?.includes(`address = "${s.lab.hosts.good.ipv4}"`), 'the docs show rs1, the good real server');
+      assert.ok(rs1 && rs1.includes(`address = "${s.lab.hosts.good.ipv4}"`), 'the docs show rs1, the good real server');
       // rs2, a real server without the VIP, is rs1's copy with its own address.
       const rs2 = rs1.replaceAll('rs1', 'rs2').replace(s.lab.hosts.good.ipv4, s.lab.hosts.novip.ipv4);
       icinga = await IcingaProcess.start(s.lab, 'director', {
@@ -91,21 +91,10 @@ describeLab(
     it('gets passive results from the agent through the API: retried until its ApiUser exists, then each state change', async function () {
       this.timeout(90_000);
       const i = icinga!;
-      const {good, novip} = s.lab.hosts;
       const agent = await AgentProcess.start(
         s.lab,
         'director',
-        `listen: 127.0.0.1:9470
-defaults: {interval: 0.5, timeout: 0.4, rise: 2, fall: 2}
-icinga: {url: 'https://127.0.0.1:5665', user: ${AGENT_USER.user}, password: ${AGENT_USER.password}, ca-file: ${i.caFile}}
-services:
-  - name: web
-    vip: ${s.lab.vip4}
-    port: 80
-    check: tcp
-    icinga-service: '${PASSIVE}'
-    real-servers: [{address: ${good.ipv4}, icinga-host: rs1}, {address: ${novip.ipv4}, icinga-host: rs2}]
-`,
+        passiveAgentConfig(s.lab, 'icinga', `{url: 'https://127.0.0.1:5665', user: ${AGENT_USER.user}, password: ${AGENT_USER.password}, ca-file: ${i.caFile}}`, PASSIVE),
       );
       try {
         const counter = async (name: string) => (await agent.metrics()).find((m) => m.name === name && m.labels['target'] === 'icinga')?.value ?? 0;

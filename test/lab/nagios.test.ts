@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import {readFileSync} from 'node:fs';
 import {describeLab} from './harness.js';
-import {AgentProcess} from '../support/agent-process.js';
+import {AgentProcess, passiveAgentConfig} from '../support/agent-process.js';
 import {docBlocks, NagiosProcess, type StatusBlock} from '../support/nagios-process.js';
 
 /** The documented blocks: the sudoers rule, then the command and service definitions. */
@@ -96,21 +96,7 @@ describeLab(
       let agent: AgentProcess | undefined;
       let passive: NagiosProcess | undefined;
       try {
-        agent = await AgentProcess.start(
-          s.lab,
-          'director',
-          `listen: 127.0.0.1:9470
-defaults: {interval: 0.5, timeout: 0.4, rise: 2, fall: 2}
-nagios: {command-file: ${commandFile}}
-services:
-  - name: web
-    vip: ${s.lab.vip4}
-    port: 80
-    check: tcp
-    nagios-service: 'VIP {vip}:{port} (agent)'
-    real-servers: [{address: ${good.ipv4}, nagios-host: rs1}, {address: ${novip.ipv4}, nagios-host: rs2}]
-`,
-        );
+        agent = await AgentProcess.start(s.lab, 'director', passiveAgentConfig(s.lab, 'nagios', `{command-file: ${commandFile}}`, `VIP ${s.lab.vip4}:80 (agent)`));
         const a = agent;
         const counter = async (name: string) => (await a.metrics()).find((m) => m.name === name && m.labels['target'] === 'nagios')?.value;
         await a.until(async () => ((await counter('vipcheck_passive_failures_total')) ?? 0) >= 2, 10_000, 'failed deliveries while Nagios is not running');
