@@ -3,7 +3,7 @@
 // declarations into docs/schema/agent.schema.json, and compiles it with ajv's standalone code generator into
 // one self-contained file, dist/agent/config-validator.cjs (esbuild inlines ajv's few run-time helpers), so
 // the agent validates its config without loading ajv's compiler (80-117 ms measured).
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -27,6 +27,21 @@ try {
   // first build
 }
 if (current !== schemaText) writeFileSync(schemaFile, schemaText);
+
+// The Icinga 2 CheckCommands come from the same declarations (contrib/icinga2/vipcheck.conf).
+const {checkPlugins} = await import(join(repo, 'dist/cli/registry.js'));
+const {icinga2Commands} = await import(join(repo, 'dist/cli/icinga2-commands.js'));
+const allChecks = await Promise.all(Object.values(checkPlugins).map((load) => load()));
+const commandsText = icinga2Commands(allChecks.map((p) => ({id: p.id, flags: p.flags})));
+const commandsFile = join(repo, 'contrib/icinga2/vipcheck.conf');
+mkdirSync(join(repo, 'contrib/icinga2'), {recursive: true});
+let currentCommands = '';
+try {
+  currentCommands = readFileSync(commandsFile, 'utf8');
+} catch {
+  // first build
+}
+if (currentCommands !== commandsText) writeFileSync(commandsFile, commandsText);
 
 const Ajv2020 = require('ajv/dist/2020.js').default;
 const standaloneCode = require('ajv/dist/standalone/index.js').default;

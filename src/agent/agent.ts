@@ -22,6 +22,9 @@ import type {CheckPlugin, RunContext} from '../plugin-api/plugin.js';
 import {agentChecks} from './checks.js';
 import {ConfigError, loadConfig, type AgentConfig, type TargetConfig} from './config.js';
 import {FileCheckWriter} from './file-check.js';
+import {IcingaApi, icingaCheckResult} from './passive-icinga.js';
+import {NagiosCommandFile, nagiosPassiveLine} from './passive-nagios.js';
+import type {PassiveHooks} from './passive.js';
 import {AgentMetrics} from './metrics.js';
 import {AgentNetwork} from './network.js';
 import {Scheduler} from './scheduler.js';
@@ -43,6 +46,8 @@ interface Target {
   recent: ProbeRecord[];
   last?: LastProbe;
   removed: boolean;
+  /** Whether a passive result went out yet: the first probe is sent, so the monitoring system never stays pending. */
+  reported: boolean;
 }
 
 /** How long a stop waits for probes in flight before it closes the sockets under them. */
@@ -58,6 +63,8 @@ export class Agent {
   private configuredAt = Date.now();
   private readonly startedAt = Date.now();
   private stopping = false;
+  private nagios: NagiosCommandFile | undefined;
+  private icinga: IcingaApi | undefined;
 
   private constructor(
     private readonly options: AgentOptions,
@@ -139,6 +146,8 @@ export class Agent {
     const guardRemoved = this.network.removeRstGuard();
     await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref())]);
     await guardRemoved;
+    this.nagios?.stop();
+    this.icinga?.stop();
     await this.network.stop();
     await this.files.flush();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -176,8 +185,30 @@ export class Agent {
     return this.listening;
   }
 
+  private passiveHooks(target: string): PassiveHooks {
+    return {
+      log: this.options.log,
+      failed: () => this.metrics.passiveFailures.inc({target}),
+      delivered: (n) => this.metrics.passiveResults.inc({target}, n),
+      dropped: (n) => this.metrics.passiveDropped.inc({target}, n),
+    };
+  }
+
   private apply(config: AgentConfig): void {
     this.configuredAt = Date.now();
+    if (this.nagios?.path !== config.nagios?.commandFile) {
+      this.nagios?.stop();
+      this.nagios = config.nagios ? new NagiosCommandFile(config.nagios.commandFile, this.passiveHooks('nagios')) : undefined;
+    }
+    // A changed API setting (a new password, CA, URL) takes a new sender; its queue starts empty.
+    if (JSON.stringify(this.icinga?.config) !== JSON.stringify(config.icinga)) {
+      this.icinga?.stop();
+      this.icinga = config.icinga ? new IcingaApi(config.icinga, this.passiveHooks('icinga')) : undefined;
+    }
+    // The series exist from the start, so a rate() or an alert on failures has a zero to start from.
+    for (const target of [config.nagios && 'nagios', config.icinga && 'icinga']) {
+      if (target) for (const counter of [this.metrics.passiveResults, this.metrics.passiveFailures, this.metrics.passiveDropped]) counter.inc({target}, 0);
+    }
     const wanted = new Map(config.targets.map((t) => [t.id, t]));
     for (const [id, target] of this.targets) {
       const next = wanted.get(id);
@@ -195,7 +226,7 @@ export class Agent {
         existing.health.setRules(config.health);
         continue;
       }
-      const target: Target = {config, health: new HealthState(config.health, Date.now()), recent: [], removed: false};
+      const target: Target = {config, health: new HealthState(config.health, Date.now()), recent: [], removed: false, reported: false};
       this.targets.set(config.id, target);
       this.metrics.configured(config, target.health.health === 'up');
       if (config.fileCheck) this.files.set(config.fileCheck, target.health.health);
@@ -249,6 +280,15 @@ export class Agent {
       const why = result.state === State.Ok ? '' : `: ${result.summary}`;
       this.options.log(`${config.service} ${config.vip}:${config.port} rs ${config.rs}: ${transition.from} -> ${transition.to} after ${transition.after} ${success ? 'successes' : 'failures'}${why}`);
       if (config.fileCheck) this.files.set(config.fileCheck, transition.to);
+    }
+    // Queued, never awaited: a monitoring system that is away never delays a probe.
+    const first = !target.reported;
+    target.reported = true;
+    if (this.nagios && config.nagios && (transition || first || this.config.nagios?.everyProbe)) {
+      this.nagios.send(nagiosPassiveLine(Date.now(), config.nagios.host, config.nagios.service, result));
+    }
+    if (this.icinga && config.icinga && (transition || first || this.config.icinga?.everyProbe)) {
+      this.icinga.send(icingaCheckResult(Date.now(), config.icinga.host, config.icinga.service, result));
     }
   }
 

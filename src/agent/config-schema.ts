@@ -33,6 +33,8 @@ const seconds: Schema = {
   anyOf: [{type: 'number', exclusiveMinimum: 0}, {type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*$'}],
 };
 const count: Schema = {type: 'integer', minimum: 1, maximum: 100};
+/** A Nagios object name template: `;` separates an external command's fields, and a command is one line. */
+const passiveName: Schema = {type: 'string', minLength: 1, pattern: '^[^;\\n\\r]+$'};
 
 /** Timing and state keys, at service level or under `defaults`. */
 const timingProperties: Record<string, Schema> = {
@@ -70,7 +72,12 @@ export function buildAgentSchema(checks: readonly CheckFlags[]): Schema {
       {type: 'string', description: "The real server's own address (RIP)."},
       {
         type: 'object',
-        properties: {address: {type: 'string'}, mac: {type: 'string', description: 'Skips ARP/NDP for this real server.'}},
+        properties: {
+          address: {type: 'string'},
+          mac: {type: 'string', description: 'Skips ARP/NDP for this real server.'},
+          'nagios-host': {...passiveName, description: "This real server's Nagios host_name (passive results)."},
+          'icinga-host': {...passiveName, description: "This real server's Icinga 2 host name (passive results)."},
+        },
         required: ['address'],
         additionalProperties: false,
       },
@@ -87,6 +94,10 @@ export function buildAgentSchema(checks: readonly CheckFlags[]): Schema {
       pattern: '\\{rs\\}',
       description: "keepalived track_file path per real server; {rs} is the real server's address, {service} the name.",
     },
+    'nagios-host': {...passiveName, description: 'Nagios host_name of passive results (default: nagios.host).'},
+    'nagios-service': {...passiveName, description: 'Nagios service_description of passive results (default: nagios.service).'},
+    'icinga-host': {...passiveName, description: 'Icinga 2 host name of passive results (default: icinga.host).'},
+    'icinga-service': {...passiveName, description: 'Icinga 2 service name of passive results (default: icinga.service).'},
     ...timingProperties,
   };
   return {
@@ -99,6 +110,33 @@ export function buildAgentSchema(checks: readonly CheckFlags[]): Schema {
       listen: {type: 'string', description: 'HTTP address:port for /metrics, /status, / and /healthz (default 127.0.0.1:9470).'},
       'max-concurrent': {type: 'integer', minimum: 1, maximum: 10000, description: 'Probes in flight at once (default 256).'},
       'source-ports': {enum: [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384], description: 'Source ports the agent holds (default 1024).'},
+      nagios: {
+        type: 'object',
+        description: "Passive results into Nagios's external command file (PROCESS_SERVICE_CHECK_RESULT).",
+        properties: {
+          'command-file': {type: 'string', pattern: '^/', description: "Nagios's command_file, a FIFO (Debian: /var/lib/nagios4/rw/nagios.cmd)."},
+          host: {...passiveName, description: 'host_name template (default {rs}).'},
+          service: {...passiveName, description: 'service_description template (default {service}).'},
+          'every-probe': {type: 'boolean', description: 'Send every probe, not only the first one and each state change (default false).'},
+        },
+        required: ['command-file'],
+        additionalProperties: false,
+      },
+      icinga: {
+        type: 'object',
+        description: "Passive results through Icinga 2's REST API (/v1/actions/process-check-result).",
+        properties: {
+          url: {type: 'string', pattern: '^https://[^/]+/?$', description: 'The API, e.g. https://icinga.example:5665.'},
+          user: {type: 'string', minLength: 1, description: 'ApiUser with the permission actions/process-check-result.'},
+          password: {type: 'string', minLength: 1},
+          'ca-file': {type: 'string', pattern: '^/', description: "The CA of Icinga's API certificate (/var/lib/icinga2/certs/ca.crt); default: the system's CAs."},
+          host: {...passiveName, description: 'Host name template (default {rs}).'},
+          service: {...passiveName, description: 'Service name template (default {service}).'},
+          'every-probe': {type: 'boolean', description: 'Send every probe, not only the first one and each state change (default false).'},
+        },
+        required: ['url', 'user', 'password'],
+        additionalProperties: false,
+      },
       defaults: {type: 'object', properties: {...timingProperties, ...sharedFlags}, additionalProperties: false},
       services: {
         type: 'array',

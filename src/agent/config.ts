@@ -31,6 +31,30 @@ export interface TargetConfig {
   readonly health: HealthRules;
   /** The keepalived track_file of this real server, if the service has `file-check`. */
   readonly fileCheck?: string;
+  /** Host and service of this target's passive results in Nagios, when the file has `nagios`. */
+  readonly nagios?: PassiveNames;
+  /** Host and service of this target's passive results in Icinga 2, when the file has `icinga`. */
+  readonly icinga?: PassiveNames;
+}
+
+export interface PassiveNames {
+  readonly host: string;
+  readonly service: string;
+}
+
+export interface IcingaPassiveConfig {
+  readonly url: string;
+  readonly user: string;
+  readonly password: string;
+  readonly caFile?: string;
+  /** The CA file's contents, read by loadConfig (a file that cannot be read is a configuration error). */
+  readonly ca?: Buffer;
+  readonly everyProbe: boolean;
+}
+
+export interface NagiosPassiveConfig {
+  readonly commandFile: string;
+  readonly everyProbe: boolean;
 }
 
 export interface AgentConfig {
@@ -38,6 +62,8 @@ export interface AgentConfig {
   readonly maxConcurrent: number;
   readonly sourcePorts: number;
   readonly targets: readonly TargetConfig[];
+  readonly nagios?: NagiosPassiveConfig;
+  readonly icinga?: IcingaPassiveConfig;
 }
 
 /** Every problem of a configuration, one line each (`services[1].path: must be string`). */
@@ -78,7 +104,16 @@ export async function loadConfig(path: string, plugins: ReadonlyMap<string, Chec
   } catch (error) {
     throw new ConfigError([`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
   }
-  return parseConfig(text, plugins, path);
+  const config = parseConfig(text, plugins, path);
+  const caFile = config.icinga?.caFile;
+  if (config.icinga && caFile !== undefined) {
+    try {
+      return {...config, icinga: {...config.icinga, ca: await readFile(caFile)}};
+    } catch (error) {
+      throw new ConfigError([`icinga.ca-file: cannot read ${caFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
+    }
+  }
+  return config;
 }
 
 export function parseConfig(text: string, plugins: ReadonlyMap<string, CheckPlugin>, origin = 'config'): AgentConfig {
@@ -99,8 +134,12 @@ interface RawService {
   vip: string;
   port: number | string;
   check: string;
-  'real-servers': Array<string | {address: string; mac?: string}>;
+  'real-servers': Array<string | {address: string; mac?: string; 'nagios-host'?: string; 'icinga-host'?: string}>;
   'file-check'?: string;
+  'nagios-host'?: string;
+  'nagios-service'?: string;
+  'icinga-host'?: string;
+  'icinga-service'?: string;
   [key: string]: unknown;
 }
 
@@ -109,6 +148,8 @@ interface RawConfig {
   'max-concurrent'?: number;
   'source-ports'?: number;
   defaults?: Record<string, unknown>;
+  nagios?: {'command-file': string; host?: string; service?: string; 'every-probe'?: boolean};
+  icinga?: {url: string; user: string; password: string; 'ca-file'?: string; host?: string; service?: string; 'every-probe'?: boolean};
   services: RawService[];
 }
 
@@ -161,6 +202,7 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
   const targets: TargetConfig[] = [];
   const names = new Set<string>();
   const files = new Map<string, string>();
+  const passiveServices = new Map<string, string>();
   raw.services.forEach((service, index) => {
     const at = `services[${index}]`;
     if (names.has(service.name)) problems.push(`${at}.name: '${service.name}' is used by another service`);
@@ -214,6 +256,22 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
         if (other) problems.push(`${at}.file-check: ${fileCheck} is also the file of ${other}`);
         files.set(fileCheck, id);
       }
+      const expand = (template: string) =>
+        template.replaceAll('{rs}', rs.toString()).replaceAll('{service}', service.name).replaceAll('{vip}', service.vip).replaceAll('{port}', String(service.port));
+      const names = (kind: 'nagios' | 'icinga'): PassiveNames | undefined => {
+        const receiver = raw[kind];
+        if (!receiver) return undefined;
+        const rsHost = typeof entry === 'string' ? undefined : entry[`${kind}-host`];
+        const mapped = {host: expand(rsHost ?? service[`${kind}-host`] ?? receiver.host ?? '{rs}'), service: expand(service[`${kind}-service`] ?? receiver.service ?? '{service}')};
+        // Two targets reporting as one monitored service would overwrite each other's state there.
+        const key = `${kind};${mapped.host};${mapped.service}`;
+        const other = passiveServices.get(key);
+        if (other) problems.push(`${at}.${kind}-service: ${mapped.host}/${mapped.service} is also the ${kind === 'nagios' ? 'Nagios' : 'Icinga'} service of ${other} (use {rs} in ${kind}.host or ${kind}-service)`);
+        passiveServices.set(key, id);
+        return mapped;
+      };
+      const nagios = names('nagios');
+      const icinga = names('icinga');
       targets.push({
         id,
         service: service.name,
@@ -227,6 +285,8 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
         timeoutMs,
         health,
         ...(fileCheck === undefined ? {} : {fileCheck}),
+        ...(nagios === undefined ? {} : {nagios}),
+        ...(icinga === undefined ? {} : {icinga}),
       });
     });
   });
@@ -237,6 +297,18 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
     maxConcurrent: raw['max-concurrent'] ?? DEFAULTS.maxConcurrent,
     sourcePorts: raw['source-ports'] ?? DEFAULTS.sourcePorts,
     targets,
+    ...(raw.nagios ? {nagios: {commandFile: raw.nagios['command-file'], everyProbe: raw.nagios['every-probe'] ?? false}} : {}),
+    ...(raw.icinga
+      ? {
+          icinga: {
+            url: raw.icinga.url.replace(/\/$/, ''),
+            user: raw.icinga.user,
+            password: raw.icinga.password,
+            ...(raw.icinga['ca-file'] === undefined ? {} : {caFile: raw.icinga['ca-file']}),
+            everyProbe: raw.icinga['every-probe'] ?? false,
+          },
+        }
+      : {}),
   };
 }
 

@@ -10,6 +10,8 @@
  * - vipcheck_last_probe_timestamp_seconds;
  * - check-specific gauges named as blackbox_exporter names them: vipcheck_http_status_code,
  *   vipcheck_ssl_earliest_cert_expiry (from the result's perfdata);
+ * - passive results: vipcheck_passive_results_total, vipcheck_passive_failures_total, vipcheck_passive_dropped_total
+ *   by receiver (target label);
  * - the agent's own: scheduler, port block, neighbour cache and per-interface frame counters, and prom-client's
  *   process metrics.
  */
@@ -70,6 +72,10 @@ export class AgentMetrics {
   readonly reloads: Counter;
   readonly neighborChanges: Counter;
   readonly portShortages: Counter;
+  /** Passive results by receiver (target="nagios", "icinga"): delivered, failed attempts, dropped from the queue. */
+  readonly passiveResults: Counter;
+  readonly passiveFailures: Counter;
+  readonly passiveDropped: Counter;
   /** How late probes started against their schedule: what a slow or hostile server must not make grow. */
   readonly startDelay: Histogram;
 
@@ -103,6 +109,14 @@ export class AgentMetrics {
       help: 'Probe turns skipped because every source port was in use or resting (raise source-ports).',
       registers,
     });
+    this.passiveResults = new Counter({name: 'vipcheck_passive_results_total', help: 'Passive results delivered to a monitoring system.', labelNames: ['target'], registers});
+    this.passiveFailures = new Counter({
+      name: 'vipcheck_passive_failures_total',
+      help: 'Failed attempts to deliver passive results (each is retried with backoff).',
+      labelNames: ['target'],
+      registers,
+    });
+    this.passiveDropped = new Counter({name: 'vipcheck_passive_dropped_total', help: 'Passive results dropped from a full queue while the receiver was away.', labelNames: ['target'], registers});
     this.startDelay = new Histogram({
       name: 'vipcheck_agent_probe_start_delay_seconds',
       help: 'How late each probe turn was handled against its schedule.',

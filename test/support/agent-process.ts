@@ -27,6 +27,25 @@ export function parseMetrics(text: string): MetricSample[] {
   return samples;
 }
 
+/**
+ * An agent configuration for the passive-result tests: tcp to the VIP through the good and the no-VIP real
+ * server every 0.5 s (rise and fall 2), reported to `kind` (its settings given as a YAML flow map) as hosts rs1
+ * and rs2 under the service name `service`.
+ */
+export function passiveAgentConfig(lab: Lab, kind: 'nagios' | 'icinga', settings: string, service: string): string {
+  return `listen: 127.0.0.1:9470
+defaults: {interval: 0.5, timeout: 0.4, rise: 2, fall: 2}
+${kind}: ${settings}
+services:
+  - name: web
+    vip: ${lab.vip4}
+    port: 80
+    check: tcp
+    ${kind}-service: '${service}'
+    real-servers: [{address: ${lab.hosts.good.ipv4}, ${kind}-host: rs1}, {address: ${lab.hosts.novip.ipv4}, ${kind}-host: rs2}]
+`;
+}
+
 export class AgentProcess {
   readonly log: string[] = [];
   private stderr = '';
