@@ -16,5 +16,6 @@ export function reportFrameIntegrity(link: FrameLink, context: RunContext): void
   if (context.verbosity >= 3) {
     link.integrity.onDrop((frame, fault) => context.note(3, `< ${describeFrame(frame)} [dropped: ${fault}]`));
   }
-  context.onCleanup(() => context.note(2, link.integrity.describe(link.name)));
+  // Only when shown: a check that is not asked for -vv should not build the line at all.
+  if (context.verbosity >= 2) context.onCleanup(() => context.note(2, link.integrity.describe(link.name)));
 }
