@@ -76,8 +76,8 @@ export interface IpvsControl {
 }
 
 export function sameServiceKey(a: IpvsServiceKey, b: IpvsServiceKey): boolean {
-  if (a.kind === 'fwmark' || b.kind === 'fwmark') return a.kind === b.kind && a.fwmark === (b as typeof a).fwmark && a.family === (b as typeof a).family;
-  return a.protocol === b.protocol && a.port === b.port && a.address.equals(b.address);
+  if (a.kind === 'fwmark') return b.kind === 'fwmark' && a.fwmark === b.fwmark && a.family === b.family;
+  return b.kind === 'address' && a.protocol === b.protocol && a.port === b.port && a.address.equals(b.address);
 }
 
 /** The form ipvsadm prints: `TCP 198.51.100.100:80`, `TCP [2001:db8::100]:80`, `FWM 7 (IPv4)`. */
