@@ -26,6 +26,8 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "addon.h"
+
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
@@ -68,27 +70,8 @@ typedef struct {
     if ((call) != napi_ok) return NULL;               \
   } while (0)
 
-static napi_value throw_error(napi_env env, const char *what, int error_number) {
-  char message[512];
-  if (error_number)
-    snprintf(message, sizeof message, "%s: %s", what, strerror(error_number));
-  else
-    snprintf(message, sizeof message, "%s", what);
-  napi_throw_error(env, NULL, message);
-  return NULL;
-}
-
 static void call_js(PacketSocket *socket, napi_ref ref, size_t argc, const napi_value *argv) {
-  napi_env env = socket->env;
-  napi_value callback, global, result;
-  if (napi_get_reference_value(env, ref, &callback) != napi_ok || callback == NULL) return;
-  napi_get_global(env, &global);
-  /* make_callback, not call_function: it runs the microtasks the callback queued, as a socket event would. */
-  if (napi_make_callback(env, socket->async_context, global, callback, argc, argv, &result) == napi_pending_exception) {
-    napi_value exception;
-    napi_get_and_clear_last_exception(env, &exception);
-    napi_fatal_exception(env, exception);
-  }
+  addon_call_js(socket->env, socket->async_context, ref, argc, argv);
 }
 
 static void stop_polling(PacketSocket *socket);
@@ -239,14 +222,14 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   size_t argc = 9;
   napi_value argv[9];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 8) return throw_error(env, "open() needs 8 arguments", 0);
+  if (argc < 8) return addon_throw_error(env, "open() needs 8 arguments", 0);
   char name[IF_NAMESIZE + 1];
   size_t name_length;
   CHECK(napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_length));
   void *filter;
   size_t filter_length;
   if (napi_get_buffer_info(env, argv[1], &filter, &filter_length) != napi_ok)
-    return throw_error(env, "the filter must be a Buffer holding a compiled program", 0);
+    return addon_throw_error(env, "the filter must be a Buffer holding a compiled program", 0);
   int32_t snap_length, receive_buffer;
   bool promiscuous;
   CHECK(napi_get_value_int32(env, argv[2], &snap_length));
@@ -258,11 +241,11 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   int fd = -1;
   unsigned int index = if_nametoindex(name);
   if (name_length == 0 || name_length > IF_NAMESIZE - 1 || index == 0) {
-    return throw_error(env, "No such device", ENODEV);
+    return addon_throw_error(env, "No such device", ENODEV);
   }
   fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
-    return throw_error(env, "socket(AF_PACKET)", errno);
+    return addon_throw_error(env, "socket(AF_PACKET)", errno);
   }
   struct ifreq request;
   memset(&request, 0, sizeof request);
@@ -316,7 +299,7 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     free(socket);
     free(buffer);
     close(fd);
-    return throw_error(env, "out of memory", 0);
+    return addon_throw_error(env, "out of memory", 0);
   }
   socket->fd = fd;
   socket->env = env;
@@ -338,7 +321,7 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     close(fd);
     free(buffer);
     free(socket);
-    return throw_error(env, "cannot set up the socket's callbacks", 0);
+    return addon_throw_error(env, "cannot set up the socket's callbacks", 0);
   }
   uv_poll_init(loop, &socket->poll, fd);
   socket->poll.data = socket;
@@ -347,7 +330,7 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   napi_value handle, type_value;
   if (napi_create_external(env, socket, finalize_socket, NULL, &handle) != napi_ok) {
     stop_polling(socket);
-    return throw_error(env, "cannot create the socket handle", 0);
+    return addon_throw_error(env, "cannot create the socket handle", 0);
   }
   napi_value result;
   CHECK(napi_create_object(env, &result));
@@ -358,7 +341,7 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
 
 fail:
   if (fd >= 0) close(fd);
-  return throw_error(env, error, 0);
+  return addon_throw_error(env, error, 0);
 }
 
 static PacketSocket *socket_from(napi_env env, napi_value value) {
@@ -377,17 +360,17 @@ static napi_value send_frame(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   PacketSocket *socket = argc == 2 ? socket_from(env, argv[0]) : NULL;
-  if (!socket) return throw_error(env, "send() needs a socket handle and a frame", 0);
-  if (socket->closed) return throw_error(env, "the socket is closed", 0);
+  if (!socket) return addon_throw_error(env, "send() needs a socket handle and a frame", 0);
+  if (socket->closed) return addon_throw_error(env, "the socket is closed", 0);
   void *data;
   size_t length;
-  if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return throw_error(env, "the frame must be a Buffer", 0);
+  if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return addon_throw_error(env, "the frame must be a Buffer", 0);
   napi_value outcome;
   for (;;) {
     ssize_t sent = send(socket->fd, data, length, 0);
     int code = sent >= 0 ? 0 : (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : errno == ENOBUFS ? 2 : -1;
     if (code < 0 && errno == EINTR) continue;
-    if (code < 0) return throw_error(env, "send", errno);
+    if (code < 0) return addon_throw_error(env, "send", errno);
     CHECK(napi_create_int32(env, code, &outcome));
     return outcome;
   }
@@ -399,7 +382,7 @@ static napi_value watch_writable(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   PacketSocket *socket = argc == 1 ? socket_from(env, argv[0]) : NULL;
-  if (!socket) return throw_error(env, "watchWritable() needs a socket handle", 0);
+  if (!socket) return addon_throw_error(env, "watchWritable() needs a socket handle", 0);
   if (socket->closed || socket->watching_writable) return NULL;
   socket->watching_writable = 1;
   uv_poll_start(&socket->poll, UV_READABLE | UV_WRITABLE, on_readable);
@@ -412,7 +395,7 @@ static napi_value close_socket(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   PacketSocket *socket = argc == 1 ? socket_from(env, argv[0]) : NULL;
-  if (!socket) return throw_error(env, "close() needs a socket handle", 0);
+  if (!socket) return addon_throw_error(env, "close() needs a socket handle", 0);
   stop_polling(socket);
   return NULL;
 }
@@ -430,12 +413,12 @@ static napi_value reserve_port(napi_env env, napi_callback_info info) {
   void *bytes;
   size_t length;
   if (argc < 1 || napi_get_buffer_info(env, argv[0], &bytes, &length) != napi_ok || (length != 4 && length != 16))
-    return throw_error(env, "reservePort() needs a 4- or 16-byte address", 0);
+    return addon_throw_error(env, "reservePort() needs a 4- or 16-byte address", 0);
   int32_t wanted = 0;
   napi_valuetype port_type = napi_undefined;
   if (argc == 2) napi_typeof(env, argv[1], &port_type);
   if (port_type != napi_undefined && (napi_get_value_int32(env, argv[1], &wanted) != napi_ok || wanted < 0 || wanted > 65535))
-    return throw_error(env, "reservePort() needs a port from 0 to 65535", 0);
+    return addon_throw_error(env, "reservePort() needs a port from 0 to 65535", 0);
   struct sockaddr_storage address;
   socklen_t address_length;
   memset(&address, 0, sizeof address);
@@ -453,12 +436,12 @@ static napi_value reserve_port(napi_env env, napi_callback_info info) {
     address_length = sizeof *v6;
   }
   int fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_error(env, "socket", errno);
+  if (fd < 0) return addon_throw_error(env, "socket", errno);
   if (bind(fd, (struct sockaddr *)&address, address_length) != 0 || listen(fd, 1) != 0 ||
       getsockname(fd, (struct sockaddr *)&address, &address_length) != 0) {
     int saved = errno;
     close(fd);
-    return throw_error(env, saved == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : saved == EADDRINUSE ? "EADDRINUSE" : "bind", saved);
+    return addon_throw_error(env, saved == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : saved == EADDRINUSE ? "EADDRINUSE" : "bind", saved);
   }
   int port = ntohs(address.ss_family == AF_INET ? ((struct sockaddr_in *)&address)->sin_port
                                                 : ((struct sockaddr_in6 *)&address)->sin6_port);
@@ -477,7 +460,7 @@ static napi_value release_port(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return throw_error(env, "releasePort() needs a descriptor", 0);
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return addon_throw_error(env, "releasePort() needs a descriptor", 0);
   close(fd);
   return NULL;
 }
@@ -492,7 +475,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"releasePort", NULL, release_port, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
-  return exports;
+  return netlink_define_properties(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
