@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addon.h"
 
@@ -29,3 +30,35 @@ void addon_call_js(napi_env env, napi_async_context async_context, napi_ref ref,
   }
 }
 
+
+void addon_socket_start(AddonSocket *socket, uv_loop_t *loop, int fd, uv_poll_cb on_readable, void (*release)(AddonSocket *)) {
+  socket->fd = fd;
+  socket->release = release;
+  uv_poll_init(loop, &socket->poll, fd);
+  socket->poll.data = socket;
+  uv_poll_start(&socket->poll, UV_READABLE, on_readable);
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  AddonSocket *socket = handle->data;
+  socket->poll_closed = 1;
+  if (socket->finalized) socket->release(socket);
+}
+
+void addon_socket_stop(AddonSocket *socket) {
+  if (socket->closed) return;
+  socket->closed = 1;
+  uv_poll_stop(&socket->poll);
+  close(socket->fd);
+  socket->fd = -1;
+  uv_close((uv_handle_t *)&socket->poll, on_poll_closed);
+}
+
+void addon_socket_finalize(napi_env env, void *data, void *hint) {
+  AddonSocket *socket = data;
+  socket->finalized = 1;
+  if (!socket->closed)
+    addon_socket_stop(socket); /* on_poll_closed releases it; its callback references leak (a socket dropped unclosed) */
+  else if (socket->poll_closed)
+    socket->release(socket);
+}

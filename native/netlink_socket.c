@@ -24,13 +24,8 @@
 #define RECEIVE_BUFFER_BYTES 65536
 #define DATAGRAMS_PER_WAKEUP 64
 
-/* Same lifetime rule as PacketSocket: freed once both the poll handle is closed and the external collected. */
 typedef struct {
-  int fd;
-  int closed;
-  int poll_closed;
-  int finalized;
-  uv_poll_t poll;
+  AddonSocket base; /* first: the poll handle's data points at it */
   napi_env env;
   napi_ref on_message;
   napi_ref on_error;
@@ -38,7 +33,6 @@ typedef struct {
   unsigned char buffer[RECEIVE_BUFFER_BYTES];
 } NetlinkSocket;
 
-static void stop_receiving(NetlinkSocket *socket);
 static void release_callbacks(NetlinkSocket *socket);
 
 static void report_error(NetlinkSocket *socket, const char *text) {
@@ -50,20 +44,20 @@ static void report_error(NetlinkSocket *socket, const char *text) {
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
   NetlinkSocket *socket = handle->data;
-  if (socket->closed) return;
+  if (socket->base.closed) return;
   napi_handle_scope scope;
   napi_open_handle_scope(socket->env, &scope);
   if (status < 0) {
     int error = 0;
     socklen_t length = sizeof error;
-    getsockopt(socket->fd, SOL_SOCKET, SO_ERROR, &error, &length);
+    getsockopt(socket->base.fd, SOL_SOCKET, SO_ERROR, &error, &length);
     report_error(socket, error ? strerror(error) : uv_strerror(status));
   }
-  for (int batch = 0; batch < DATAGRAMS_PER_WAKEUP && !socket->closed; batch++) {
+  for (int batch = 0; batch < DATAGRAMS_PER_WAKEUP && !socket->base.closed; batch++) {
     struct sockaddr_nl sender;
     struct iovec data_vector = {.iov_base = socket->buffer, .iov_len = sizeof socket->buffer};
     struct msghdr message = {.msg_name = &sender, .msg_namelen = sizeof sender, .msg_iov = &data_vector, .msg_iovlen = 1};
-    ssize_t length = recvmsg(socket->fd, &message, MSG_DONTWAIT);
+    ssize_t length = recvmsg(socket->base.fd, &message, MSG_DONTWAIT);
     if (length < 0) {
       if (errno == EINTR) continue;
       /* ENOBUFS: the kernel dropped replies (receive queue overrun); the request cannot complete. */
@@ -83,33 +77,13 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   napi_close_handle_scope(socket->env, scope);
 }
 
-static void on_poll_closed(uv_handle_t *handle) {
-  NetlinkSocket *socket = handle->data;
-  socket->poll_closed = 1;
-  if (socket->finalized) free(socket);
-}
-
-static void finalize_socket(napi_env env, void *data, void *hint) {
-  NetlinkSocket *socket = data;
-  socket->finalized = 1;
-  if (!socket->closed)
-    stop_receiving(socket);
-  else if (socket->poll_closed)
-    free(socket);
-}
-
-static void stop_receiving(NetlinkSocket *socket) {
-  if (socket->closed) return;
-  socket->closed = 1;
-  uv_poll_stop(&socket->poll);
-  close(socket->fd);
-  socket->fd = -1;
-  uv_close((uv_handle_t *)&socket->poll, on_poll_closed);
+static void release_socket(AddonSocket *socket) {
+  free(socket);
 }
 
 static void release_callbacks(NetlinkSocket *socket) {
-  if (socket->closed) return;
-  stop_receiving(socket);
+  if (socket->base.closed) return;
+  addon_socket_stop(&socket->base);
   napi_delete_reference(socket->env, socket->on_message);
   napi_delete_reference(socket->env, socket->on_error);
   napi_async_destroy(socket->env, socket->async_context);
@@ -146,7 +120,6 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     close(fd);
     return addon_throw_error(env, "out of memory", 0);
   }
-  socket->fd = fd;
   socket->env = env;
   uv_loop_t *loop;
   napi_value resource_name;
@@ -159,11 +132,9 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     free(socket);
     return addon_throw_error(env, "cannot set up the socket's callbacks", 0);
   }
-  uv_poll_init(loop, &socket->poll, fd);
-  socket->poll.data = socket;
-  uv_poll_start(&socket->poll, UV_READABLE, on_readable);
+  addon_socket_start(&socket->base, loop, fd, on_readable, release_socket);
   napi_value handle, port_id, result;
-  if (napi_create_external(env, socket, finalize_socket, NULL, &handle) != napi_ok) {
+  if (napi_create_external(env, socket, addon_socket_finalize, NULL, &handle) != napi_ok) {
     release_callbacks(socket);
     return addon_throw_error(env, "cannot create the socket handle", 0);
   }
@@ -184,11 +155,11 @@ static napi_value send_message(napi_env env, napi_callback_info info) {
     return addon_throw_error(env, "netlinkSend() needs a socket handle and a message", 0);
   NetlinkSocket *socket = socket_from(env, argv[0]);
   if (!socket) return addon_throw_error(env, "netlinkSend() needs a socket handle", 0);
-  if (socket->closed) return addon_throw_error(env, "the netlink socket is closed", 0);
+  if (socket->base.closed) return addon_throw_error(env, "the netlink socket is closed", 0);
   if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return addon_throw_error(env, "the message must be a Buffer", 0);
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
   for (;;) {
-    if (sendto(socket->fd, data, length, 0, (struct sockaddr *)&kernel, sizeof kernel) >= 0) return NULL;
+    if (sendto(socket->base.fd, data, length, 0, (struct sockaddr *)&kernel, sizeof kernel) >= 0) return NULL;
     if (errno != EINTR) return addon_throw_error(env, "netlink send", errno);
   }
 }

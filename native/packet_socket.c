@@ -43,17 +43,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/*
- * Lifetime: JavaScript holds the struct through an external value; it is freed only when both the poll handle
- * is closed (libuv is done with it) and the external has been garbage collected (JavaScript can no longer
- * pass it to send() or close()), whichever comes last.
- */
+/* Lifetime: AddonSocket's (addon.h). */
 typedef struct {
-  int fd;
-  int closed;
-  int poll_closed;
-  int finalized;
-  uv_poll_t poll;
+  AddonSocket base; /* first: the poll handle's data points at it */
   napi_env env;
   napi_ref on_frame;
   napi_ref on_error;
@@ -75,7 +67,6 @@ static void call_js(PacketSocket *socket, napi_ref ref, size_t argc, const napi_
 }
 
 static void stop_polling(PacketSocket *socket);
-static void stop_receiving(PacketSocket *socket);
 
 /* Hands an error to JavaScript (which may close the socket itself), then stops reading. */
 static void report_error(PacketSocket *socket, const char *text) {
@@ -106,14 +97,14 @@ static uint32_t auxiliary_status(struct msghdr *message) {
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
   PacketSocket *socket = handle->data;
-  if (socket->closed) return;
+  if (socket->base.closed) return;
   napi_handle_scope scope;
   napi_open_handle_scope(socket->env, &scope);
   if (status < 0) {
     /* libuv reports a socket error (POLLERR) as UV_EBADF; the socket knows the real one (ENODEV, ENETDOWN). */
     int error = 0;
     socklen_t length = sizeof error;
-    if (getsockopt(socket->fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0)
+    if (getsockopt(socket->base.fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0)
       report_error(socket, strerror(error));
     else
       report_error(socket, uv_strerror(status));
@@ -121,14 +112,14 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     if ((events & UV_WRITABLE) && socket->watching_writable) {
       /* The send queue has room again: stop watching (level-triggered, it would fire on every turn) and tell JS. */
       socket->watching_writable = 0;
-      uv_poll_start(&socket->poll, UV_READABLE, on_readable);
+      uv_poll_start(&socket->base.poll, UV_READABLE, on_readable);
       napi_value nothing;
       napi_get_undefined(socket->env, &nothing);
       call_js(socket, socket->on_writable, 1, &nothing);
     }
     /* Level-triggered: frames left after a batch make the poll fire again on the next loop turn, so a busy
      * segment (a promiscuous passive audit) cannot starve timers and the deadline. */
-    for (int batch = 0; batch < socket->frames_per_wakeup && !socket->closed; batch++) {
+    for (int batch = 0; batch < socket->frames_per_wakeup && !socket->base.closed; batch++) {
       struct iovec data_vector = {.iov_base = socket->buffer, .iov_len = socket->buffer_length};
       union {
         struct cmsghdr header;
@@ -140,7 +131,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
           .msg_control = &control,
           .msg_controllen = sizeof control,
       };
-      ssize_t length = recvmsg(socket->fd, &message, MSG_DONTWAIT | MSG_TRUNC);
+      ssize_t length = recvmsg(socket->base.fd, &message, MSG_DONTWAIT | MSG_TRUNC);
       if (length < 0) {
         if (errno == EINTR) continue;
         /* The interface went down or away (ENETDOWN, ENXIO): report it once and stop reading. */
@@ -159,38 +150,17 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   napi_close_handle_scope(socket->env, scope);
 }
 
-static void on_poll_closed(uv_handle_t *handle) {
-  PacketSocket *socket = handle->data;
+/* Called once libuv and JavaScript are both done with it. */
+static void release_socket(AddonSocket *base) {
+  PacketSocket *socket = (PacketSocket *)base;
   free(socket->buffer);
-  socket->buffer = NULL;
-  socket->poll_closed = 1;
-  if (socket->finalized) free(socket);
-}
-
-/* The external was collected: JavaScript can no longer reach the socket. */
-static void finalize_socket(napi_env env, void *data, void *hint) {
-  PacketSocket *socket = data;
-  socket->finalized = 1;
-  if (!socket->closed)
-    stop_receiving(socket); /* on_poll_closed frees it; the two callback references leak (a link dropped unclosed) */
-  else if (socket->poll_closed)
-    free(socket);
-}
-
-/* Stops reading and closes the socket; the poll handle is released by libuv on the next loop turn. */
-static void stop_receiving(PacketSocket *socket) {
-  if (socket->closed) return;
-  socket->closed = 1;
-  uv_poll_stop(&socket->poll);
-  close(socket->fd);
-  socket->fd = -1;
-  uv_close((uv_handle_t *)&socket->poll, on_poll_closed);
+  free(socket);
 }
 
 /* stop_receiving, and releases the JavaScript callbacks (not from a finalizer, which may not call into JS). */
 static void stop_polling(PacketSocket *socket) {
-  if (socket->closed) return;
-  stop_receiving(socket);
+  if (socket->base.closed) return;
+  addon_socket_stop(&socket->base);
   napi_delete_reference(socket->env, socket->on_frame);
   napi_delete_reference(socket->env, socket->on_error);
   napi_delete_reference(socket->env, socket->on_writable);
@@ -301,7 +271,6 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     close(fd);
     return addon_throw_error(env, "out of memory", 0);
   }
-  socket->fd = fd;
   socket->env = env;
   socket->buffer = buffer;
   socket->buffer_length = (size_t)snap_length;
@@ -323,12 +292,10 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     free(socket);
     return addon_throw_error(env, "cannot set up the socket's callbacks", 0);
   }
-  uv_poll_init(loop, &socket->poll, fd);
-  socket->poll.data = socket;
-  uv_poll_start(&socket->poll, UV_READABLE, on_readable);
+  addon_socket_start(&socket->base, loop, fd, on_readable, release_socket);
 
   napi_value handle, type_value;
-  if (napi_create_external(env, socket, finalize_socket, NULL, &handle) != napi_ok) {
+  if (napi_create_external(env, socket, addon_socket_finalize, NULL, &handle) != napi_ok) {
     stop_polling(socket);
     return addon_throw_error(env, "cannot create the socket handle", 0);
   }
@@ -361,13 +328,13 @@ static napi_value send_frame(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   PacketSocket *socket = argc == 2 ? socket_from(env, argv[0]) : NULL;
   if (!socket) return addon_throw_error(env, "send() needs a socket handle and a frame", 0);
-  if (socket->closed) return addon_throw_error(env, "the socket is closed", 0);
+  if (socket->base.closed) return addon_throw_error(env, "the socket is closed", 0);
   void *data;
   size_t length;
   if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return addon_throw_error(env, "the frame must be a Buffer", 0);
   napi_value outcome;
   for (;;) {
-    ssize_t sent = send(socket->fd, data, length, 0);
+    ssize_t sent = send(socket->base.fd, data, length, 0);
     int code = sent >= 0 ? 0 : (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : errno == ENOBUFS ? 2 : -1;
     if (code < 0 && errno == EINTR) continue;
     if (code < 0) return addon_throw_error(env, "send", errno);
@@ -383,9 +350,9 @@ static napi_value watch_writable(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   PacketSocket *socket = argc == 1 ? socket_from(env, argv[0]) : NULL;
   if (!socket) return addon_throw_error(env, "watchWritable() needs a socket handle", 0);
-  if (socket->closed || socket->watching_writable) return NULL;
+  if (socket->base.closed || socket->watching_writable) return NULL;
   socket->watching_writable = 1;
-  uv_poll_start(&socket->poll, UV_READABLE | UV_WRITABLE, on_readable);
+  uv_poll_start(&socket->base.poll, UV_READABLE | UV_WRITABLE, on_readable);
   return NULL;
 }
 
