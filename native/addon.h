@@ -35,6 +35,9 @@ napi_value addon_throw_error(napi_env env, const char *what, int error_number);
  * throws becomes the process's uncaught exception. */
 void addon_call_js(napi_env env, napi_async_context async_context, napi_ref ref, size_t argc, const napi_value *argv);
 
+/* The socket object behind a JavaScript handle, or NULL when the value is not one. */
+void *addon_socket_from(napi_env env, napi_value value);
+
 /* netlink_socket.c: adds netlinkOpen, netlinkSend, netlinkClose to the exports. */
 napi_value netlink_define_properties(napi_env env, napi_value exports);
 

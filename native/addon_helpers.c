@@ -62,3 +62,9 @@ void addon_socket_finalize(napi_env env, void *data, void *hint) {
   else if (socket->poll_closed)
     socket->release(socket);
 }
+
+void *addon_socket_from(napi_env env, napi_value value) {
+  void *data = NULL;
+  if (napi_get_value_external(env, value, &data) != napi_ok) return NULL;
+  return data;
+}

@@ -89,12 +89,6 @@ static void release_callbacks(NetlinkSocket *socket) {
   napi_async_destroy(socket->env, socket->async_context);
 }
 
-static NetlinkSocket *socket_from(napi_env env, napi_value value) {
-  void *data = NULL;
-  if (napi_get_value_external(env, value, &data) != napi_ok) return NULL;
-  return data;
-}
-
 /* netlinkOpen(protocol, onMessage, onError) -> {handle, portId} */
 static napi_value open_socket(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -153,7 +147,7 @@ static napi_value send_message(napi_env env, napi_callback_info info) {
   size_t length;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2)
     return addon_throw_error(env, "netlinkSend() needs a socket handle and a message", 0);
-  NetlinkSocket *socket = socket_from(env, argv[0]);
+  NetlinkSocket *socket = addon_socket_from(env, argv[0]);
   if (!socket) return addon_throw_error(env, "netlinkSend() needs a socket handle", 0);
   if (socket->base.closed) return addon_throw_error(env, "the netlink socket is closed", 0);
   if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return addon_throw_error(env, "the message must be a Buffer", 0);
@@ -169,7 +163,7 @@ static napi_value close_socket(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   NetlinkSocket *socket = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 1) socket = socket_from(env, argv[0]);
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 1) socket = addon_socket_from(env, argv[0]);
   if (!socket) return addon_throw_error(env, "netlinkClose() needs a socket handle", 0);
   release_callbacks(socket);
   return NULL;

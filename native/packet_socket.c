@@ -311,12 +311,6 @@ fail:
   return addon_throw_error(env, error, 0);
 }
 
-static PacketSocket *socket_from(napi_env env, napi_value value) {
-  void *data = NULL;
-  if (napi_get_value_external(env, value, &data) != napi_ok) return NULL;
-  return data;
-}
-
 /*
  * send(handle, frame) -> 0 sent, 1 the socket's send buffer is full (EAGAIN: watchWritable() tells when it has
  * room), 2 the device queue is full (ENOBUFS: retry a little later; poll would say writable at once). Neither is
@@ -326,7 +320,7 @@ static napi_value send_frame(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  PacketSocket *socket = argc == 2 ? socket_from(env, argv[0]) : NULL;
+  PacketSocket *socket = argc == 2 ? addon_socket_from(env, argv[0]) : NULL;
   if (!socket) return addon_throw_error(env, "send() needs a socket handle and a frame", 0);
   if (socket->base.closed) return addon_throw_error(env, "the socket is closed", 0);
   void *data;
@@ -348,7 +342,7 @@ static napi_value watch_writable(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  PacketSocket *socket = argc == 1 ? socket_from(env, argv[0]) : NULL;
+  PacketSocket *socket = argc == 1 ? addon_socket_from(env, argv[0]) : NULL;
   if (!socket) return addon_throw_error(env, "watchWritable() needs a socket handle", 0);
   if (socket->base.closed || socket->watching_writable) return NULL;
   socket->watching_writable = 1;
@@ -361,7 +355,7 @@ static napi_value close_socket(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  PacketSocket *socket = argc == 1 ? socket_from(env, argv[0]) : NULL;
+  PacketSocket *socket = argc == 1 ? addon_socket_from(env, argv[0]) : NULL;
   if (!socket) return addon_throw_error(env, "close() needs a socket handle", 0);
   stop_polling(socket);
   return NULL;
