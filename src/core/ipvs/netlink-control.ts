@@ -20,9 +20,8 @@ import {
   IpvsCommand,
   serviceFamily,
   serviceKeyAttribute,
-  type WritableDestination,
 } from './netlink-codec.js';
-import {describeServiceKey, sameServiceKey, type IpvsControl, type IpvsDestination, type IpvsDestinationChange, type IpvsServiceEntry, type IpvsServiceKey, type IpvsTable} from './model.js';
+import {describeServiceKey, sameServiceKey, type IpvsControl, type IpvsDestinationFields, type IpvsDestination, type IpvsDestinationChange, type IpvsServiceEntry, type IpvsServiceKey, type IpvsTable} from './model.js';
 
 export const IPVS_NOT_LOADED = 'IPVS is not loaded (no generic netlink family IPVS): modprobe ip_vs';
 const EPERM = 1;
@@ -110,13 +109,13 @@ export class NetlinkIpvsControl implements IpvsControl {
       throw new UsageError(`IPVS weight ${change.weight} is not an integer from 0 to ${MAX_WEIGHT}`);
     }
     const current = await this.find(service, destination);
-    const updated: WritableDestination = {...current, ...(change.weight !== undefined ? {weight: change.weight} : {})};
+    const updated: IpvsDestinationFields = {...current, ...(change.weight !== undefined ? {weight: change.weight} : {})};
     const what = `IPVS SET_DEST ${describeServiceKey(service)} -> ${describeDestination(destination)}`;
     await this.command(IpvsCommand.SET_DEST, [serviceKeyAttribute(service), destinationAttribute(updated)], what);
     return this.find(service, destination);
   }
 
-  async addDestination(service: IpvsServiceKey, destination: WritableDestination): Promise<void> {
+  async addDestination(service: IpvsServiceKey, destination: IpvsDestinationFields): Promise<void> {
     const what = `IPVS NEW_DEST ${describeServiceKey(service)} -> ${describeDestination(destination)}`;
     await this.command(IpvsCommand.NEW_DEST, [serviceKeyAttribute(service), destinationAttribute(destination)], what);
   }

@@ -1,7 +1,7 @@
 // ipvs-audit's catalogue on tables built in memory: each finding from a table built to show it, with its entry
 // and fix, and a clean table OK.
 import assert from 'node:assert/strict';
-import type {IpvsDestination, IpvsService, IpvsServiceEntry, IpvsTable} from '../../../src/core/ipvs/model.js';
+import {newDestination, type IpvsDestination, type IpvsService, type IpvsServiceEntry, type IpvsTable} from '../../../src/core/ipvs/model.js';
 import {State} from '../../../src/core/result/state.js';
 import {IpAddress} from '../../../src/core/wire/address.js';
 import {ipvsAuditResult} from '../../../src/plugins/ipvs-audit/audit.js';
@@ -14,21 +14,7 @@ function service(vip: string, port: number, more: Partial<IpvsService> = {}): Ip
 }
 
 function dest(rip: string, port: number, more: Partial<IpvsDestination> = {}): IpvsDestination {
-  return {
-    address: ip(rip),
-    port,
-    forwarding: 'dr',
-    weight: 1,
-    upperThreshold: 0,
-    lowerThreshold: 0,
-    tunnelType: 'ipip',
-    tunnelPort: 0,
-    tunnelFlags: 0,
-    activeConnections: 0,
-    inactiveConnections: 0,
-    persistentConnections: 0,
-    ...more,
-  };
+  return {...newDestination(ip(rip), port), activeConnections: 0, inactiveConnections: 0, persistentConnections: 0, ...more};
 }
 
 const table = (...services: IpvsServiceEntry[]): IpvsTable => ({services, source: 'netlink'});
