@@ -32,6 +32,8 @@ export interface NetlinkIpvsOptions {
   readonly transport?: NetlinkTransportFactory;
   /** Per request. */
   readonly deadlineMs?: number;
+  /** An absolute end on performance.now()'s clock (a check's --timeout): no request runs past it. */
+  readonly deadline?: number;
 }
 
 /** The kernel refused IPVS netlink for want of CAP_NET_ADMIN (reads need it too). */
@@ -65,7 +67,7 @@ export class NetlinkIpvsControl implements IpvsControl {
   private constructor(
     private readonly connection: NetlinkConnection,
     private readonly familyId: number,
-    private readonly deadlineMs: number | undefined,
+    private readonly options: NetlinkIpvsOptions,
   ) {}
 
   /**
@@ -77,7 +79,7 @@ export class NetlinkIpvsControl implements IpvsControl {
     try {
       const familyId = await resolveFamily(connection, IPVS_FAMILY_NAME);
       if (familyId === undefined) throw new EnvironmentError(IPVS_NOT_LOADED);
-      const control = new NetlinkIpvsControl(connection, familyId, options.deadlineMs);
+      const control = new NetlinkIpvsControl(connection, familyId, options);
       await control.command(IpvsCommand.GET_INFO, [], 'IPVS GET_INFO');
       return control;
     } catch (error) {
@@ -136,10 +138,13 @@ export class NetlinkIpvsControl implements IpvsControl {
   }
 
   private command(command: number, attributes: readonly Buffer[], what: string, dump = false): Promise<NetlinkMessage[]> {
+    const {deadline, deadlineMs} = this.options;
+    const left = deadline === undefined ? undefined : Math.max(1, Math.floor(deadline - performance.now()));
+    const limit = left === undefined ? deadlineMs : Math.min(left, deadlineMs ?? left);
     return this.connection.request(this.familyId, encodeGeneric(command, IPVS_GENL_VERSION, attributes), {
       what,
       dump,
-      ...(this.deadlineMs !== undefined ? {deadlineMs: this.deadlineMs} : {}),
+      ...(limit !== undefined ? {deadlineMs: limit} : {}),
     });
   }
 }

@@ -7,9 +7,12 @@ import type {RunContext} from '../../plugin-api/plugin.js';
 import {gatherIpvsAuditFacts} from './facts.js';
 import {auditIpvsTable, ipvsFindingLine, ipvsFindingsState, type IpvsAuditFacts, type IpvsAuditOptions, type IpvsFinding} from './judge.js';
 
+/** Kept free of the deadline for judging and printing the result. */
+const REPORT_RESERVE_MS = 50;
+
 export async function runIpvsAudit(options: IpvsAuditOptions, context: RunContext): Promise<CheckResult> {
   const notices: string[] = [];
-  const control = await openIpvsControl({notice: (line) => notices.push(line), deadlineMs: Math.max(100, context.deadline - performance.now() - 100)});
+  const control = await openIpvsControl({notice: (line) => notices.push(line), deadline: context.deadline - REPORT_RESERVE_MS});
   let table: IpvsTable;
   try {
     table = await control.read();

@@ -183,6 +183,16 @@ describe('NetlinkIpvsControl', function () {
     control.close();
   });
 
+  it('keeps every request of a read within an absolute deadline', async function () {
+    const kernel = replayKernel('list-tun-info');
+    kernel.ignore(`${IpvsCommand.GET_DEST}`);
+    const control = await NetlinkIpvsControl.open({transport: kernel.factory, deadline: performance.now() + 80});
+    const started = performance.now();
+    await assert.rejects(control.read(), /IPVS GET_DEST TCP 198\.51\.100\.100:80: no complete reply from the kernel within \d+ ms/);
+    assert.ok(performance.now() - started < 500, 'ended at the deadline, not after the default 5 s');
+    control.close();
+  });
+
   it('reports a malformed dump entry as one line', async function () {
     const kernel = replayKernel('list-tun-info');
     const service = Buffer.concat([Buffer.from([IpvsCommand.NEW_SERVICE, 1, 0, 0]), serviceKeyAttribute(tcp('198.51.100.1', 1))]);
