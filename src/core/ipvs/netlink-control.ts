@@ -63,6 +63,11 @@ function nestedOf(reply: NetlinkMessage, attribute: number): Parsed<AttributeSet
 
 export class NetlinkIpvsControl implements IpvsControl {
   readonly canWrite = true;
+  /**
+   * Operations run one after another: a read (many requests) never has one of this process's own writes land in
+   * its middle, so a table it returns is either all before or all after that write.
+   */
+  private operations: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly connection: NetlinkConnection,
@@ -91,7 +96,11 @@ export class NetlinkIpvsControl implements IpvsControl {
     }
   }
 
-  async read(): Promise<IpvsTable> {
+  read(): Promise<IpvsTable> {
+    return this.exclusive(() => this.readNow());
+  }
+
+  private async readNow(): Promise<IpvsTable> {
     const replies = await this.command(IpvsCommand.GET_SERVICE, [], 'IPVS GET_SERVICE', true);
     const services = checked(decodeDump(replies, IPVS_CMD_ATTR_SERVICE, decodeService));
     const entries: IpvsServiceEntry[] = [];
@@ -106,7 +115,11 @@ export class NetlinkIpvsControl implements IpvsControl {
     return checked(decodeDump(replies, IPVS_CMD_ATTR_DEST, (attributes) => decodeDestination(attributes, family)));
   }
 
-  async updateDestination(service: IpvsServiceKey, destination: {address: IpAddress; port: number}, change: IpvsDestinationChange): Promise<IpvsDestination> {
+  updateDestination(service: IpvsServiceKey, destination: {address: IpAddress; port: number}, change: IpvsDestinationChange): Promise<IpvsDestination> {
+    return this.exclusive(() => this.updateNow(service, destination, change));
+  }
+
+  private async updateNow(service: IpvsServiceKey, destination: {address: IpAddress; port: number}, change: IpvsDestinationChange): Promise<IpvsDestination> {
     if (change.weight !== undefined && (!Number.isInteger(change.weight) || change.weight < 0 || change.weight > MAX_WEIGHT)) {
       throw new UsageError(`IPVS weight ${change.weight} is not an integer from 0 to ${MAX_WEIGHT}`);
     }
@@ -117,18 +130,28 @@ export class NetlinkIpvsControl implements IpvsControl {
     return this.find(service, destination);
   }
 
-  async addDestination(service: IpvsServiceKey, destination: IpvsDestinationFields): Promise<void> {
+  addDestination(service: IpvsServiceKey, destination: IpvsDestinationFields): Promise<void> {
     const what = `IPVS NEW_DEST ${describeServiceKey(service)} -> ${describeDestination(destination)}`;
-    await this.command(IpvsCommand.NEW_DEST, [serviceKeyAttribute(service), destinationAttribute(destination)], what);
+    return this.exclusive(async () => {
+      await this.command(IpvsCommand.NEW_DEST, [serviceKeyAttribute(service), destinationAttribute(destination)], what);
+    });
   }
 
-  async removeDestination(service: IpvsServiceKey, destination: {address: IpAddress; port: number}): Promise<void> {
+  removeDestination(service: IpvsServiceKey, destination: {address: IpAddress; port: number}): Promise<void> {
     const what = `IPVS DEL_DEST ${describeServiceKey(service)} -> ${describeDestination(destination)}`;
-    await this.command(IpvsCommand.DEL_DEST, [serviceKeyAttribute(service), destinationKeyAttribute(destination)], what);
+    return this.exclusive(async () => {
+      await this.command(IpvsCommand.DEL_DEST, [serviceKeyAttribute(service), destinationKeyAttribute(destination)], what);
+    });
   }
 
   close(): void {
     this.connection.close();
+  }
+
+  private exclusive<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.operations.then(operation);
+    this.operations = run.catch(() => undefined);
+    return run;
   }
 
   private async find(service: IpvsServiceKey, destination: {address: IpAddress; port: number}): Promise<IpvsDestination> {
