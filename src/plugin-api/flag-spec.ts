@@ -24,6 +24,9 @@ export const TARGET_FLAGS: readonly FlagSpec[] = [
   {name: 'interface', char: 'I', type: 'string', helpValue: 'IFACE', description: 'Egress interface (default: from the routing table towards the real server).'},
   {name: 'source', type: 'string', helpValue: 'ADDRESS', description: 'Source address of the probe (default: our address on the real server subnet).'},
   {name: 'mac', type: 'string', helpValue: 'MAC', description: "Real server's MAC address; skips ARP resolution."},
+  {name: 'forwarding', type: 'string', options: ['dr', 'tun'], default: 'dr', description: "IPVS forwarding method of the real server: dr (frames to its MAC) or tun (packets encapsulated to the RIP as the director does, routed by the kernel; docs/tun.md)."},
+  {name: 'tun-type', type: 'string', options: ['ipip', 'gue', 'gre'], description: 'With --forwarding tun: the encapsulation (default ipip), as ipvsadm --tun-type.'},
+  {name: 'tun-port', type: 'string', helpValue: 'PORT', description: "With --tun-type gue: the real server's GUE (fou) UDP port, as ipvsadm --tun-port; required."},
 ];
 
 /** Which path to take: master directors use the VIP path, backups a kernel connect to RIP:port. */

@@ -48,6 +48,15 @@ export const SCENARIOS = {
     modules: [...DR_MODULES, 'nf_tables'],
     timeoutMs: 300_000,
   },
+  'tunnel-mode': {
+    description: 'IPVS TUN (IPIP, GUE, GRE; IPv4 and IPv6, one real server behind a router): vipcheck probes through each tunnel as the director forwards clients, OK with the VIP and CRITICAL without; http, arp-audit --local and the agent in TUN mode',
+    guestScript: 'dist/lab/vm/guest/tunnel-mode.js',
+    guestArgs: [],
+    // ipip/ip_gre/ip6_tunnel/ip6_gre: each creates its fallback device (tunl0, gre0, ip6tnl0, ip6gre0) in every
+    // namespace; fou/fou6 for GUE over IPv4/IPv6; nf_tables for the agent's RST guard.
+    modules: [...DR_MODULES, 'ipip', 'fou', 'fou6', 'ip_gre', 'ip6_tunnel', 'ip6_gre', 'nf_tables'],
+    timeoutMs: 420_000,
+  },
 } as const satisfies Record<string, VmScenario>;
 
 export type ScenarioName = keyof typeof SCENARIOS;
@@ -227,4 +236,69 @@ export async function runScenario<T = KeepalivedDrResult>(name: ScenarioName, op
     }
   }
   return { guest, result };
+}
+
+/** One vipcheck run in the guest: its arguments, exit status, output and wall time (spawn to exit). */
+export interface TimedRun {
+  args: string[];
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+  /** stdout parsed (--json), null when it was not JSON. */
+  json: unknown;
+}
+
+/** A tunnel variant probed with the VIP on the real server and again with it deleted. */
+export interface TunnelProbe {
+  label: string;
+  server: 'ipip' | 'gue' | 'gre';
+  vip: string;
+  rs: string;
+  type: 'ipip' | 'gue' | 'gre';
+  withVip: TimedRun;
+  withoutVip: TimedRun;
+}
+
+/** One frame of the director's capture (tcpdump -w on its eth0): milliseconds of the epoch, the frame as hex. */
+export interface CapturedPacket {
+  atMs: number;
+  hex: string;
+}
+
+/** What the tunnel-mode guest script writes to result.json. */
+export interface TunnelModeResult {
+  vip4: string;
+  vip6: string;
+  director: { ipv4: string; ipv6: string };
+  client: { ipv4: string; ipv6: string };
+  servers: Record<'ipip' | 'gue' | 'gre', { name: string; ipv4: string; ipv6: string }>;
+  guePort: number;
+  labSetupMs: number;
+  /** `ipvsadm -L -n --tun-info` on the director. */
+  ipvsTable: string;
+  /** The client's GETs to VIP:80 through IPVS TUN, per family. */
+  requests: { ipv4: HttpAttempt[]; ipv6: HttpAttempt[] };
+  probes: TunnelProbe[];
+  http: TimedRun;
+  httpStatus: TimedRun;
+  conversation: TimedRun;
+  /** The outer packets that left the director during the client's requests and the probes. */
+  captured: CapturedPacket[];
+  /** The same real server probed alternately in DR and in TUN (IPIP) mode. */
+  timing: { dr: TimedRun[]; tun: TimedRun[] };
+  /** arp-audit --local --forwarding tun on each real server, configured right and then broken. */
+  arpAudit: { good: Record<'ipip' | 'gue' | 'gre', TimedRun>; broken: Record<'ipip' | 'gue' | 'gre', TimedRun> };
+  agent: {
+    config: string;
+    /** Agent spawn to every FILE_CHECK file reading 0; null: not within 90 s. */
+    allUpAfterMs: number | null;
+    filesWhenUp: Record<string, string | null>;
+    /** The GRE server's VIP deleted to its file reading 1. */
+    greDownAfterMs: number | null;
+    filesAfterFault: Record<string, string | null>;
+    exitCode: number | null;
+    log: string;
+  };
+  totalMs: number;
 }

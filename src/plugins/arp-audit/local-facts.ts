@@ -6,6 +6,7 @@
  * os.networkInterfaces() lists only interfaces that are up and running; an address on a down interface is not
  * local to the kernel either, so the VIP there counts as missing.
  */
+import {execFileSync} from 'node:child_process';
 import {readdirSync, readFileSync} from 'node:fs';
 import {hostAddresses, interfaceAddresses, interfaceInfo, type InterfaceAddress} from '../../core/neighbor/interfaces.js';
 import {EnvironmentError} from '../../core/errors.js';
@@ -13,13 +14,18 @@ import {IpAddress} from '../../core/wire/address.js';
 import type {Ipv6AddressState, LocalFacts, LocalInterface} from './local.js';
 import {readConf} from './sysctl.js';
 
-/** ARPHRD_TUNNEL (ipip, tunl0) and ARPHRD_IPGRE from linux/if_arp.h: where IPVS-TUN traffic is decapsulated. */
-const TUNNEL_TYPES = new Set([768, 778]);
+/**
+ * ARPHRD_TUNNEL (ipip, tunl0), ARPHRD_TUNNEL6 (ip6tnl), ARPHRD_IPGRE and ARPHRD_IP6GRE from linux/if_arp.h:
+ * where IPVS-TUN traffic is decapsulated.
+ */
+const TUNNEL_TYPES = new Set([768, 769, 778, 823]);
 
 export interface LocalFactsSources {
   readonly procRoot?: string;
   /** Interface names; default: the entries of /sys/class/net. */
   readonly interfaceNames?: () => string[];
+  /** GUE receive ports; when given, `fouPorts` is filled (default reader: `ip fou show`, both families). */
+  readonly fouPorts?: () => number[];
 }
 
 export function gatherLocalFacts(sources: LocalFactsSources = {}): LocalFacts {
@@ -49,7 +55,8 @@ export function gatherLocalFacts(sources: LocalFactsSources = {}): LocalFacts {
   if (Object.keys(all).length === 0) {
     throw new EnvironmentError(`cannot read ${procRoot}/sys/net/ipv4/conf/all (is /proc mounted?)`);
   }
-  return {interfaces, all, ipv6Unusable: readIpv6Unusable(procRoot)};
+  const fouPorts = sources.fouPorts?.();
+  return {interfaces, all, ipv6Unusable: readIpv6Unusable(procRoot), ...(fouPorts ? {fouPorts} : {})};
 }
 
 // IFA_F_* from <linux/if_addr.h>, the flags column of /proc/net/if_inet6.
@@ -78,6 +85,24 @@ export function readIpv6Unusable(procRoot: string): Ipv6AddressState[] {
     if (address) states.push({interfaceName, address, state});
   }
   return states;
+}
+
+/** `port 6080 gue` lines of `ip fou show` (the fou module answers over generic netlink, which Node has not). */
+export function parseFouShow(text: string): number[] {
+  return [...text.matchAll(/^port (\d+) gue\b/gm)].map((m) => Number(m[1]));
+}
+
+/** Both families' GUE ports; none when iproute2 or the fou module is missing (then nothing receives GUE either). */
+export function readFouPorts(): number[] {
+  const ports: number[] = [];
+  for (const family of ['-4', '-6']) {
+    try {
+      ports.push(...parseFouShow(execFileSync('ip', [family, 'fou', 'show'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000})));
+    } catch {
+      // no fou module loaded ("Generic Netlink family fou not found") or no ip: no receiver in that family
+    }
+  }
+  return [...new Set(ports)];
 }
 
 function listSysInterfaces(): string[] {

@@ -12,7 +12,7 @@ import type {RunContext} from '../../plugin-api/plugin.js';
 import {decidePath} from '../common/role.js';
 import {packetTrace} from '../common/trace.js';
 import {formatHostPort, ripConnect, ripSource, type RipConnectOutcome} from '../common/rip-connect.js';
-import {vipPathFacts, type VipPath} from '../common/vip-path.js';
+import {describeHop, vipPathFacts, type VipPath} from '../common/vip-path.js';
 import {openVipFlow} from '../common/vip-flow.js';
 import type {TcpCheckOptions} from './options.js';
 import {formatMs, judgeTime, timePerf} from './perf.js';
@@ -63,7 +63,7 @@ function vipResult(
 ): CheckResult {
   const {vip, port, rs} = options.target;
   const service = formatHostPort(vip, port);
-  const via = `via ${rs} (${path.rsMac})`;
+  const via = describeHop(options.target, path);
   const data = {
     ...vipPathFacts(options.target, path, reason),
     attempts: outcome.attempts,
