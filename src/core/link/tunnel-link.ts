@@ -15,6 +15,7 @@ import {createSocket, type Socket as UdpSocket} from 'node:dgram';
 import {nodeRequire} from '../node-require.js';
 import type {IpAddress, IpFamily} from '../wire/address.js';
 import {EthernetFrame, EtherType} from '../wire/ethernet.js';
+import {Ipv6Packet} from '../wire/ipv6.js';
 import {encapsulate, outerIpProtocol, type TunnelType} from '../wire/tunnel.js';
 import {LinkError, type FrameHandler, type FrameLink} from './link.js';
 
@@ -153,7 +154,11 @@ export class EncapsulatingLink implements FrameLink {
     const etherType = parsed.value.etherType;
     // Our engines build only IP frames towards the VIP; ARP and NDP have no meaning inside a tunnel.
     if (etherType !== EtherType.IPv4 && etherType !== EtherType.IPv6) return;
-    this.sender.send(this.remote, bytes.subarray(parsed.value.headerLength));
+    const packet = bytes.subarray(parsed.value.headerLength);
+    // A short frame carries Ethernet padding (60-byte minimum) after the packet: it must not enter the tunnel.
+    const length = packet.length < Ipv6Packet.HEADER_LENGTH ? Infinity : etherType === EtherType.IPv4 ? packet.readUInt16BE(2) : Ipv6Packet.HEADER_LENGTH + packet.readUInt16BE(4);
+    if (length > packet.length) throw new LinkError(`cannot encapsulate: a ${packet.length}-byte frame payload holds no whole IP packet`);
+    this.sender.send(this.remote, packet.subarray(0, length));
   }
 
   onFrame(handler: FrameHandler): void {

@@ -11,7 +11,7 @@ import {readdirSync, readFileSync} from 'node:fs';
 import {hostAddresses, interfaceAddresses, interfaceInfo, type InterfaceAddress} from '../../core/neighbor/interfaces.js';
 import {EnvironmentError} from '../../core/errors.js';
 import {IpAddress} from '../../core/wire/address.js';
-import type {Ipv6AddressState, LocalFacts, LocalInterface} from './local.js';
+import type {GuePorts, Ipv6AddressState, LocalFacts, LocalInterface} from './local.js';
 import {readConf} from './sysctl.js';
 
 /**
@@ -24,8 +24,8 @@ export interface LocalFactsSources {
   readonly procRoot?: string;
   /** Interface names; default: the entries of /sys/class/net. */
   readonly interfaceNames?: () => string[];
-  /** GUE receive ports; when given, `fouPorts` is filled (default reader: `ip fou show`, both families). */
-  readonly fouPorts?: () => number[];
+  /** GUE receive ports; when given, `fouPorts` is filled (readFouPorts reads `ip fou show`). */
+  readonly fouPorts?: () => GuePorts;
 }
 
 export function gatherLocalFacts(sources: LocalFactsSources = {}): LocalFacts {
@@ -92,17 +92,16 @@ export function parseFouShow(text: string): number[] {
   return [...text.matchAll(/^port (\d+) gue\b/gm)].map((m) => Number(m[1]));
 }
 
-/** Both families' GUE ports; none when iproute2 or the fou module is missing (then nothing receives GUE either). */
-export function readFouPorts(): number[] {
-  const ports: number[] = [];
-  for (const family of ['-4', '-6']) {
+/** GUE receive ports per outer family (`ip -4/-6 fou show`); none where iproute2 or the fou module is missing. */
+export function readFouPorts(): GuePorts {
+  const read = (family: '-4' | '-6'): number[] => {
     try {
-      ports.push(...parseFouShow(execFileSync('ip', [family, 'fou', 'show'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000})));
+      return parseFouShow(execFileSync('ip', [family, 'fou', 'show'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000}));
     } catch {
-      // no fou module loaded ("Generic Netlink family fou not found") or no ip: no receiver in that family
+      return []; // no fou module loaded ("Generic Netlink family fou not found") or no ip: no receiver
     }
-  }
-  return [...new Set(ports)];
+  };
+  return {4: read('-4'), 6: read('-6')};
 }
 
 function listSysInterfaces(): string[] {

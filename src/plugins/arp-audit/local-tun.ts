@@ -4,7 +4,8 @@
  * - T1 (CRITICAL): the decapsulation device is missing or down: tunl0 for IPIP (ip6tnl0 for an IPv6 VIP), gre0
  *   (ip6gre0) for GRE, and for GUE the IPIP device the inner packet is handed to. Without it the kernel drops
  *   every tunnelled packet (ICMP protocol unreachable at most);
- * - T2 (CRITICAL): GUE only, no `ip fou add port N gue` receiving on the port (any port when none is given);
+ * - T2 (CRITICAL): GUE only, no `ip fou add port N gue` receiving on the port (any port when none is given) in
+ *   the VIP's family;
  * - A12 (WARNING): strict rp_filter (effective max(all, device) = 1) on that device; the decapsulated packet's
  *   source is the client, which the reverse path through the tunnel does not reach;
  * - the VIP's placement (lo or the device) and the ARP sysctls stay local.ts's, the latter only for interfaces
@@ -46,12 +47,13 @@ export function auditTunnelDecapsulation(facts: LocalFacts, vipFamily: IpFamily,
     );
   }
   if (tunnel.type === 'gue') {
-    const ports = facts.fouPorts ?? [];
+    // The outer family is taken to be the VIP's, as for the device above.
+    const ports = facts.fouPorts?.[vipFamily] ?? [];
     const listening = tunnel.port === undefined ? ports.length > 0 : ports.includes(tunnel.port);
     if (!listening) {
       const port = tunnel.port ?? 6080;
       findings.push(
-        finding('T2', `no GUE receive port${tunnel.port === undefined ? '' : ` ${tunnel.port}`} (ip fou show lists ${ports.length === 0 ? 'none' : ports.join(', ')}): the director's UDP packets are answered with port unreachable`, {
+        finding('T2', `no IPv${vipFamily} GUE receive port${tunnel.port === undefined ? '' : ` ${tunnel.port}`} (ip -${vipFamily} fou show lists ${ports.length === 0 ? 'none' : ports.join(', ')}): the director's UDP packets are answered with port unreachable`, {
           fix: `modprobe fou && ip ${vipFamily === 6 ? '-6 ' : ''}fou add port ${port} gue`,
         }),
       );

@@ -45,8 +45,13 @@ export interface LocalFacts {
   readonly all: ConfValues;
   /** IPv6 addresses whose duplicate address detection has not succeeded (/proc/net/if_inet6). */
   readonly ipv6Unusable?: readonly Ipv6AddressState[];
-  /** UDP ports with a GUE receiver (`ip fou show`, both families); needed only for --tun-type gue. */
-  readonly fouPorts?: readonly number[];
+  /** UDP ports with a GUE receiver, per outer family (`ip fou show`); needed only for --tun-type gue. */
+  readonly fouPorts?: GuePorts;
+}
+
+export interface GuePorts {
+  readonly 4: readonly number[];
+  readonly 6: readonly number[];
 }
 
 /** An IPv6 address the kernel does not use yet (tentative: DAD running) or at all (DAD found a duplicate). */

@@ -4,7 +4,7 @@
 //   segment A (bridge in "sw"): 198.51.100.0/24, 2001:db8:100::/64
 //     dir  .2  / ::2   the director: the VIP on eth0, IPVS TUN to the three real servers, and vipcheck
 //     cli  .50 / ::50  a client of VIP:80
-//     ipip .11 / ::11  IPIP real server (tunl0; ip6tnl0 for IPv6 in IPv6; an ipip6 device for IPv4 in IPv6)
+//     ipip .11 / ::11  IPIP real server (tunl0; an ip6tnl device of mode any for IPv6 and IPv4 in IPv6)
 //     gue  .12 / ::12  GUE real server (ip fou add port 6080 gue)
 //     rtr  .1  / ::1   a router to segment B
 //   segment B (veth rtr <-> gre): 203.0.113.0/24, 2001:db8:203::/64
@@ -115,11 +115,13 @@ async function buildTopology(): Promise<void> {
       lines.push(...segmentA(name === 'ipip' ? 11 : 12), 'link set eth0 up', 'link set tunl0 up', 'link set ip6tnl0 up');
     }
     if (name === 'ipip') {
-      // IPv6 in IPv6 decapsulates on the fallback ip6tnl0; IPv4 in IPv6 needs a device of mode ipip6.
-      lines.push(`link add ip4in6 type ip6tnl mode ipip6 local ${server.ipv6}`, 'link set ip4in6 up');
+      // IPv4 in IPv6 needs an ip6tnl device of mode ipip6 or any (the fallback ip6tnl0 takes IPv6 in IPv6 only).
+      // Mode any: a device of mode ipip6 with this local address would also be chosen for IPv6 in IPv6 (the
+      // lookup prefers a local-address match to the fallback) and drop it for its protocol.
+      lines.push(`link add ip6any type ip6tnl mode any local ${server.ipv6}`, 'link set ip6any up');
     }
     await batch(name, lines);
-    await sysctls(name, ['net.ipv4.conf.tunl0.rp_filter=0', ...(name === 'gre' ? ['net.ipv4.conf.gre0.rp_filter=0'] : []), ...(name === 'ipip' ? ['net.ipv4.conf.ip4in6.rp_filter=0'] : [])]);
+    await sysctls(name, ['net.ipv4.conf.tunl0.rp_filter=0', ...(name === 'gre' ? ['net.ipv4.conf.gre0.rp_filter=0'] : []), ...(name === 'ipip' ? ['net.ipv4.conf.ip6any.rp_filter=0'] : [])]);
   }
   await inNsOk('gue', ['ip', 'fou', 'add', 'port', String(GUE_PORT), 'gue']);
   await inNsOk('gue', ['ip', '-6', 'fou', 'add', 'port', String(GUE_PORT), 'gue']);
@@ -148,11 +150,11 @@ async function waitForHttp(name: RealServer['name']): Promise<void> {
 async function ipvs(): Promise<void> {
   const tcp = (vip: string) => (vip.includes(':') ? `[${vip}]:${HTTP_PORT}` : `${vip}:${HTTP_PORT}`);
   for (const vip of [VIP4, VIP6]) {
-    const family = vip.includes(':') ? 'ipv6' : 'ipv4';
+    const rs = (server: RealServer) => (vip.includes(':') ? `[${server.ipv6}]:${HTTP_PORT}` : `${server.ipv4}:${HTTP_PORT}`);
     await inNsOk('dir', ['ipvsadm', '-A', '-t', tcp(vip), '-s', 'rr']);
-    await inNsOk('dir', ['ipvsadm', '-a', '-t', tcp(vip), '-r', family === 'ipv6' ? `[${SERVERS.ipip.ipv6}]` : SERVERS.ipip.ipv4, '-i']);
-    await inNsOk('dir', ['ipvsadm', '-a', '-t', tcp(vip), '-r', family === 'ipv6' ? `[${SERVERS.gue.ipv6}]` : SERVERS.gue.ipv4, '-i', '--tun-type', 'gue', '--tun-port', String(GUE_PORT)]);
-    await inNsOk('dir', ['ipvsadm', '-a', '-t', tcp(vip), '-r', family === 'ipv6' ? `[${SERVERS.gre.ipv6}]` : SERVERS.gre.ipv4, '-i', '--tun-type', 'gre']);
+    await inNsOk('dir', ['ipvsadm', '-a', '-t', tcp(vip), '-r', rs(SERVERS.ipip), '-i']);
+    await inNsOk('dir', ['ipvsadm', '-a', '-t', tcp(vip), '-r', rs(SERVERS.gue), '-i', '--tun-type', 'gue', '--tun-port', String(GUE_PORT)]);
+    await inNsOk('dir', ['ipvsadm', '-a', '-t', tcp(vip), '-r', rs(SERVERS.gre), '-i', '--tun-type', 'gre']);
   }
 }
 
@@ -301,7 +303,7 @@ async function runAgent(dir: string): Promise<TunnelModeResult['agent']> {
     }
     await sleep(200);
   }
-  let filesWhenUp = { ipip: read(files.ipip), gue: read(files.gue), gre: read(files.gre) };
+  const filesWhenUp = { ipip: read(files.ipip), gue: read(files.gue), gre: read(files.gre) };
   if (allUpAfterMs !== null) {
     // The GRE server (behind the router) loses its VIP: its file must turn to 1, the others stay 0.
     await inNsOk('gre', ['ip', 'address', 'del', `${VIP4}/32`, 'dev', 'lo']);
@@ -322,7 +324,6 @@ async function runAgent(dir: string): Promise<TunnelModeResult['agent']> {
     agent.on('exit', () => resolve());
     setTimeout(resolve, 5000);
   });
-  filesWhenUp = filesWhenUp ?? {};
   return { config, allUpAfterMs, filesWhenUp, greDownAfterMs: downAfterMs, filesAfterFault, exitCode: agent.exitCode, log: logText.split('\n').slice(-40).join('\n') };
 }
 
@@ -342,7 +343,7 @@ async function main(): Promise<void> {
   const pcap = join(dir, 'dir.pcap');
   // Outer packets only: IPVS's and vipcheck's encapsulations, as they leave the director.
   const filter = `(ip proto 4 or ip proto 41 or ip proto 47 or udp port ${GUE_PORT}) or (ip6 and (ip6 proto 4 or ip6 proto 41 or ip6 proto 47 or udp port ${GUE_PORT}))`;
-  const tcpdump = spawn('ip', ['netns', 'exec', ns('dir'), 'tcpdump', '-i', 'eth0', '-U', '-s', '0', '-w', pcap, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const tcpdump = spawn('ip', ['netns', 'exec', ns('dir'), 'tcpdump', '-i', 'eth0', '-Z', 'root', '--immediate-mode', '-U', '-s', '0', '-w', pcap, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
   addExitCleanup(() => tcpdump.kill('SIGKILL'));
   let tcpdumpLog = '';
   tcpdump.stderr?.setEncoding('utf8').on('data', (s: string) => (tcpdumpLog += s));
@@ -405,7 +406,12 @@ async function main(): Promise<void> {
   for (const child of servers) child.kill('SIGKILL');
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`tunnel-mode: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+// The HTTP servers, tcpdump and the agent are children: exit explicitly (the exit cleanups kill them and delete
+// the namespaces) instead of waiting for them.
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`tunnel-mode: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
