@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { EthernetFrame } from '../../src/core/wire/ethernet.js';
 import { parseIpPacket, type IpPacketView } from '../../src/core/wire/ip.js';
 import { parseGre, parseGue } from '../../src/core/wire/tunnel.js';
+import { parseFouShow } from '../../src/plugins/arp-audit/local-facts.js';
 import type { CapturedPacket, TimedRun, TunnelModeResult } from '../../src/lab/vm/scenarios.js';
 import { describeVmScenario } from './harness.js';
 
@@ -68,9 +69,10 @@ describeVmScenario<TunnelModeResult>('tunnel-mode', (s) => {
   it('runs a real IPVS TUN service: IPIP, GUE port 6080 and GRE destinations, IPv4 and IPv6', () => {
     const table = s.result.ipvsTable;
     assert.match(table, /198\.51\.100\.11:80\s+Tunnel/, table);
-    assert.match(table, /198\.51\.100\.12:80\s+Tunnel.*gue\s+6080/i, table);
-    assert.match(table, /203\.0\.113\.13:80\s+Tunnel.*gre/i, table);
-    assert.match(table, /\[2001:db8:203::13\]:80\s+Tunnel/, table);
+    assert.match(table, /198\.51\.100\.12:80\s+Tunnel\s+gue:6080/, table);
+    assert.match(table, /203\.0\.113\.13:80\s+Tunnel\s+gre/, table);
+    assert.match(table, /\[2001:db8:100::12\]:80\s+Tunnel\s+gue:6080/, table);
+    assert.match(table, /\[2001:db8:203::13\]:80\s+Tunnel\s+gre/, table);
   });
 
   it("forwards the client's requests through each tunnel (every real server answers, both families)", () => {
@@ -142,7 +144,8 @@ describeVmScenario<TunnelModeResult>('tunnel-mode', (s) => {
   });
 
   it('arp-audit --local --forwarding tun: good real servers pass, broken ones name the fault', () => {
-    const { good, broken } = s.result.arpAudit;
+    const { good, broken, fouShow } = s.result.arpAudit;
+    assert.deepEqual(parseFouShow(fouShow), { 4: [6080], 6: [6080] }, `ip fou show printed:\n${fouShow}`);
     for (const type of ['ipip', 'gue', 'gre'] as const) assert.equal(status(good[type]), 'OK', `${type}: ${good[type].stdout}`);
     const ids = (run: TimedRun) => JSON.stringify(run.json).match(/"id":"[AT]\d+"/g)?.join() ?? run.stdout;
     assert.equal(status(broken.ipip), 'WARNING', broken.ipip.stdout);

@@ -288,7 +288,8 @@ export interface TunnelModeResult {
   /** The same real server probed alternately in DR and in TUN (IPIP) mode. */
   timing: { dr: TimedRun[]; tun: TimedRun[] };
   /** arp-audit --local --forwarding tun on each real server, configured right and then broken. */
-  arpAudit: { good: Record<'ipip' | 'gue' | 'gre', TimedRun>; broken: Record<'ipip' | 'gue' | 'gre', TimedRun> };
+  /** `fouShow`: `ip fou show` on the GUE server with its IPv4 and IPv6 receivers, before the faults. */
+  arpAudit: { good: Record<'ipip' | 'gue' | 'gre', TimedRun>; broken: Record<'ipip' | 'gue' | 'gre', TimedRun>; fouShow: string };
   agent: {
     config: string;
     /** Agent spawn to every FILE_CHECK file reading 0; null: not within 90 s. */

@@ -87,21 +87,23 @@ export function readIpv6Unusable(procRoot: string): Ipv6AddressState[] {
   return states;
 }
 
-/** `port 6080 gue` lines of `ip fou show` (the fou module answers over generic netlink, which Node has not). */
-export function parseFouShow(text: string): number[] {
-  return [...text.matchAll(/^port (\d+) gue\b/gm)].map((m) => Number(m[1]));
+/**
+ * The GUE lines of `ip fou show` (`port 6080 gue`, with `-6` on an IPv6 receiver: iproute2 lists both families
+ * whatever -4/-6 says), by family.
+ */
+export function parseFouShow(text: string): GuePorts {
+  const ports: {4: number[]; 6: number[]} = {4: [], 6: []};
+  for (const m of text.matchAll(/^port (\d+) gue\b(.*)$/gm)) ports[/(^|\s)-6(\s|$)/.test(m[2]!) ? 6 : 4].push(Number(m[1]));
+  return ports;
 }
 
-/** GUE receive ports per outer family (`ip -4/-6 fou show`); none where iproute2 or the fou module is missing. */
+/** GUE receive ports per outer family; none where iproute2 or the fou module is missing. */
 export function readFouPorts(): GuePorts {
-  const read = (family: '-4' | '-6'): number[] => {
-    try {
-      return parseFouShow(execFileSync('ip', [family, 'fou', 'show'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000}));
-    } catch {
-      return []; // no fou module loaded ("Generic Netlink family fou not found") or no ip: no receiver
-    }
-  };
-  return {4: read('-4'), 6: read('-6')};
+  try {
+    return parseFouShow(execFileSync('ip', ['fou', 'show'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000}));
+  } catch {
+    return {4: [], 6: []}; // no fou module loaded ("Generic Netlink family fou not found") or no ip: no receiver
+  }
 }
 
 function listSysInterfaces(): string[] {

@@ -94,8 +94,8 @@ describe('arp-audit --local --forwarding tun', () => {
   });
 
   it('parses ip fou show', () => {
-    assert.deepEqual(parseFouShow('port 6080 gue\nport 5555 ipproto 4\nport 7000 gue local 198.51.100.12\n'), [6080, 7000]);
-    assert.deepEqual(parseFouShow(''), []);
+    assert.deepEqual(parseFouShow('port 6080 gue\nport 5555 ipproto 4\nport 7000 gue local 198.51.100.12\nport 6080 gue -6\n'), {4: [6080, 7000], 6: [6080]});
+    assert.deepEqual(parseFouShow(''), {4: [], 6: []});
   });
 
   it('options: --forwarding tun needs --local, and refuses a director role and bad combinations', () => {

@@ -242,7 +242,8 @@ async function auditRealServers(): Promise<TunnelModeResult['arpAudit']> {
     gue: await arpAudit('gue', 'gue', VIP4),
     gre: await arpAudit('gre', 'gre', VIP4),
   };
-  // The three classic TUN faults: strict rp_filter on tunl0, the GUE port missing, gre0 down.
+  const fouShow = (await inNsOk('gue', ['ip', 'fou', 'show'])).stdout;
+  // The three classic TUN faults: strict rp_filter on tunl0, the (IPv4) GUE port missing, gre0 down.
   await sysctls('ipip', ['net.ipv4.conf.tunl0.rp_filter=1']);
   await inNsOk('gue', ['ip', 'fou', 'del', 'port', String(GUE_PORT)]);
   await inNsOk('gre', ['ip', 'link', 'set', 'gre0', 'down']);
@@ -254,7 +255,7 @@ async function auditRealServers(): Promise<TunnelModeResult['arpAudit']> {
   await sysctls('ipip', ['net.ipv4.conf.tunl0.rp_filter=0']);
   await inNsOk('gue', ['ip', 'fou', 'add', 'port', String(GUE_PORT), 'gue']);
   await inNsOk('gre', ['ip', 'link', 'set', 'gre0', 'up']);
-  return { good, broken };
+  return { good, broken, fouShow };
 }
 
 const AGENT_DIR = '/run/vipcheck-tun';
