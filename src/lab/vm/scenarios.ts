@@ -260,9 +260,9 @@ export interface TunnelProbe {
   withoutVip: TimedRun;
 }
 
-/** One frame of the director's capture (tcpdump -w on its eth0): milliseconds of the epoch, the frame as hex. */
+/** One frame of the director's capture (tcpdump -w on its eth0): microseconds of the epoch, the frame as hex. */
 export interface CapturedPacket {
-  atMs: number;
+  atUs: number;
   hex: string;
 }
 
@@ -283,7 +283,7 @@ export interface TunnelModeResult {
   http: TimedRun;
   httpStatus: TimedRun;
   conversation: TimedRun;
-  /** The outer packets that left the director during the client's requests and the probes. */
+  /** The outer packets that left the director, and the plain TCP of VIP:80, from the client's requests to the timing runs. */
   captured: CapturedPacket[];
   /** The same real server probed alternately in DR and in TUN (IPIP) mode. */
   timing: { dr: TimedRun[]; tun: TimedRun[] };

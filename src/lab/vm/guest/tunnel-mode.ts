@@ -13,7 +13,7 @@
 //
 // Steps: a capture on dir's eth0 (the outer packets of IPVS and of vipcheck both leave there); the client's
 // requests through IPVS; vipcheck tcp for every tunnel variant with the VIP present and then missing; http
-// over TUN; DR against TUN timing on the IPIP server (which is on-link, so DR works too); arp-audit --local on
+// over TUN; DR against TUN timing on the IPIP server (which is on-link, so DR works too), all captured; arp-audit --local on
 // good and broken TUN real servers; vipcheck agent with three TUN services writing FILE_CHECK files.
 // Assertions are the host's (test/vm/tunnel-mode.test.ts); this script only runs and records into result.json.
 //
@@ -217,7 +217,7 @@ function readPcap(file: string): CapturedPacket[] {
   for (let at = 24; at + 16 <= bytes.length; ) {
     const length = u32(at + 8);
     const data = bytes.subarray(at + 16, at + 16 + length);
-    packets.push({ atMs: u32(at) * 1000 + Math.round(u32(at + 4) / 1000), hex: data.toString('hex') });
+    packets.push({ atUs: u32(at) * 1_000_000 + u32(at + 4), hex: data.toString('hex') });
     at += 16 + length;
   }
   return packets;
@@ -342,8 +342,11 @@ async function main(): Promise<void> {
   for (const name of ['ipip', 'gue', 'gre'] as const) await waitForHttp(name);
 
   const pcap = join(dir, 'dir.pcap');
-  // Outer packets only: IPVS's and vipcheck's encapsulations, as they leave the director.
-  const filter = `(ip proto 4 or ip proto 41 or ip proto 47 or udp port ${GUE_PORT}) or (ip6 and (ip6 proto 4 or ip6 proto 41 or ip6 proto 47 or udp port ${GUE_PORT}))`;
+  // IPVS's and vipcheck's encapsulations as they leave the director, and the plain TCP of VIP:80 (DR probes,
+  // and the replies from the VIP) for the wire times of the DR and TUN probes.
+  const filter =
+    `(ip proto 4 or ip proto 41 or ip proto 47 or udp port ${GUE_PORT}) or (ip6 and (ip6 proto 4 or ip6 proto 41 or ip6 proto 47 or udp port ${GUE_PORT}))` +
+    ` or (tcp port ${HTTP_PORT} and (host ${VIP4} or host ${VIP6}))`;
   const tcpdump = spawn('ip', ['netns', 'exec', ns('dir'), 'tcpdump', '-i', 'eth0', '-Z', 'root', '--immediate-mode', '-U', '-s', '0', '-w', pcap, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
   addExitCleanup(() => tcpdump.kill('SIGKILL'));
   let tcpdumpLog = '';
@@ -365,18 +368,18 @@ async function main(): Promise<void> {
   const conversation = await vipcheck(['tcp', '--vip', VIP4, '--rs', SERVERS.ipip.ipv4, '--port', String(HTTP_PORT), ...tunArgs('ipip'), '--send', 'HEAD / HTTP/1.0\\r\\n\\r\\n', '--expect', 'HTTP/1.0 200', '--timeout', '5', '--json']);
   log(`http over gre: ${http.code}, http-status over gue v6: ${httpStatus.code}, tcp --send/--expect over ipip: ${conversation.code}`);
 
-  await sleep(500);
-  tcpdump.kill('SIGTERM');
-  await new Promise((resolve) => tcpdump.on('exit', resolve));
-  const captured = readPcap(pcap);
-  log(`captured ${captured.length} outer packets`);
-
   const timing: { dr: TimedRun[]; tun: TimedRun[] } = { dr: [], tun: [] };
   for (let i = 0; i < TIMING_ROUNDS; i++) {
     const common = ['tcp', '--vip', VIP4, '--rs', SERVERS.ipip.ipv4, '--port', String(HTTP_PORT), '--timeout', '3', '--json'];
     timing.dr.push(await vipcheck(common));
     timing.tun.push(await vipcheck([...common, ...tunArgs('ipip')]));
   }
+
+  await sleep(500);
+  tcpdump.kill('SIGTERM');
+  await new Promise((resolve) => tcpdump.on('exit', resolve));
+  const captured = readPcap(pcap);
+  log(`captured ${captured.length} packets`);
 
   const arpAuditResult = await auditRealServers();
   const agent = await runAgent(dir);
