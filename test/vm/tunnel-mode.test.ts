@@ -120,6 +120,7 @@ describeVmScenario<TunnelModeResult>('tunnel-mode', (s) => {
       assert.equal(p.withVip.code, 0);
       assert.equal(status(p.withoutVip), 'CRITICAL', `${p.label} without the VIP: ${p.withoutVip.stdout}`);
       assert.equal(p.withoutVip.code, 2);
+      assert.equal((p.withoutVip.json as { outcome?: string }).outcome, 'timeout', `${p.label}: every SYN unanswered, not a deadline overrun`);
       const data = p.withVip.json as { forwarding: string; tunType: string; macOrigin: string };
       assert.deepEqual([data.forwarding, data.tunType, data.macOrigin], ['tun', p.type, 'tunnel']);
     }

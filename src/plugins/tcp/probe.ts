@@ -61,7 +61,7 @@ function vipResult(
   path: VipPath,
   reason: string,
 ): CheckResult {
-  const {vip, port, rs} = options.target;
+  const {vip, port} = options.target;
   const service = formatHostPort(vip, port);
   const via = describeHop(options.target, path);
   const data = {
@@ -98,7 +98,9 @@ function vipResult(
         state: State.Critical,
         summary:
           `no answer from ${service} ${via} within ${formatSeconds(context.timeoutMs)} to ${outcome.attempts} SYN${outcome.attempts === 1 ? '' : 's'} ` +
-          "(is the VIP configured on the real server's loopback?)",
+          (path.tunnel
+            ? `(is the VIP on the real server's loopback, its ${path.tunnel.type} decapsulation up, rp_filter relaxed? vipcheck arp-audit --local --forwarding tun there says)`
+            : "(is the VIP configured on the real server's loopback?)"),
         details,
         perfdata: [timePerf(undefined, options, context)],
       };

@@ -197,11 +197,13 @@ function tunArgs(type: Variant['type']): string[] {
 }
 
 async function probeVariant(v: Variant): Promise<TunnelProbe> {
-  const args = ['tcp', '--vip', v.vip, '--rs', v.rs, '--port', String(HTTP_PORT), ...tunArgs(v.type), '--timeout', '3', '--json'];
-  const withVip = await vipcheck(args);
+  // A passing check ends at its SYN-ACK, so its deadline only has to cover a slow Node start on a busy TCG guest
+  // (3 s was overrun once); a failing one runs into it, so keep that short.
+  const args = ['tcp', '--vip', v.vip, '--rs', v.rs, '--port', String(HTTP_PORT), ...tunArgs(v.type), '--json', '--timeout'];
+  const withVip = await vipcheck([...args, '8']);
   const prefix = v.vip.includes(':') ? '128' : '32';
   await inNsOk(v.server, ['ip', 'address', 'del', `${v.vip}/${prefix}`, 'dev', v.vipDev]);
-  const withoutVip = await vipcheck(args);
+  const withoutVip = await vipcheck([...args, '4']);
   await inNsOk(v.server, ['ip', 'address', 'add', `${v.vip}/${prefix}`, 'dev', v.vipDev]);
   log(`${v.label}: with the VIP exit ${withVip.code}, without ${withoutVip.code}`);
   return { label: v.label, server: v.server, vip: v.vip, rs: v.rs, type: v.type, withVip, withoutVip };
@@ -363,14 +365,14 @@ async function main(): Promise<void> {
   const probes: TunnelProbe[] = [];
   for (const v of VARIANTS) probes.push(await probeVariant(v));
 
-  const http = await vipcheck(['http', '--vip', VIP4, '--rs', SERVERS.gre.ipv4, '--port', String(HTTP_PORT), ...tunArgs('gre'), '--string', 'real server gre', '--timeout', '5', '--json']);
-  const httpStatus = await vipcheck(['http-status', '--vip', VIP6, '--rs', SERVERS.gue.ipv6, '--port', String(HTTP_PORT), ...tunArgs('gue'), '--timeout', '5', '--json']);
-  const conversation = await vipcheck(['tcp', '--vip', VIP4, '--rs', SERVERS.ipip.ipv4, '--port', String(HTTP_PORT), ...tunArgs('ipip'), '--send', 'HEAD / HTTP/1.0\\r\\n\\r\\n', '--expect', 'HTTP/1.0 200', '--timeout', '5', '--json']);
+  const http = await vipcheck(['http', '--vip', VIP4, '--rs', SERVERS.gre.ipv4, '--port', String(HTTP_PORT), ...tunArgs('gre'), '--string', 'real server gre', '--timeout', '10', '--json']);
+  const httpStatus = await vipcheck(['http-status', '--vip', VIP6, '--rs', SERVERS.gue.ipv6, '--port', String(HTTP_PORT), ...tunArgs('gue'), '--timeout', '10', '--json']);
+  const conversation = await vipcheck(['tcp', '--vip', VIP4, '--rs', SERVERS.ipip.ipv4, '--port', String(HTTP_PORT), ...tunArgs('ipip'), '--send', 'HEAD / HTTP/1.0\\r\\n\\r\\n', '--expect', 'HTTP/1.0 200', '--timeout', '10', '--json']);
   log(`http over gre: ${http.code}, http-status over gue v6: ${httpStatus.code}, tcp --send/--expect over ipip: ${conversation.code}`);
 
   const timing: { dr: TimedRun[]; tun: TimedRun[] } = { dr: [], tun: [] };
   for (let i = 0; i < TIMING_ROUNDS; i++) {
-    const common = ['tcp', '--vip', VIP4, '--rs', SERVERS.ipip.ipv4, '--port', String(HTTP_PORT), '--timeout', '3', '--json'];
+    const common = ['tcp', '--vip', VIP4, '--rs', SERVERS.ipip.ipv4, '--port', String(HTTP_PORT), '--timeout', '8', '--json'];
     timing.dr.push(await vipcheck(common));
     timing.tun.push(await vipcheck([...common, ...tunArgs('ipip')]));
   }
