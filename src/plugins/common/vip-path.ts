@@ -78,12 +78,12 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
     {iface: info, source, vip: target.vip, port: target.port, neighborFamily: target.rs.family, ...(tunnel ? {tunnel} : {})},
     context,
   );
-  const common = {link, interfaceName: info.name, source, localPort, vipIsLocal, timestampBase: network.timestampBase(), kernelRstsSuppressed: network.suppressesKernelRsts};
   if (target.tunnel) {
     const outerHeader = target.rs.family === 4 ? Ipv4Packet.MIN_HEADER_LENGTH : Ipv6Packet.HEADER_LENGTH;
     const mtu = info.mtu - outerHeader - encapsulationLength(target.tunnel.type);
     context.note(1, `tunnel mode: ${target.tunnel.type}${target.tunnel.port ? ` to port ${target.tunnel.port}` : ''} in IPv${target.rs.family} to ${target.rs}, routed by the kernel; inner MTU ${mtu}; replies captured on ${info.name}`);
-    return {...common, rsMac: MacAddress.ZERO, macOrigin: 'tunnel', resolveMs: undefined, mtu, tunnel: target.tunnel};
+    const tunnelFacts = {rsMac: MacAddress.ZERO, macOrigin: 'tunnel', resolveMs: undefined, mtu, tunnel: target.tunnel} as const;
+    return {link, interfaceName: info.name, source, localPort, ...tunnelFacts, vipIsLocal, timestampBase: network.timestampBase(), kernelRstsSuppressed: network.suppressesKernelRsts};
   }
 
   let rsMac = target.mac;
@@ -119,7 +119,20 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
       throw error;
     }
   }
-  return {...common, rsMac, macOrigin: resolvedBy, resolveMs, mtu: info.mtu, tunnel: undefined};
+  return {
+    link,
+    interfaceName: info.name,
+    source,
+    localPort,
+    rsMac,
+    macOrigin: resolvedBy,
+    resolveMs,
+    mtu: info.mtu,
+    tunnel: undefined,
+    vipIsLocal,
+    timestampBase: network.timestampBase(),
+    kernelRstsSuppressed: network.suppressesKernelRsts,
+  };
 }
 
 /**
