@@ -132,6 +132,13 @@ describeVmScenario<TunnelModeResult>('tunnel-mode', (s) => {
     assert.equal(status(s.result.conversation), 'OK', s.result.conversation.stdout);
   });
 
+  it('guards a conversation from a host without the VIP against its own kernel RSTs, as in DR, and removes the guard', () => {
+    const run = s.result.fromClient;
+    assert.equal(status(run), 'OK', `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /is not local here/, 'the run knew its kernel would answer with RSTs');
+    assert.doesNotMatch(s.result.clientNftAfter, /vipcheck_rst_/, s.result.clientNftAfter);
+  });
+
   it("sends the same outer packets as the director's IPVS: protocol, addresses, MAC, encapsulation header", () => {
     const decoded = s.result.captured.map(decode).filter((d): d is Decoded => d !== null);
     const { director, client } = s.result;

@@ -283,6 +283,10 @@ export interface TunnelModeResult {
   http: TimedRun;
   httpStatus: TimedRun;
   conversation: TimedRun;
+  /** `http --forwarding tun` from the client namespace, which does not hold the VIP (the kernel RST guard's case), with -v. */
+  fromClient: TimedRun;
+  /** `nft list tables` in the client namespace after it: the guard's table must be gone. */
+  clientNftAfter: string;
   /** The outer packets that left the director, and the plain TCP of VIP:80, from the client's requests to the timing runs. */
   captured: CapturedPacket[];
   /** The same real server probed alternately in DR and in TUN (IPIP) mode. */

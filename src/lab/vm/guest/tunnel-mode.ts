@@ -158,10 +158,10 @@ async function ipvs(): Promise<void> {
   }
 }
 
-/** One vipcheck run in the director's namespace, timed from spawn to exit. */
-async function vipcheck(args: readonly string[]): Promise<TimedRun> {
+/** One vipcheck run in the director's namespace (or another), timed from spawn to exit. */
+async function vipcheck(args: readonly string[], where: Ns = 'dir'): Promise<TimedRun> {
   const started = performance.now();
-  const r = await inNs('dir', [process.execPath, VIPCHECK_BIN, ...args], 30_000);
+  const r = await inNs(where, [process.execPath, VIPCHECK_BIN, ...args], 30_000);
   const ms = Math.round(performance.now() - started);
   let json: unknown = null;
   try {
@@ -368,7 +368,11 @@ async function main(): Promise<void> {
   const http = await vipcheck(['http', '--vip', VIP4, '--rs', SERVERS.gre.ipv4, '--port', String(HTTP_PORT), ...tunArgs('gre'), '--string', 'real server gre', '--timeout', '10', '--json']);
   const httpStatus = await vipcheck(['http-status', '--vip', VIP6, '--rs', SERVERS.gue.ipv6, '--port', String(HTTP_PORT), ...tunArgs('gue'), '--timeout', '10', '--json']);
   const conversation = await vipcheck(['tcp', '--vip', VIP4, '--rs', SERVERS.ipip.ipv4, '--port', String(HTTP_PORT), ...tunArgs('ipip'), '--send', 'HEAD / HTTP/1.0\\r\\n\\r\\n', '--expect', 'HTTP/1.0 200', '--timeout', '10', '--json']);
-  log(`http over gre: ${http.code}, http-status over gue v6: ${httpStatus.code}, tcp --send/--expect over ipip: ${conversation.code}`);
+  // From the client, which does not hold the VIP: its kernel would answer the server's segments with RSTs to the
+  // VIP, which the conversation's nftables guard drops (docs/lvs-dr-notes.md), exactly as in DR.
+  const fromClient = await vipcheck(['http', '--vip', VIP4, '--rs', SERVERS.gue.ipv4, '--port', String(HTTP_PORT), ...tunArgs('gue'), '--string', 'real server gue', '--timeout', '10', '--json', '-v'], 'cli');
+  const clientNftAfter = (await inNsOk('cli', ['nft', 'list', 'tables'])).stdout;
+  log(`http over gre: ${http.code}, http-status over gue v6: ${httpStatus.code}, tcp --send/--expect over ipip: ${conversation.code}, http from the client: ${fromClient.code}`);
 
   const timing: { dr: TimedRun[]; tun: TimedRun[] } = { dr: [], tun: [] };
   for (let i = 0; i < TIMING_ROUNDS; i++) {
@@ -402,6 +406,8 @@ async function main(): Promise<void> {
     http,
     httpStatus,
     conversation,
+    fromClient,
+    clientNftAfter,
     captured,
     timing,
     arpAudit: arpAuditResult,
