@@ -162,6 +162,11 @@ describeVmScenario<TunnelModeResult>('tunnel-mode', (s) => {
       assert.equal(probe.encapsulation, ipvs.encapsulation, `${label}: encapsulation header`);
       assert.equal(probe.udpDestinationPort, ipvs.udpDestinationPort, `${label}: GUE port`);
       assert.equal(probe.inner.protocol, 6);
+      // MSS = the director's eth0 MTU (1500) less the outer header, the encapsulation and the inner IP and TCP headers.
+      const syn = TcpSegment.parse(probe.inner.payload);
+      assert.ok(syn.ok && syn.value.flags === TcpFlags.SYN, `${label}: the probe's first packet is its SYN`);
+      const overhead = (probe.outer.family === 4 ? 20 : 40) + { ipip: 0, gre: 4, gue: 12 }[type] + (probe.inner.family === 4 ? 20 : 40) + 20;
+      assert.equal(syn.value.options.mss, 1500 - overhead, `${label}: MSS`);
     }
     // The routed real server's packets leave towards the router, the on-link ones towards the server itself.
     const mac = (rip: string) => decoded.find((d) => d.outer.destination.toString() === rip)?.destinationMac;
