@@ -8,12 +8,15 @@
  * - One nftables table dropping this host's RSTs from the block's ports (lvs-dr.md's kernel RST trap),
  *   installed asynchronously at start and removed at stop, instead of a table per conversation.
  * - TCP timestamps from one base for the agent's life, so they increase across flows of one 4-tuple.
+ * - Tunnel mode: one tunnel sender (raw IP or UDP socket, core/link/tunnel-link.ts) per encapsulation, shared by
+ *   every flow that uses it; a flow's channel sends through it and receives as in DR.
  */
 import {execFile, execFileSync} from 'node:child_process';
 import {readFile} from 'node:fs/promises';
 import {anyOf, neighborTraffic, toPortBlock} from '../core/link/bpf.js';
 import {FrameDispatcher} from '../core/link/dispatcher.js';
 import type {FrameLink} from '../core/link/link.js';
+import {EncapsulatingLink, openTunnelSender, tunnelSenderKey, type TunnelSender} from '../core/link/tunnel-link.js';
 import {PacketSocketLink} from '../core/link/packet-socket-link.js';
 import {EnvironmentError} from '../core/errors.js';
 import {PortBlock} from '../core/flow/port-block.js';
@@ -77,6 +80,7 @@ export class AgentNetwork implements VipNetwork {
   readonly ports: PortBlock;
   private readonly interfaces = new Map<string, SharedInterface>();
   private readonly facts = new Map<string, {value: unknown; at: number}>();
+  private readonly tunnelSenders = new Map<string, TunnelSender>();
   /** Probes that found no free port: the agent's shortage, not the real server's failure. */
   private readonly starved = new WeakSet<RunContext>();
   portShortages = 0;
@@ -140,7 +144,18 @@ export class AgentNetwork implements VipNetwork {
       link.close();
       this.ports.release(port);
     });
-    return {link, localPort: port};
+    if (!request.tunnel) return {link, localPort: port};
+    return {link: new EncapsulatingLink(link, this.tunnelSender(request.tunnel, request.vip.family), request.tunnel.remote), localPort: port};
+  }
+
+  private tunnelSender(endpoint: NonNullable<FlowLinkRequest['tunnel']>, innerFamily: IpAddress['family']): TunnelSender {
+    const key = tunnelSenderKey(endpoint, innerFamily);
+    let sender = this.tunnelSenders.get(key);
+    if (!sender) {
+      sender = openTunnelSender(endpoint, innerFamily);
+      this.tunnelSenders.set(key, sender);
+    }
+    return sender;
   }
 
   /** From the cache of the interface `link` belongs to (every flow link is a channel of one). */
@@ -188,6 +203,8 @@ export class AgentNetwork implements VipNetwork {
     this.closed = true;
     for (const shared of this.interfaces.values()) shared.link.close();
     this.interfaces.clear();
+    for (const sender of this.tunnelSenders.values()) sender.close();
+    this.tunnelSenders.clear();
     this.ports.close();
     await this.removeRstGuard();
   }

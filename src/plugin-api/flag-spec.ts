@@ -19,11 +19,14 @@ export interface FlagSpec {
 /** Where the check goes: the VIP through a real server (all VIP-path checks). */
 export const TARGET_FLAGS: readonly FlagSpec[] = [
   {name: 'vip', type: 'string', required: true, helpValue: 'ADDRESS', description: 'Virtual IP address of the service (IPv4 or IPv6).'},
-  {name: 'rs', char: 'H', type: 'string', required: true, helpValue: 'ADDRESS', description: "Real server's own address (RIP); its MAC is resolved on the egress interface."},
+  {name: 'rs', char: 'H', type: 'string', required: true, helpValue: 'ADDRESS', description: "Real server's own address (RIP); in DR its MAC is resolved on the egress interface, in TUN the encapsulated probe is sent to it."},
   {name: 'port', char: 'p', type: 'string', required: true, helpValue: 'PORT', description: 'Service port (in DR the real server port always equals the virtual port).'},
-  {name: 'interface', char: 'I', type: 'string', helpValue: 'IFACE', description: 'Egress interface (default: from the routing table towards the real server).'},
+  {name: 'interface', char: 'I', type: 'string', helpValue: 'IFACE', description: 'Egress interface (default: from the routing table towards the real server); in TUN, where the replies are captured.'},
   {name: 'source', type: 'string', helpValue: 'ADDRESS', description: 'Source address of the probe (default: our address on the real server subnet).'},
   {name: 'mac', type: 'string', helpValue: 'MAC', description: "Real server's MAC address; skips ARP resolution."},
+  {name: 'forwarding', type: 'string', options: ['dr', 'tun'], default: 'dr', description: "IPVS forwarding method of the real server: dr (frames to its MAC) or tun (packets encapsulated to the RIP as the director does, routed by the kernel; docs/tun.md)."},
+  {name: 'tun-type', type: 'string', options: ['ipip', 'gue', 'gre'], description: 'With --forwarding tun: the encapsulation (default ipip), as ipvsadm --tun-type.'},
+  {name: 'tun-port', type: 'string', helpValue: 'PORT', description: "With --tun-type gue: the real server's GUE (fou) UDP port, as ipvsadm --tun-port; required."},
 ];
 
 /** Which path to take: master directors use the VIP path, backups a kernel connect to RIP:port. */

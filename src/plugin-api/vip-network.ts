@@ -6,6 +6,7 @@
  * way, so it runs unchanged under both.
  */
 import type {FrameLink} from '../core/link/link.js';
+import type {TunnelEndpoint} from '../core/link/tunnel-link.js';
 import type {ResolvedNeighbor} from '../core/neighbor/resolve.js';
 import type {InterfaceInfo} from '../core/neighbor/interfaces.js';
 import type {IpAddress} from '../core/wire/address.js';
@@ -19,10 +20,15 @@ export interface FlowLinkRequest {
   readonly port: number;
   /** The family whose neighbour answers (ARP or NDP) the link must also carry: the real server's. */
   readonly neighborFamily: IpAddress['family'];
+  /**
+   * Tunnel mode: the link's send encapsulates each frame's IP packet to the real server (routed by the kernel,
+   * core/link/tunnel-link.ts) and no neighbour answers are needed; receiving is unchanged.
+   */
+  readonly tunnel?: TunnelEndpoint;
 }
 
 export interface FlowLink {
-  /** Carries the flow's segments from VIP:port to `localPort`, and neighbour answers; sends on the interface. */
+  /** Carries the flow's segments from VIP:port to `localPort`, and neighbour answers; sends on the interface (or through the tunnel). */
   readonly link: FrameLink;
   readonly localPort: number;
 }

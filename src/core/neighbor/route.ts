@@ -122,16 +122,17 @@ export interface EgressChoice {
 
 /**
  * Resolves the interface and source address for frames to `target`, honouring explicit choices. Throws
- * EnvironmentError (UNKNOWN) when the target is not on-link, since DR requires L2 adjacency.
+ * EnvironmentError (UNKNOWN) when the target is not on-link, since DR requires L2 adjacency; with `routed`
+ * a gateway is fine (tunnel mode reaches the real server through the kernel's routing).
  */
-export function chooseEgress(target: IpAddress, explicitInterface?: string, explicitSource?: IpAddress): EgressChoice {
+export function chooseEgress(target: IpAddress, explicitInterface?: string, explicitSource?: IpAddress, routed = false): EgressChoice {
   let interfaceName = explicitInterface;
   if (interfaceName) {
     interfaceInfo(interfaceName); // throws a clear EnvironmentError for a missing interface
   } else {
     const route = bestRoute(readRoutes(target.family), target);
     if (!route) throw new EnvironmentError(`no route to ${target} (give --interface)`);
-    if (route.gateway) {
+    if (route.gateway && !routed) {
       throw new EnvironmentError(
         `${target} is not on-link (routed via ${route.gateway} on ${route.interfaceName}): ` +
           'LVS-DR needs the real server on the same L2 segment as the checking host',

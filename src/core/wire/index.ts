@@ -11,3 +11,4 @@ export * from './ipv6.js';
 export * from './parsed.js';
 export * from './seq.js';
 export * from './tcp.js';
+export * from './tunnel.js';

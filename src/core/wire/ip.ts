@@ -10,7 +10,7 @@ import {buildIpv6, Ipv6Packet} from './ipv6.js';
 import {fail, type Parsed} from './parsed.js';
 import {hex} from './text.js';
 
-export const IpProtocol = {ICMP: 1, IPIP: 4, TCP: 6, UDP: 17, ICMPv6: 58} as const;
+export const IpProtocol = {ICMP: 1, IPIP: 4, TCP: 6, UDP: 17, IPv6: 41, GRE: 47, ICMPv6: 58} as const;
 
 export interface IpPacketView {
   readonly family: IpFamily;

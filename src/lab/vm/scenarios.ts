@@ -56,6 +56,15 @@ export const SCENARIOS = {
     modules: ['ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'dummy'],
     timeoutMs: 300_000,
   },
+  'tunnel-mode': {
+    description: 'IPVS TUN (IPIP, GUE, GRE; IPv4 and IPv6, one real server behind a router): vipcheck probes through each tunnel as the director forwards clients, OK with the VIP and CRITICAL without; http, arp-audit --local and the agent in TUN mode',
+    guestScript: 'dist/lab/vm/guest/tunnel-mode.js',
+    guestArgs: [],
+    // ipip/ip_gre/ip6_tunnel/ip6_gre: each creates its fallback device (tunl0, gre0, ip6tnl0, ip6gre0) in every
+    // namespace; fou/fou6 for GUE over IPv4/IPv6; nf_tables for the agent's RST guard.
+    modules: [...DR_MODULES, 'ipip', 'fou', 'fou6', 'ip_gre', 'ip6_tunnel', 'ip6_gre', 'nf_tables'],
+    timeoutMs: 420_000,
+  },
 } as const satisfies Record<string, VmScenario>;
 
 export type ScenarioName = keyof typeof SCENARIOS;
@@ -292,4 +301,74 @@ export async function runScenario<T = KeepalivedDrResult>(name: ScenarioName, op
     }
   }
   return { guest, result };
+}
+
+/** One vipcheck run in the guest: its arguments, exit status, output and wall time (spawn to exit). */
+export interface TimedRun {
+  args: string[];
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+  /** stdout parsed (--json), null when it was not JSON. */
+  json: unknown;
+}
+
+/** A tunnel variant probed with the VIP on the real server and again with it deleted. */
+export interface TunnelProbe {
+  label: string;
+  server: 'ipip' | 'gue' | 'gre';
+  vip: string;
+  rs: string;
+  type: 'ipip' | 'gue' | 'gre';
+  withVip: TimedRun;
+  withoutVip: TimedRun;
+}
+
+/** One frame of the director's capture (tcpdump -w on its eth0): microseconds of the epoch, the frame as hex. */
+export interface CapturedPacket {
+  atUs: number;
+  hex: string;
+}
+
+/** What the tunnel-mode guest script writes to result.json. */
+export interface TunnelModeResult {
+  vip4: string;
+  vip6: string;
+  director: { ipv4: string; ipv6: string };
+  client: { ipv4: string; ipv6: string };
+  servers: Record<'ipip' | 'gue' | 'gre', { name: string; ipv4: string; ipv6: string }>;
+  guePort: number;
+  labSetupMs: number;
+  /** `ipvsadm -L -n --tun-info` on the director. */
+  ipvsTable: string;
+  /** The client's GETs to VIP:80 through IPVS TUN, per family. */
+  requests: { ipv4: HttpAttempt[]; ipv6: HttpAttempt[] };
+  probes: TunnelProbe[];
+  http: TimedRun;
+  httpStatus: TimedRun;
+  conversation: TimedRun;
+  /** `http --forwarding tun` from the client namespace, which does not hold the VIP (the kernel RST guard's case), with -v. */
+  fromClient: TimedRun;
+  /** `nft list tables` in the client namespace after it: the guard's table must be gone. */
+  clientNftAfter: string;
+  /** The outer packets that left the director, and the plain TCP of VIP:80, from the client's requests to the timing runs. */
+  captured: CapturedPacket[];
+  /** The same real server probed alternately in DR and in TUN (IPIP) mode. */
+  timing: { dr: TimedRun[]; tun: TimedRun[] };
+  /** arp-audit --local --forwarding tun on each real server, configured right and then broken. */
+  /** `fouShow`: `ip fou show` on the GUE server with its IPv4 and IPv6 receivers, before the faults. */
+  arpAudit: { good: Record<'ipip' | 'gue' | 'gre', TimedRun>; broken: Record<'ipip' | 'gue' | 'gre', TimedRun>; fouShow: string };
+  agent: {
+    config: string;
+    /** Agent spawn to every FILE_CHECK file reading 0; null: not within 90 s. */
+    allUpAfterMs: number | null;
+    filesWhenUp: Record<string, string | null>;
+    /** The GRE server's VIP deleted to its file reading 1. */
+    greDownAfterMs: number | null;
+    filesAfterFault: Record<string, string | null>;
+    exitCode: number | null;
+    log: string;
+  };
+  totalMs: number;
 }

@@ -15,7 +15,7 @@ import type {RunContext} from '../../plugin-api/plugin.js';
 import {classifyActive} from './active.js';
 import type {Expectation} from './attribution.js';
 import {runCapture} from './capture.js';
-import {gatherLocalFacts} from './local-facts.js';
+import {gatherLocalFacts, readFouPorts} from './local-facts.js';
 import {auditLocal, decideLocalRole} from './local.js';
 import {NdpObserver} from './ndp-observer.js';
 import {ArpObserver, distinctMacs, type NeighborObserver} from './observer.js';
@@ -31,10 +31,11 @@ export async function runArpAudit(options: ArpAuditOptions, context: RunContext)
   const {vip} = options;
   let report: AuditReport = {vip, protocol: vip.family === 4 ? 'ARP' : 'NDP', realServers: options.rips.map((ip) => ({ip, macs: []}))};
   if (options.local) {
-    const facts = gatherLocalFacts();
+    const tunnel = options.local.tunnel;
+    const facts = gatherLocalFacts(tunnel?.type === 'gue' ? {fouPorts: readFouPorts} : {});
     const decision = decideLocalRole(facts, vip, options.local.role);
     const egress = options.interfaceName === undefined ? {} : {egressInterface: options.interfaceName};
-    report = {...report, local: {decision, findings: auditLocal({facts, vip, role: decision.role, ...egress})}};
+    report = {...report, local: {decision, findings: auditLocal({facts, vip, role: decision.role, ...egress, ...(tunnel ? {tunnel} : {})})}};
   }
   if (options.active || options.listenMs !== undefined) report = {...report, ...(await captureModes(options, context))};
   return buildResult(report);

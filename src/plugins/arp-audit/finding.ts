@@ -1,18 +1,19 @@
 /**
  * The arp-audit fault catalogue (lvs-dr.md, "Fault catalogue for arp-audit", and its IPv6 faults N1-N5) as data:
- * every finding has an id A1-A14 or N1-N5, a fixed severity, a one-line message, the offending MAC/address when
+ * every finding has an id A1-A14, N1-N5 or T1-T2 (tunnel mode), a fixed severity, a one-line message, the offending MAC/address when
  * there is one, and the exact command that fixes it. Severities follow issue 4: A1-A4, A6 and A10 are CRITICAL,
  * the rest WARNING.
  */
 import {State, stateName, worst} from '../../core/result/state.js';
 import type {IpAddress, MacAddress} from '../../core/wire/address.js';
 
-export const FINDING_IDS = ['A1', 'A2', 'A3', 'A4', 'A5', 'A6', 'A7', 'A8', 'A9', 'A10', 'A11', 'A12', 'A13', 'A14', 'N1', 'N2', 'N3', 'N4', 'N5'] as const;
+export const FINDING_IDS = ['A1', 'A2', 'A3', 'A4', 'A5', 'A6', 'A7', 'A8', 'A9', 'A10', 'A11', 'A12', 'A13', 'A14', 'N1', 'N2', 'N3', 'N4', 'N5', 'T1', 'T2'] as const;
 export type FindingId = (typeof FINDING_IDS)[number];
 
 // N1-N3 and N5 are the IPv6 counterparts of CRITICAL ARP faults (another host speaks for the VIP, nobody does,
 // the director's VIP is unusable); N4 (VIP not /128 or on an Ethernet interface of a real server) matches A11.
-const CRITICAL: ReadonlySet<FindingId> = new Set<FindingId>(['A1', 'A2', 'A3', 'A4', 'A6', 'A10', 'N1', 'N2', 'N3', 'N5']);
+// T1/T2 (a TUN real server that cannot decapsulate) lose every tunnelled packet, like A10.
+const CRITICAL: ReadonlySet<FindingId> = new Set<FindingId>(['A1', 'A2', 'A3', 'A4', 'A6', 'A10', 'N1', 'N2', 'N3', 'N5', 'T1', 'T2']);
 
 export function severityOf(id: FindingId): State.Critical | State.Warning {
   return CRITICAL.has(id) ? State.Critical : State.Warning;

@@ -4,9 +4,14 @@
  * This module is imported on every run and by oclif's help, so it only declares; the audit itself is loaded
  * lazily from ./audit.js.
  */
-import {AUDIT_OUTPUT_FLAGS, type FlagValues} from '../../plugin-api/flag-spec.js';
+import {AUDIT_OUTPUT_FLAGS, TARGET_FLAGS, type FlagSpec, type FlagValues} from '../../plugin-api/flag-spec.js';
 import type {CheckPlugin} from '../../plugin-api/plugin.js';
 import {arpAuditOptions, type ArpAuditOptions} from './options.js';
+
+/** With --local: the TUN real-server checks (T1, T2, A12 on the decapsulation device; docs/tun.md). */
+const TUNNEL_FLAGS: readonly FlagSpec[] = TARGET_FLAGS.filter((f) => f.name === 'forwarding' || f.name === 'tun-type' || f.name === 'tun-port').map((f) =>
+  f.name === 'forwarding' ? {...f, description: 'With --local: dr (default) or tun, which judges this host as an IPVS TUN real server.'} : f.name === 'tun-port' ? {...f, description: 'With --tun-type gue: the GUE port the director sends to (default: any `ip fou` GUE port).'} : f,
+);
 
 export const arpAuditPlugin: CheckPlugin<ArpAuditOptions> = {
   id: 'arp-audit',
@@ -24,6 +29,7 @@ export const arpAuditPlugin: CheckPlugin<ArpAuditOptions> = {
     '<%= config.bin %> arp-audit --vip 198.51.100.100 --expect-mac 02:00:00:00:00:02',
     '<%= config.bin %> arp-audit --vip 198.51.100.100 --expect-mac 00:00:5e:00:01:33 --rs 198.51.100.11 --rs 198.51.100.12 --active --listen 20 -t 25',
     '<%= config.bin %> arp-audit --vip 198.51.100.100 --local',
+    '<%= config.bin %> arp-audit --vip 198.51.100.100 --local --forwarding tun --tun-type gue --tun-port 6080',
     '<%= config.bin %> arp-audit --vip 2001:db8:100::100 --expect-mac 02:00:00:00:00:02 --rs 2001:db8:100::11',
   ],
   flags: [
@@ -37,6 +43,7 @@ export const arpAuditPlugin: CheckPlugin<ArpAuditOptions> = {
     {name: 'listen', type: 'string', helpValue: 'SECONDS', description: 'Passive mode: capture ARP (promiscuously) for this long; must fit in --timeout.'},
     {name: 'local', type: 'boolean', description: "Local mode: audit this host's ARP sysctls and where the VIP is configured."},
     {name: 'local-role', type: 'string', options: ['auto', 'director', 'realserver'], description: 'Role judged by --local; auto: director when the VIP is on an ARP-capable interface, else real server.'},
+    ...TUNNEL_FLAGS,
     ...AUDIT_OUTPUT_FLAGS,
   ],
   prepare(values: FlagValues): ArpAuditOptions {

@@ -6,20 +6,26 @@
  * os.networkInterfaces() lists only interfaces that are up and running; an address on a down interface is not
  * local to the kernel either, so the VIP there counts as missing.
  */
+import {execFileSync} from 'node:child_process';
 import {readdirSync, readFileSync} from 'node:fs';
 import {hostAddresses, interfaceAddresses, interfaceInfo, type InterfaceAddress} from '../../core/neighbor/interfaces.js';
 import {EnvironmentError} from '../../core/errors.js';
 import {IpAddress} from '../../core/wire/address.js';
-import type {Ipv6AddressState, LocalFacts, LocalInterface} from './local.js';
+import type {GuePorts, Ipv6AddressState, LocalFacts, LocalInterface} from './local.js';
 import {readConf} from './sysctl.js';
 
-/** ARPHRD_TUNNEL (ipip, tunl0) and ARPHRD_IPGRE from linux/if_arp.h: where IPVS-TUN traffic is decapsulated. */
-const TUNNEL_TYPES = new Set([768, 778]);
+/**
+ * ARPHRD_TUNNEL (ipip, tunl0), ARPHRD_TUNNEL6 (ip6tnl), ARPHRD_IPGRE and ARPHRD_IP6GRE from linux/if_arp.h:
+ * where IPVS-TUN traffic is decapsulated.
+ */
+const TUNNEL_TYPES = new Set([768, 769, 778, 823]);
 
 export interface LocalFactsSources {
   readonly procRoot?: string;
   /** Interface names; default: the entries of /sys/class/net. */
   readonly interfaceNames?: () => string[];
+  /** GUE receive ports; when given, `fouPorts` is filled (readFouPorts reads `ip fou show`). */
+  readonly fouPorts?: () => GuePorts;
 }
 
 export function gatherLocalFacts(sources: LocalFactsSources = {}): LocalFacts {
@@ -49,7 +55,8 @@ export function gatherLocalFacts(sources: LocalFactsSources = {}): LocalFacts {
   if (Object.keys(all).length === 0) {
     throw new EnvironmentError(`cannot read ${procRoot}/sys/net/ipv4/conf/all (is /proc mounted?)`);
   }
-  return {interfaces, all, ipv6Unusable: readIpv6Unusable(procRoot)};
+  const fouPorts = sources.fouPorts?.();
+  return {interfaces, all, ipv6Unusable: readIpv6Unusable(procRoot), ...(fouPorts ? {fouPorts} : {})};
 }
 
 // IFA_F_* from <linux/if_addr.h>, the flags column of /proc/net/if_inet6.
@@ -78,6 +85,25 @@ export function readIpv6Unusable(procRoot: string): Ipv6AddressState[] {
     if (address) states.push({interfaceName, address, state});
   }
   return states;
+}
+
+/**
+ * The GUE lines of `ip fou show` (`port 6080 gue`, with `-6` on an IPv6 receiver: iproute2 lists both families
+ * whatever -4/-6 says), by family.
+ */
+export function parseFouShow(text: string): GuePorts {
+  const ports: {4: number[]; 6: number[]} = {4: [], 6: []};
+  for (const m of text.matchAll(/^port (\d+) gue\b(.*)$/gm)) ports[/(^|\s)-6(\s|$)/.test(m[2]!) ? 6 : 4].push(Number(m[1]));
+  return ports;
+}
+
+/** GUE receive ports per outer family; none where iproute2 or the fou module is missing. */
+export function readFouPorts(): GuePorts {
+  try {
+    return parseFouShow(execFileSync('ip', ['fou', 'show'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000}));
+  } catch {
+    return {4: [], 6: []}; // no fou module loaded ("Generic Netlink family fou not found") or no ip: no receiver
+  }
 }
 
 function listSysInterfaces(): string[] {

@@ -12,10 +12,13 @@
  * Director: A14 accept_local on the egress interface (the kernel would answer the real server's SYN-ACK to a raw
  * check with RST).
  * An IPv6 VIP: A10 and N4 on a real server, N5 (VIP tentative or failed DAD) on a director.
+ * A TUN real server (--forwarding tun): T1, T2 and A12 on its decapsulation device (local-tun.ts), and A8/A9/A13
+ * only on interfaces of the VIP's own segment.
  */
 import type {InterfaceAddress} from '../../core/neighbor/interfaces.js';
 import type {IpAddress, MacAddress} from '../../core/wire/address.js';
 import {finding, type Finding} from './finding.js';
+import {auditTunnelDecapsulation, type LocalTunnel} from './local-tun.js';
 import {clearCommand, effectiveConf, raiseCommand, type ConfValues} from './sysctl.js';
 
 export type LocalRole = 'director' | 'realserver';
@@ -42,6 +45,13 @@ export interface LocalFacts {
   readonly all: ConfValues;
   /** IPv6 addresses whose duplicate address detection has not succeeded (/proc/net/if_inet6). */
   readonly ipv6Unusable?: readonly Ipv6AddressState[];
+  /** UDP ports with a GUE receiver, per outer family (`ip fou show`); needed only for --tun-type gue. */
+  readonly fouPorts?: GuePorts;
+}
+
+export interface GuePorts {
+  readonly 4: readonly number[];
+  readonly 6: readonly number[];
 }
 
 /** An IPv6 address the kernel does not use yet (tentative: DAD running) or at all (DAD found a duplicate). */
@@ -90,11 +100,14 @@ export interface LocalAuditInput {
   readonly role: LocalRole;
   /** The director's egress interface (--interface); default: the ARP-capable interfaces holding the VIP, else all. */
   readonly egressInterface?: string;
+  /** The real server is an IPVS TUN destination with this encapsulation. */
+  readonly tunnel?: LocalTunnel;
 }
 
 export function auditLocal(input: LocalAuditInput): Finding[] {
-  if (input.vip.family === 6) return input.role === 'director' ? auditDirector6(input) : vipPlacement6(input.facts, input.vip);
-  return input.role === 'director' ? auditDirector(input) : auditRealServer(input);
+  if (input.role === 'director') return input.vip.family === 6 ? auditDirector6(input) : auditDirector(input);
+  const tunnel = input.tunnel ? auditTunnelDecapsulation(input.facts, input.vip.family, input.tunnel) : [];
+  return [...tunnel, ...(input.vip.family === 6 ? vipPlacement6(input.facts, input.vip) : auditRealServer(input, tunnel))];
 }
 
 /**
@@ -151,9 +164,12 @@ function auditDirector6({facts, vip}: LocalAuditInput): Finding[] {
     );
 }
 
-function auditRealServer({facts, vip}: LocalAuditInput): Finding[] {
+/** `tunnelFindings`: what local-tun.ts already said, so A12 is not said twice of one device. */
+function auditRealServer({facts, vip, tunnel}: LocalAuditInput, tunnelFindings: readonly Finding[]): Finding[] {
   const findings: Finding[] = [...vipPlacement(facts, vip)];
-  for (const i of facts.interfaces.filter(arpCapable)) {
+  // A TUN real server need not share the VIP's segment; where it does not, nobody asks it for the VIP by ARP.
+  const onVipSegment = (i: LocalInterface) => i.addresses.some((a) => a.address.family === vip.family && vip.inPrefix(a.address, a.prefixLength) && a.prefixLength < 32);
+  for (const i of facts.interfaces.filter((i) => arpCapable(i) && (!tunnel || onVipSegment(i)))) {
     const where = `${i.name}${i.up ? '' : ' (down)'}`;
     const details = {mac: i.mac, interfaceName: i.name};
     const ignore = effectiveConf('arp_ignore', facts.all, i.conf);
@@ -183,7 +199,8 @@ function auditRealServer({facts, vip}: LocalAuditInput): Finding[] {
       );
     }
   }
-  for (const t of facts.interfaces.filter((i) => i.tunnel && i.up)) {
+  const reported = new Set(tunnelFindings.map((f) => f.interfaceName));
+  for (const t of facts.interfaces.filter((i) => i.tunnel && i.up && !reported.has(i.name))) {
     if (effectiveConf('rp_filter', facts.all, t.conf) === 1) {
       findings.push(
         finding('A12', `strict rp_filter on tunnel ${t.name} (all=${show(facts.all.rp_filter)}, ${t.name}=${show(t.conf.rp_filter)}): IPVS-TUN packets decapsulated there are dropped`, {

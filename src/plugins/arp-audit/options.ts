@@ -7,9 +7,11 @@
 import type {FlagValues} from '../../plugin-api/flag-spec.js';
 import {formatSeconds as seconds} from '../../plugin-api/run-check.js';
 import {interfaceFlag, ipFlag, macFlag, requiredIpFlag, secondsFlag, stringFlag} from '../../plugin-api/convert.js';
+import {tunnelOptions} from '../common/target.js';
 import {UsageError} from '../../core/errors.js';
 import type {IpAddress, MacAddress} from '../../core/wire/address.js';
 import type {LocalRoleChoice} from './local.js';
+import type {TunnelOptions} from '../common/target.js';
 
 export const DEFAULT_PROBES = 3;
 export const DEFAULT_INTERVAL_MS = 500;
@@ -34,7 +36,7 @@ export interface ArpAuditOptions {
   /** Set when passive mode runs. */
   readonly listenMs?: number;
   /** Set when local mode runs. */
-  readonly local?: {readonly role: LocalRoleChoice};
+  readonly local?: {readonly role: LocalRoleChoice; readonly tunnel?: TunnelOptions};
 }
 
 export function arpAuditOptions(values: FlagValues): ArpAuditOptions {
@@ -56,6 +58,10 @@ export function arpAuditOptions(values: FlagValues): ArpAuditOptions {
   const wantsLocal = values['local'] === true;
   const roleText = stringFlag(values, 'local-role');
   if (roleText !== undefined && !wantsLocal) throw new UsageError('--local-role needs --local');
+  // The port is optional here: without it any GUE receive port will do.
+  const tunnel = tunnelOptions(values, {gueNeedsPort: false});
+  if (tunnel && !wantsLocal) throw new UsageError('--forwarding tun applies to --local only (it selects the TUN real-server checks)');
+  if (tunnel && roleText === 'director') throw new UsageError('--forwarding tun judges a real server: it does not combine with --local-role director');
 
   const timeoutMs = secondsFlag(values, 'timeout');
   const budgetMs = timeoutMs - RESERVE_MS;
@@ -74,7 +80,7 @@ export function arpAuditOptions(values: FlagValues): ArpAuditOptions {
     rips: dedupe(rips),
     ...(active ? {active} : {}),
     ...(listenMs === undefined ? {} : {listenMs}),
-    ...(wantsLocal ? {local: {role: (roleText ?? 'auto') as LocalRoleChoice}} : {}),
+    ...(wantsLocal ? {local: {role: tunnel ? 'realserver' : ((roleText ?? 'auto') as LocalRoleChoice), ...(tunnel ? {tunnel} : {})}} : {}),
   };
 }
 

@@ -59,7 +59,7 @@ export function ripConnect(
 export function ripSource(target: TargetOptions): IpAddress | undefined {
   if (target.source) return target.source;
   try {
-    return chooseEgress(target.rs, target.interfaceName).source;
+    return chooseEgress(target.rs, target.interfaceName, undefined, target.tunnel !== undefined).source;
   } catch {
     return undefined; // not on-link or no route: let the kernel choose; the connect itself reports
   }

@@ -11,7 +11,7 @@ import type {ProbePath} from '../../core/result/check-result.js';
 import {formatHostPort} from './rip-connect.js';
 import {packetTrace} from './trace.js';
 import type {TargetOptions} from './target.js';
-import {vipPathFacts} from './vip-path.js';
+import {describeHop, vipPathFacts} from './vip-path.js';
 import {openVipFlow} from './vip-flow.js';
 
 export interface ConnectorOptions {
@@ -68,7 +68,7 @@ export async function openVipConnector(
   return {
     connect,
     path: 'vip',
-    via: `via ${target.rs} (${path.rsMac})`,
+    via: describeHop(target, path),
     details: [`path: VIP path to ${formatHostPort(target.vip, target.port)} on ${path.interfaceName} (${reason})`],
     data: vipPathFacts(target, path, reason),
   };

@@ -1,6 +1,11 @@
 /**
  * Everything a VIP-path check needs before its first segment: the egress interface and source address, a
  * reserved source port, a capture on the interface filtered to this flow (and ARP), and the real server's MAC.
+ *
+ * Tunnel mode (--forwarding tun, docs/tun.md) changes only how frames leave: the link's send encapsulates the
+ * IP packet to the RIP and the kernel routes it (the real server may sit behind a router), so no MAC is
+ * resolved. Replies come from the VIP un-encapsulated, on the interface of the route back from the real
+ * server, which is taken to be the egress interface of the route to the RIP (--interface overrides).
  */
 import {anyOf, neighborAnswers, tcpFromPeer} from '../../core/link/bpf.js';
 import type {FrameLink} from '../../core/link/link.js';
@@ -11,10 +16,14 @@ import {chooseEgress, chooseSourceAddress} from '../../core/neighbor/route.js';
 import {EnvironmentError, ServiceDownError} from '../../core/errors.js';
 import {reservePort, type PortReservation} from '../../core/flow/port-reservation.js';
 import {IpAddress, MacAddress} from '../../core/wire/address.js';
+import {encapsulationLength} from '../../core/wire/tunnel.js';
+import {EncapsulatingLink, openTunnelSender, type TunnelEndpoint} from '../../core/link/tunnel-link.js';
+import {Ipv4Packet} from '../../core/wire/ipv4.js';
+import {Ipv6Packet} from '../../core/wire/ipv6.js';
 import type {RunContext} from '../../plugin-api/plugin.js';
 import type {VipNetwork} from '../../plugin-api/vip-network.js';
 import {randomUint32} from '../../core/random.js';
-import type {TargetOptions} from './target.js';
+import type {TargetOptions, TunnelOptions} from './target.js';
 import {reportFrameIntegrity} from './trace.js';
 
 export interface VipPath {
@@ -23,10 +32,12 @@ export interface VipPath {
   readonly source: IpAddress;
   readonly localPort: number;
   readonly rsMac: MacAddress;
-  /** How the MAC was obtained, for the output. */
-  readonly macOrigin: 'arp' | 'ndp' | 'static';
+  /** How the MAC was obtained, for the output; `tunnel`: none is needed (rsMac is zero, the kernel routes). */
+  readonly macOrigin: 'arp' | 'ndp' | 'static' | 'tunnel';
   readonly resolveMs: number | undefined;
+  /** The largest inner IP packet: the interface MTU, less the outer header and encapsulation in tunnel mode. */
   readonly mtu: number;
+  readonly tunnel: TunnelOptions | undefined;
   readonly vipIsLocal: boolean;
   /** For the flow's TCP timestamps (VipNetwork.timestampBase). */
   readonly timestampBase: number;
@@ -42,7 +53,7 @@ export class NeighborUnreachableError extends ServiceDownError {
 /** Where the path leaves this host: read from the kernel's routes and interfaces (cached by the agent). */
 function locateVipPath(target: TargetOptions, network: VipNetwork): {info: InterfaceInfo; source: IpAddress; vipIsLocal: boolean} {
   // The source must be of the VIP's family; the interface is chosen by the route to the real server.
-  const egress = chooseEgress(target.rs, target.interfaceName, target.source?.family === target.vip.family ? target.source : undefined);
+  const egress = chooseEgress(target.rs, target.interfaceName, target.source?.family === target.vip.family ? target.source : undefined, target.tunnel !== undefined);
   // One InterfaceInfo per interface, shared by every target on it: it lists every address of the interface,
   // hundreds on a director with many VIPs, which a copy per target would multiply (~12 KB a target, measured).
   const info = network.hostFacts(`interface:${egress.interfaceName}`, () => interfaceInfo(egress.interfaceName));
@@ -58,11 +69,22 @@ function locateVipPath(target: TargetOptions, network: VipNetwork): {info: Inter
 
 export async function openVipPath(target: TargetOptions, context: RunContext): Promise<VipPath> {
   const network = context.network ?? oneShotNetwork;
-  const key = `${target.rs}|${target.vip}|${target.interfaceName ?? ''}|${target.source ?? ''}`;
+  const key = `${target.rs}|${target.vip}|${target.interfaceName ?? ''}|${target.source ?? ''}|${target.tunnel ? 'tun' : 'dr'}`;
   const {info, source, vipIsLocal} = network.hostFacts(key, () => locateVipPath(target, network));
   context.note(2, `egress ${info.name} (${info.mac}), source ${source}, real server ${target.rs}, VIP ${target.vip}:${target.port}`);
 
-  const {link, localPort} = network.openFlowLink({iface: info, source, vip: target.vip, port: target.port, neighborFamily: target.rs.family}, context);
+  const tunnel: TunnelEndpoint | undefined = target.tunnel && {...target.tunnel, remote: target.rs};
+  const {link, localPort} = network.openFlowLink(
+    {iface: info, source, vip: target.vip, port: target.port, neighborFamily: target.rs.family, ...(tunnel ? {tunnel} : {})},
+    context,
+  );
+  if (target.tunnel) {
+    const outerHeader = target.rs.family === 4 ? Ipv4Packet.MIN_HEADER_LENGTH : Ipv6Packet.HEADER_LENGTH;
+    const mtu = info.mtu - outerHeader - encapsulationLength(target.tunnel.type);
+    context.note(1, `tunnel mode: ${target.tunnel.type}${target.tunnel.port ? ` to port ${target.tunnel.port}` : ''} in IPv${target.rs.family} to ${target.rs}, routed by the kernel; inner MTU ${mtu}; replies captured on ${info.name}`);
+    const tunnelFacts = {rsMac: MacAddress.ZERO, macOrigin: 'tunnel', resolveMs: undefined, mtu, tunnel: target.tunnel} as const;
+    return {link, interfaceName: info.name, source, localPort, ...tunnelFacts, vipIsLocal, timestampBase: network.timestampBase(), kernelRstsSuppressed: network.suppressesKernelRsts};
+  }
 
   let rsMac = target.mac;
   let resolvedBy: 'arp' | 'ndp' | 'static' = 'static';
@@ -106,6 +128,7 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
     macOrigin: resolvedBy,
     resolveMs,
     mtu: info.mtu,
+    tunnel: undefined,
     vipIsLocal,
     timestampBase: network.timestampBase(),
     kernelRstsSuppressed: network.suppressesKernelRsts,
@@ -117,10 +140,11 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
  * answers, one reserved port, and a fresh ARP/NDP resolution.
  */
 const oneShotNetwork: VipNetwork = {
-  openFlowLink({iface, source, vip, port, neighborFamily}, context) {
+  openFlowLink({iface, source, vip, port, neighborFamily, tunnel}, context) {
     const reservation = reserveSourcePort(source);
     context.onCleanup(() => reservation.release());
-    const filter = anyOf(neighborAnswers(neighborFamily), tcpFromPeer(vip, port, reservation.port));
+    const flow = tcpFromPeer(vip, port, reservation.port);
+    const filter = tunnel ? flow : anyOf(neighborAnswers(neighborFamily), flow);
     context.note(3, `capture filter: ${filter}`);
     const link = new PacketSocketLink({interfaceName: iface.name, mac: iface.mac, filter});
     context.onCleanup(() => {
@@ -128,7 +152,13 @@ const oneShotNetwork: VipNetwork = {
       link.close();
     });
     reportFrameIntegrity(link, context);
-    return {link, localPort: reservation.port};
+    if (!tunnel) return {link, localPort: reservation.port};
+    const sender = openTunnelSender(tunnel, vip.family);
+    context.onCleanup(() => {
+      if (sender.lastError !== undefined) context.note(1, `sending through the ${tunnel.type} tunnel failed: ${sender.lastError}`);
+      sender.close();
+    });
+    return {link: new EncapsulatingLink(link, sender, tunnel.remote), localPort: reservation.port};
   },
   resolveNeighbor: (link, request) => resolveNeighbor(link, request),
   timestampBase: () => randomUint32(),
@@ -145,6 +175,11 @@ function reserveSourcePort(source: IpAddress): PortReservation {
   }
 }
 
+/** How the probe reached the real server, for the status line: its MAC, or the tunnel. */
+export function describeHop(target: TargetOptions, path: VipPath): string {
+  return `via ${target.rs} (${path.tunnel ? `${path.tunnel.type} tunnel` : path.rsMac})`;
+}
+
 /** The facts of a VIP-path run that every check reports in --json. */
 export function vipPathFacts(target: TargetOptions, path: VipPath, reason: string): Record<string, unknown> {
   return {
@@ -156,6 +191,8 @@ export function vipPathFacts(target: TargetOptions, path: VipPath, reason: strin
     interface: path.interfaceName,
     source: path.source.toString(),
     sourcePort: path.localPort,
+    forwarding: path.tunnel ? 'tun' : 'dr',
+    ...(path.tunnel ? {tunType: path.tunnel.type, ...(path.tunnel.port ? {tunPort: path.tunnel.port} : {})} : {}),
     role: reason,
   };
 }

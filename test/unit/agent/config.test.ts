@@ -62,6 +62,16 @@ ${service('\n    file-check: /run/vipcheck/{service}-{rs}.state\n    fall: 4\n  
     assert.equal(options.request.headers.length, 2);
   });
 
+  it('takes tunnel mode at service level (forwarding, tun-type, tun-port), refusing what IPVS could not have', () => {
+    const tun = (extra: string) => service(extra).replace("{address: 198.51.100.12, mac: '02:00:00:00:00:12'}", '203.0.113.13');
+    const config = parseConfig(tun('\n    forwarding: tun\n    tun-type: gue\n    tun-port: 6080'), plugins);
+    assert.deepEqual(config.targets.map((t) => (t.options as {target: {tunnel?: unknown}}).target.tunnel), [{type: 'gue', port: 6080}, {type: 'gue', port: 6080}]);
+    assert.deepEqual(problems(tun('\n    forwarding: tun\n    tun-type: gue')), ["services[0].tun-type: tun-type gue needs tun-port (the real server's `ip fou add port N gue`)"]);
+    assert.deepEqual(problems(tun('\n    tun-type: gre')), ['services[0].tun-type: tun-type needs forwarding tun']);
+    // A real server's mac means DR: with tunnel mode it is refused where it is written.
+    assert.deepEqual(problems(service('\n    forwarding: tun')), ['services[0].real-servers[1]: mac does not apply with forwarding tun: the encapsulated probe is routed to the RIP by the kernel']);
+  });
+
   it('says what is wrong in one line per problem, with the key path', () => {
     assert.deepEqual(problems(service('\n    pathh: /')), ['services[0].pathh: unknown key for this check']);
     assert.deepEqual(problems(service('\n    rise: many')), ['services[0].rise: must be integer']);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import {parseFlags} from '../../../src/cli/parse-flags.js';
 import {UsageError} from '../../../src/core/errors.js';
+import {buildAgentSchema} from '../../../src/agent/config-schema.js';
+import {httpPlugin} from '../../../src/plugins/http/index.js';
 import {tcpPlugin} from '../../../src/plugins/tcp/index.js';
 
 const base = ['--vip', '198.51.100.100', '--rs', '198.51.100.11', '--port', '80'];
@@ -62,5 +64,42 @@ describe('tcp flags', () => {
     rejects([...base, 'positional'], /positional/i);
     rejects([...base, '--source', '2001:db8::1'], /--source/);
     rejects([...base, '--interface', 'eth0;rm -rf'], /--interface/);
+  });
+});
+
+/** --forwarding, --tun-type and --tun-port, shared by every VIP-path check (docs/tun.md). */
+const targetWith = (argv: string[]) => prepare([...base, ...argv]).target;
+
+describe('tunnel-mode flags', () => {
+  it('defaults to DR; tun defaults to IPIP; GUE carries its port', () => {
+    assert.equal(targetWith([]).tunnel, undefined);
+    assert.equal(targetWith(['--forwarding', 'dr']).tunnel, undefined);
+    assert.deepEqual(targetWith(['--forwarding', 'tun']).tunnel, {type: 'ipip'});
+    assert.deepEqual(targetWith(['--forwarding', 'tun', '--tun-type', 'gre']).tunnel, {type: 'gre'});
+    assert.deepEqual(targetWith(['--forwarding', 'tun', '--tun-type', 'gue', '--tun-port', '6080']).tunnel, {type: 'gue', port: 6080});
+  });
+
+  it('the same flags on http (every VIP-path check)', () => {
+    const o = httpPlugin.prepare(parseFlags(httpPlugin.flags, [...base, '--forwarding', 'tun', '--tun-type', 'gue', '--tun-port', '6080']));
+    assert.deepEqual(o.target.tunnel, {type: 'gue', port: 6080});
+  });
+
+  it('refuses combinations IPVS could not have, in one line', () => {
+    rejects([...base, '--forwarding', 'tun', '--tun-type', 'gue'], /gue needs --tun-port/);
+    rejects([...base, '--tun-type', 'gre'], /--tun-type needs --forwarding tun/);
+    rejects([...base, '--tun-port', '6080'], /--tun-port needs --forwarding tun/);
+    rejects([...base, '--forwarding', 'tun', '--tun-port', '6080'], /gue only \(ipip has no port\)/);
+    rejects([...base, '--forwarding', 'tun', '--tun-type', 'gue', '--tun-port', '0'], /--tun-port.*1-65535/);
+    rejects([...base, '--forwarding', 'tun', '--tun-type', 'vxlan'], /--tun-type/);
+    rejects([...base, '--forwarding', 'nat'], /--forwarding/);
+    rejects([...base, '--forwarding', 'tun', '--mac', '02:00:00:00:00:11'], /--mac does not apply/);
+  });
+
+  it('are service keys of the agent schema, with their options', () => {
+    const schema = buildAgentSchema([{id: 'tcp', flags: tcpPlugin.flags}]) as {$defs?: Record<string, {properties?: Record<string, {enum?: string[]}>}>};
+    const text = JSON.stringify(schema);
+    assert.match(text, /"forwarding":\{"enum":\["dr","tun"\]/);
+    assert.match(text, /"tun-type":\{"enum":\["ipip","gue","gre"\]/);
+    assert.match(text, /"tun-port":\{"type":\["string","number"\]/);
   });
 });
