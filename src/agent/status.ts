@@ -36,6 +36,25 @@ export interface TargetStatus {
   readonly fileCheck?: string;
   readonly last?: LastProbe;
   readonly recent: readonly ProbeRecord[];
+  /** When the real server comes from the IPVS table. */
+  readonly ipvs?: TargetIpvsStatus;
+}
+
+export interface TargetIpvsStatus {
+  /** As ipvsadm prints it: `TCP 198.51.100.100:80`, `FWM 7 (IPv4)`. */
+  readonly service: string;
+  readonly port: number;
+  readonly forwarding: string;
+  /** vip: checked through the VIP; rip: a kernel connect to RIP:port (NAT). */
+  readonly path: 'vip' | 'rip';
+  /** The weight in the kernel's table now; null while the destination is not there (removed by the agent). */
+  readonly weight: number | null;
+  /** With ipvs-weights: manage: the operator's weight, the one a restore writes. */
+  readonly configuredWeight?: number;
+  /** With ipvs-weights: manage: serving, drained (weight 0 by the agent) or removed (by the agent). */
+  readonly managed?: 'serving' | 'drained' | 'removed';
+  /** With ipvs-weights: manage: the service is in panic mode (nothing drained). */
+  readonly panic?: boolean;
 }
 
 export interface AgentStatus {
@@ -48,13 +67,14 @@ export interface AgentStatus {
 
 /** The JSON document of /status. */
 export function statusDocument(status: AgentStatus): Record<string, unknown> {
-  const services = new Map<string, {name: string; vip: string; port: number; check: string; realServers: unknown[]}>();
+  const services = new Map<string, {name: string; vip: string; port: number; check: string; panic?: boolean; realServers: unknown[]}>();
   for (const t of status.targets) {
     let service = services.get(t.service);
     if (!service) {
-      service = {name: t.service, vip: t.vip, port: t.port, check: t.check, realServers: []};
+      service = {name: t.service, vip: t.vip, port: t.port, check: t.check, ...(t.ipvs?.panic === undefined ? {} : {panic: t.ipvs.panic}), realServers: []};
       services.set(t.service, service);
     }
+    const ipvs = t.ipvs ? (({panic: _panic, ...rest}) => rest)(t.ipvs) : undefined;
     service.realServers.push({
       rs: t.rs,
       state: t.health,
@@ -62,6 +82,7 @@ export function statusDocument(status: AgentStatus): Record<string, unknown> {
       successesInARow: t.successesInARow,
       failuresInARow: t.failuresInARow,
       ...(t.fileCheck ? {fileCheck: t.fileCheck} : {}),
+      ...(ipvs ? {ipvs} : {}),
       lastProbe: t.last
         ? {status: stateName(t.last.state), summary: t.last.summary, durationSeconds: round(t.last.seconds), at: new Date(t.last.at).toISOString()}
         : null,

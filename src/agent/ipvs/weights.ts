@@ -141,7 +141,7 @@ export class WeightManager {
     entry.fields = fields;
     entry.current = destination.weight;
     const weight = destination.weight;
-    const name = `${service.name} ${describeServiceKey(service.key)} rs ${hostPort(entry)}`;
+    const name = destinationName(service.name, service.key, entry);
     const adopt = (what: string): boolean => {
       this.hooks.log(`${name}: ${what} by someone else (weight ${weight}); the agent leaves it so until the real server's state changes, and restores ${weight} from now on`);
       this.hooks.action(service.name, 'adopt');
@@ -184,7 +184,7 @@ export class WeightManager {
       return true;
     }
     // Gone, and not by the agent's hand: the operator's decision; its memory goes too.
-    this.hooks.log(`${service.name} ${describeServiceKey(service.key)} rs ${hostPort(entry)}: removed from the table by someone else; no longer managed`);
+    this.hooks.log(`${destinationName(service.name, service.key, entry)}: removed from the table by someone else; no longer managed`);
     this.entries.delete(id);
     return true;
   }
@@ -280,7 +280,7 @@ export class WeightManager {
    * to the state file. A failure of either leaves the entry as it was, to be tried again on the next turn.
    */
   private async write(service: ManagedService, entry: Entry, intent: ManagedState | undefined, action: WeightAction, kernel: () => Promise<string>): Promise<void> {
-    const name = `${service.name} ${describeServiceKey(service.key)} rs ${hostPort(entry)}`;
+    const name = destinationName(service.name, service.key, entry);
     const before = entry.state;
     let done: string;
     try {
@@ -337,11 +337,16 @@ export class WeightManager {
 }
 
 export function destinationId(destination: DestinationRef): string {
-  return `${describeServiceKey(destination.service)} ${hostPort(destination)}`;
+  return `${describeServiceKey(destination.service)} ${hostPort(destination.address, destination.port)}`;
 }
 
-function hostPort(destination: {address: IpAddress; port: number}): string {
-  return destination.address.family === 6 ? `[${destination.address}]:${destination.port}` : `${destination.address}:${destination.port}`;
+export function hostPort(address: IpAddress, port: number): string {
+  return address.family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** How logs name a destination: `web TCP 198.51.100.100:80 rs 198.51.100.11:80`. */
+export function destinationName(service: string, key: IpvsServiceKey, destination: {address: IpAddress; port: number}): string {
+  return `${service} ${describeServiceKey(key)} rs ${hostPort(destination.address, destination.port)}`;
 }
 
 function fieldsOf(destination: IpvsDestination): DestinationFields {
