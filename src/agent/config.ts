@@ -163,8 +163,8 @@ const DEFAULTS = {
   panicThreshold: 50,
 };
 
-/** Where a validation of service-level options probes nothing: any address the checks accept stands in. */
-const PLACEHOLDER_ADDRESS = '192.0.2.1';
+/** A validation of service-level options probes nothing: addresses the checks accept stand in for VIP and real server. */
+const STAND_IN = {4: ['192.0.2.1', '192.0.2.2', '192.0.2.3'], 6: ['2001:db8::1', '2001:db8::2', '2001:db8::3']} as const;
 
 export async function loadConfig(path: string, plugins: ReadonlyMap<string, CheckPlugin>): Promise<AgentConfig> {
   let text: string;
@@ -461,9 +461,9 @@ function ipvsSource(service: RawService, at: string, setting: (key: string) => u
     select = {kind: 'service', key, vip, port};
   }
   // The service's own options, judged once with a stand-in real server.
-  const vip = select.kind === 'service' ? select.vip : (select.match.vip ?? IpAddress.parse(PLACEHOLDER_ADDRESS)!);
+  const vip = select.kind === 'service' ? select.vip : (select.match.vip ?? IpAddress.parse(STAND_IN[4][0])!);
   const port = select.kind === 'service' ? select.port : (select.match.port ?? 80);
-  const stand = IpAddress.parse(vip.family === 6 ? '2001:db8::1' : PLACEHOLDER_ADDRESS)!;
+  const stand = STAND_IN[vip.family].map((a) => IpAddress.parse(a)!).find((a) => !a.equals(vip))!;
   try {
     target(service.name, vip, port, {kind: 'address', protocol: 'tcp', address: vip, port}, {address: stand, port, forwarding: 'dr'});
   } catch (error) {

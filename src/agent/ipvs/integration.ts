@@ -29,13 +29,12 @@ export interface IpvsIntegrationOptions {
 }
 
 /**
- * A target's verdict for the weight manager: `down` only after `fall` failures in a row or a transition to down,
- * so a start with `initial-state: down` drains nothing before the real server was actually judged.
+ * A target's verdict for the weight manager: its state once the probes proved it (rise successes or fall
+ * failures in a row), never the assumed `initial-state`, so a start neither drains nor restores anything before
+ * the real server was actually judged.
  */
-export function verdictOf(health: HealthState | undefined, fall: number): Verdict {
-  if (!health) return 'unknown';
-  if (health.health === 'up') return 'up';
-  return health.changes > 0 || health.failuresInARow >= fall ? 'down' : 'unknown';
+export function verdictOf(health: HealthState | undefined): Verdict {
+  return health?.judged ? health.health : 'unknown';
 }
 
 export class IpvsIntegration {
@@ -148,7 +147,7 @@ export class IpvsIntegration {
 
   private verdict(destination: DestinationRef): Verdict {
     const target = this.byDestination.get(`${describeServiceKey(destination.service)} ${destination.address}`);
-    return target ? verdictOf(this.options.health(target.id), target.health.fall) : 'unknown';
+    return target ? verdictOf(this.options.health(target.id)) : 'unknown';
   }
 
   /** The weights of every discovered target's destination, for the metrics at scrape time. */
