@@ -253,3 +253,35 @@ services: [{name: web, vip: 198.51.100.100, port: 80, check: tcp, real-servers: 
     assert.equal(verdictOf(assumedUp), 'unknown', 'initial-state up is an assumption, not a verdict');
   });
 });
+
+describe('agent ipvs metrics', () => {
+  it("exports weights with node_exporter's ipvs labels, panic per service, and drops a destination with the table", async () => {
+    const {AgentMetrics} = await import('../../../src/agent/metrics.js');
+    const address = destination('198.51.100.12', 80, 0).address;
+    let rows = [
+      {service: 'web', key: web.key, address, port: 80, weight: 0, configuredWeight: 3},
+      {service: 'marked', key: marked.key, address, port: 0, weight: 1, configuredWeight: undefined},
+    ];
+    const metrics = new AgentMetrics({
+      interfaces: () => [],
+      targets: () => 0,
+      inFlight: () => 0,
+      portsBusy: () => 0,
+      portsHeld: () => 0,
+      resetsSent: () => 0,
+      ipvsWeights: () => rows,
+      panics: () => new Map([['web', true]]),
+    });
+    metrics.ipvsActions.inc({service: 'web', action: 'drain'});
+    const lines = (await metrics.registry.metrics()).split('\n').filter((l) => /^vipcheck_(ipvs|panic)/.test(l));
+    assert.deepEqual(lines, [
+      'vipcheck_ipvs_weight{service="web",local_address="198.51.100.100",local_port="80",local_mark="",proto="TCP",remote_address="198.51.100.12",remote_port="80"} 0',
+      'vipcheck_ipvs_weight{service="marked",local_address="",local_port="0",local_mark="7",proto="FWM",remote_address="198.51.100.12",remote_port="0"} 1',
+      'vipcheck_ipvs_configured_weight{service="web",local_address="198.51.100.100",local_port="80",local_mark="",proto="TCP",remote_address="198.51.100.12",remote_port="80"} 3',
+      'vipcheck_panic{service="web"} 1',
+      'vipcheck_ipvs_actions_total{service="web",action="drain"} 1',
+    ]);
+    rows = [];
+    assert.doesNotMatch(await metrics.registry.metrics(), /^vipcheck_ipvs_weight\{/m);
+  });
+});
