@@ -36,7 +36,8 @@ export async function agentMain(argv: readonly string[]): Promise<never> {
   if (values['check-config'] !== undefined) {
     try {
       const config = await loadConfig(values['check-config'], await agentChecks());
-      process.stdout.write(`${values['check-config']}: valid, ${config.targets.length} targets\n`);
+      const fromTable = config.ipvs ? `, and ${config.ipvs.sources.length} services whose real servers come from the IPVS table` : '';
+      process.stdout.write(`${values['check-config']}: valid, ${config.targets.length} targets${fromTable}\n`);
       process.exit(0);
     } catch (error) {
       const lines = error instanceof ConfigError ? error.problems : [(error as Error).message];
