@@ -26,6 +26,8 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "addon.h"
+
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
@@ -41,17 +43,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/*
- * Lifetime: JavaScript holds the struct through an external value; it is freed only when both the poll handle
- * is closed (libuv is done with it) and the external has been garbage collected (JavaScript can no longer
- * pass it to send() or close()), whichever comes last.
- */
+/* Lifetime: AddonSocket's (addon.h). */
 typedef struct {
-  int fd;
-  int closed;
-  int poll_closed;
-  int finalized;
-  uv_poll_t poll;
+  AddonSocket base; /* first: the poll handle's data points at it */
   napi_env env;
   napi_ref on_frame;
   napi_ref on_error;
@@ -68,31 +62,11 @@ typedef struct {
     if ((call) != napi_ok) return NULL;               \
   } while (0)
 
-static napi_value throw_error(napi_env env, const char *what, int error_number) {
-  char message[512];
-  if (error_number)
-    snprintf(message, sizeof message, "%s: %s", what, strerror(error_number));
-  else
-    snprintf(message, sizeof message, "%s", what);
-  napi_throw_error(env, NULL, message);
-  return NULL;
-}
-
 static void call_js(PacketSocket *socket, napi_ref ref, size_t argc, const napi_value *argv) {
-  napi_env env = socket->env;
-  napi_value callback, global, result;
-  if (napi_get_reference_value(env, ref, &callback) != napi_ok || callback == NULL) return;
-  napi_get_global(env, &global);
-  /* make_callback, not call_function: it runs the microtasks the callback queued, as a socket event would. */
-  if (napi_make_callback(env, socket->async_context, global, callback, argc, argv, &result) == napi_pending_exception) {
-    napi_value exception;
-    napi_get_and_clear_last_exception(env, &exception);
-    napi_fatal_exception(env, exception);
-  }
+  addon_call_js(socket->env, socket->async_context, ref, argc, argv);
 }
 
 static void stop_polling(PacketSocket *socket);
-static void stop_receiving(PacketSocket *socket);
 
 /* Hands an error to JavaScript (which may close the socket itself), then stops reading. */
 static void report_error(PacketSocket *socket, const char *text) {
@@ -123,14 +97,14 @@ static uint32_t auxiliary_status(struct msghdr *message) {
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
   PacketSocket *socket = handle->data;
-  if (socket->closed) return;
+  if (socket->base.closed) return;
   napi_handle_scope scope;
   napi_open_handle_scope(socket->env, &scope);
   if (status < 0) {
     /* libuv reports a socket error (POLLERR) as UV_EBADF; the socket knows the real one (ENODEV, ENETDOWN). */
     int error = 0;
     socklen_t length = sizeof error;
-    if (getsockopt(socket->fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0)
+    if (getsockopt(socket->base.fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0)
       report_error(socket, strerror(error));
     else
       report_error(socket, uv_strerror(status));
@@ -138,14 +112,14 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     if ((events & UV_WRITABLE) && socket->watching_writable) {
       /* The send queue has room again: stop watching (level-triggered, it would fire on every turn) and tell JS. */
       socket->watching_writable = 0;
-      uv_poll_start(&socket->poll, UV_READABLE, on_readable);
+      uv_poll_start(&socket->base.poll, UV_READABLE, on_readable);
       napi_value nothing;
       napi_get_undefined(socket->env, &nothing);
       call_js(socket, socket->on_writable, 1, &nothing);
     }
     /* Level-triggered: frames left after a batch make the poll fire again on the next loop turn, so a busy
      * segment (a promiscuous passive audit) cannot starve timers and the deadline. */
-    for (int batch = 0; batch < socket->frames_per_wakeup && !socket->closed; batch++) {
+    for (int batch = 0; batch < socket->frames_per_wakeup && !socket->base.closed; batch++) {
       struct iovec data_vector = {.iov_base = socket->buffer, .iov_len = socket->buffer_length};
       union {
         struct cmsghdr header;
@@ -157,7 +131,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
           .msg_control = &control,
           .msg_controllen = sizeof control,
       };
-      ssize_t length = recvmsg(socket->fd, &message, MSG_DONTWAIT | MSG_TRUNC);
+      ssize_t length = recvmsg(socket->base.fd, &message, MSG_DONTWAIT | MSG_TRUNC);
       if (length < 0) {
         if (errno == EINTR) continue;
         /* The interface went down or away (ENETDOWN, ENXIO): report it once and stop reading. */
@@ -176,38 +150,17 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   napi_close_handle_scope(socket->env, scope);
 }
 
-static void on_poll_closed(uv_handle_t *handle) {
-  PacketSocket *socket = handle->data;
+/* Called once libuv and JavaScript are both done with it. */
+static void release_socket(AddonSocket *base) {
+  PacketSocket *socket = (PacketSocket *)base;
   free(socket->buffer);
-  socket->buffer = NULL;
-  socket->poll_closed = 1;
-  if (socket->finalized) free(socket);
-}
-
-/* The external was collected: JavaScript can no longer reach the socket. */
-static void finalize_socket(napi_env env, void *data, void *hint) {
-  PacketSocket *socket = data;
-  socket->finalized = 1;
-  if (!socket->closed)
-    stop_receiving(socket); /* on_poll_closed frees it; the two callback references leak (a link dropped unclosed) */
-  else if (socket->poll_closed)
-    free(socket);
-}
-
-/* Stops reading and closes the socket; the poll handle is released by libuv on the next loop turn. */
-static void stop_receiving(PacketSocket *socket) {
-  if (socket->closed) return;
-  socket->closed = 1;
-  uv_poll_stop(&socket->poll);
-  close(socket->fd);
-  socket->fd = -1;
-  uv_close((uv_handle_t *)&socket->poll, on_poll_closed);
+  free(socket);
 }
 
 /* stop_receiving, and releases the JavaScript callbacks (not from a finalizer, which may not call into JS). */
 static void stop_polling(PacketSocket *socket) {
-  if (socket->closed) return;
-  stop_receiving(socket);
+  if (socket->base.closed) return;
+  addon_socket_stop(&socket->base);
   napi_delete_reference(socket->env, socket->on_frame);
   napi_delete_reference(socket->env, socket->on_error);
   napi_delete_reference(socket->env, socket->on_writable);
@@ -239,14 +192,14 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   size_t argc = 9;
   napi_value argv[9];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 8) return throw_error(env, "open() needs 8 arguments", 0);
+  if (argc < 8) return addon_throw_error(env, "open() needs 8 arguments", 0);
   char name[IF_NAMESIZE + 1];
   size_t name_length;
   CHECK(napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_length));
   void *filter;
   size_t filter_length;
   if (napi_get_buffer_info(env, argv[1], &filter, &filter_length) != napi_ok)
-    return throw_error(env, "the filter must be a Buffer holding a compiled program", 0);
+    return addon_throw_error(env, "the filter must be a Buffer holding a compiled program", 0);
   int32_t snap_length, receive_buffer;
   bool promiscuous;
   CHECK(napi_get_value_int32(env, argv[2], &snap_length));
@@ -258,11 +211,11 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   int fd = -1;
   unsigned int index = if_nametoindex(name);
   if (name_length == 0 || name_length > IF_NAMESIZE - 1 || index == 0) {
-    return throw_error(env, "No such device", ENODEV);
+    return addon_throw_error(env, "No such device", ENODEV);
   }
   fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
-    return throw_error(env, "socket(AF_PACKET)", errno);
+    return addon_throw_error(env, "socket(AF_PACKET)", errno);
   }
   struct ifreq request;
   memset(&request, 0, sizeof request);
@@ -316,9 +269,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     free(socket);
     free(buffer);
     close(fd);
-    return throw_error(env, "out of memory", 0);
+    return addon_throw_error(env, "out of memory", 0);
   }
-  socket->fd = fd;
   socket->env = env;
   socket->buffer = buffer;
   socket->buffer_length = (size_t)snap_length;
@@ -338,16 +290,14 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     close(fd);
     free(buffer);
     free(socket);
-    return throw_error(env, "cannot set up the socket's callbacks", 0);
+    return addon_throw_error(env, "cannot set up the socket's callbacks", 0);
   }
-  uv_poll_init(loop, &socket->poll, fd);
-  socket->poll.data = socket;
-  uv_poll_start(&socket->poll, UV_READABLE, on_readable);
+  addon_socket_start(&socket->base, loop, fd, on_readable, release_socket);
 
   napi_value handle, type_value;
-  if (napi_create_external(env, socket, finalize_socket, NULL, &handle) != napi_ok) {
+  if (napi_create_external(env, socket, addon_socket_finalize, NULL, &handle) != napi_ok) {
     stop_polling(socket);
-    return throw_error(env, "cannot create the socket handle", 0);
+    return addon_throw_error(env, "cannot create the socket handle", 0);
   }
   napi_value result;
   CHECK(napi_create_object(env, &result));
@@ -358,7 +308,7 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
 
 fail:
   if (fd >= 0) close(fd);
-  return throw_error(env, error, 0);
+  return addon_throw_error(env, error, 0);
 }
 
 static PacketSocket *socket_from(napi_env env, napi_value value) {
@@ -377,17 +327,17 @@ static napi_value send_frame(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   PacketSocket *socket = argc == 2 ? socket_from(env, argv[0]) : NULL;
-  if (!socket) return throw_error(env, "send() needs a socket handle and a frame", 0);
-  if (socket->closed) return throw_error(env, "the socket is closed", 0);
+  if (!socket) return addon_throw_error(env, "send() needs a socket handle and a frame", 0);
+  if (socket->base.closed) return addon_throw_error(env, "the socket is closed", 0);
   void *data;
   size_t length;
-  if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return throw_error(env, "the frame must be a Buffer", 0);
+  if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return addon_throw_error(env, "the frame must be a Buffer", 0);
   napi_value outcome;
   for (;;) {
-    ssize_t sent = send(socket->fd, data, length, 0);
+    ssize_t sent = send(socket->base.fd, data, length, 0);
     int code = sent >= 0 ? 0 : (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : errno == ENOBUFS ? 2 : -1;
     if (code < 0 && errno == EINTR) continue;
-    if (code < 0) return throw_error(env, "send", errno);
+    if (code < 0) return addon_throw_error(env, "send", errno);
     CHECK(napi_create_int32(env, code, &outcome));
     return outcome;
   }
@@ -399,10 +349,10 @@ static napi_value watch_writable(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   PacketSocket *socket = argc == 1 ? socket_from(env, argv[0]) : NULL;
-  if (!socket) return throw_error(env, "watchWritable() needs a socket handle", 0);
-  if (socket->closed || socket->watching_writable) return NULL;
+  if (!socket) return addon_throw_error(env, "watchWritable() needs a socket handle", 0);
+  if (socket->base.closed || socket->watching_writable) return NULL;
   socket->watching_writable = 1;
-  uv_poll_start(&socket->poll, UV_READABLE | UV_WRITABLE, on_readable);
+  uv_poll_start(&socket->base.poll, UV_READABLE | UV_WRITABLE, on_readable);
   return NULL;
 }
 
@@ -412,7 +362,7 @@ static napi_value close_socket(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   PacketSocket *socket = argc == 1 ? socket_from(env, argv[0]) : NULL;
-  if (!socket) return throw_error(env, "close() needs a socket handle", 0);
+  if (!socket) return addon_throw_error(env, "close() needs a socket handle", 0);
   stop_polling(socket);
   return NULL;
 }
@@ -430,12 +380,12 @@ static napi_value reserve_port(napi_env env, napi_callback_info info) {
   void *bytes;
   size_t length;
   if (argc < 1 || napi_get_buffer_info(env, argv[0], &bytes, &length) != napi_ok || (length != 4 && length != 16))
-    return throw_error(env, "reservePort() needs a 4- or 16-byte address", 0);
+    return addon_throw_error(env, "reservePort() needs a 4- or 16-byte address", 0);
   int32_t wanted = 0;
   napi_valuetype port_type = napi_undefined;
   if (argc == 2) napi_typeof(env, argv[1], &port_type);
   if (port_type != napi_undefined && (napi_get_value_int32(env, argv[1], &wanted) != napi_ok || wanted < 0 || wanted > 65535))
-    return throw_error(env, "reservePort() needs a port from 0 to 65535", 0);
+    return addon_throw_error(env, "reservePort() needs a port from 0 to 65535", 0);
   struct sockaddr_storage address;
   socklen_t address_length;
   memset(&address, 0, sizeof address);
@@ -453,12 +403,12 @@ static napi_value reserve_port(napi_env env, napi_callback_info info) {
     address_length = sizeof *v6;
   }
   int fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_error(env, "socket", errno);
+  if (fd < 0) return addon_throw_error(env, "socket", errno);
   if (bind(fd, (struct sockaddr *)&address, address_length) != 0 || listen(fd, 1) != 0 ||
       getsockname(fd, (struct sockaddr *)&address, &address_length) != 0) {
     int saved = errno;
     close(fd);
-    return throw_error(env, saved == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : saved == EADDRINUSE ? "EADDRINUSE" : "bind", saved);
+    return addon_throw_error(env, saved == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : saved == EADDRINUSE ? "EADDRINUSE" : "bind", saved);
   }
   int port = ntohs(address.ss_family == AF_INET ? ((struct sockaddr_in *)&address)->sin_port
                                                 : ((struct sockaddr_in6 *)&address)->sin6_port);
@@ -477,7 +427,7 @@ static napi_value release_port(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return throw_error(env, "releasePort() needs a descriptor", 0);
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return addon_throw_error(env, "releasePort() needs a descriptor", 0);
   close(fd);
   return NULL;
 }
@@ -492,7 +442,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"releasePort", NULL, release_port, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
-  return exports;
+  return netlink_define_properties(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,7 +1,9 @@
 /**
  * vipcheck's native addon (native/packet_socket.c, built by node-gyp into build/Release at the package root):
- * the packet socket, and source-port reservation. Loaded once, on first use.
+ * the packet socket, source-port reservation, and a netlink socket (native/netlink_socket.c, for core/netlink).
+ * Loaded once, on first use.
  */
+import {existsSync} from 'node:fs';
 import {dirname, join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {nodeRequire} from '../node-require.js';
@@ -28,6 +30,11 @@ export interface NativeAddon {
   /** A listening TCP socket on `port` (default: an ephemeral one) of a local address (4 or 16 bytes). */
   reservePort(address: Buffer, port?: number): {fd: number; port: number};
   releasePort(fd: number): void;
+  /** An AF_NETLINK socket of `protocol` bound to a kernel-chosen port id; each datagram from the kernel goes to onMessage. */
+  netlinkOpen(protocol: number, onMessage: (datagram: Buffer) => void, onError: (message: string) => void): {handle: unknown; portId: number};
+  /** Sends one datagram to the kernel; throws with the system's reason. */
+  netlinkSend(handle: unknown, message: Buffer): void;
+  netlinkClose(handle: unknown): void;
 }
 
 let addon: NativeAddon | undefined;
@@ -35,7 +42,11 @@ let addon: NativeAddon | undefined;
 function addonPath(): string {
   // The check runs from a CommonJS bundle in dist/ (where __dirname exists and import.meta does not); the ES
   // module build (dist/core/link/) and the tests (src/core/link/) have only import.meta, three levels down.
-  if (typeof __dirname === 'string') return join(__dirname, '..', 'build', 'Release', 'packet_socket.node');
+  // Mocha's tsx hook loads the sources as CommonJS too: there __dirname is src/core/link, three levels down.
+  if (typeof __dirname === 'string') {
+    const bundled = join(__dirname, '..', 'build', 'Release', 'packet_socket.node');
+    return existsSync(bundled) ? bundled : join(__dirname, '..', '..', '..', 'build', 'Release', 'packet_socket.node');
+  }
   return fileURLToPath(new URL('../../../build/Release/packet_socket.node', import.meta.url));
 }
 
