@@ -113,6 +113,7 @@ export class IpvsIntegration {
   private async turn(): Promise<void> {
     if (this.stopped) return;
     let table: IpvsTable;
+    const readStartedAt = this.weights?.readStarts() ?? 0;
     try {
       table = await this.options.control.read();
     } catch (error) {
@@ -141,7 +142,7 @@ export class IpvsIntegration {
       this.options.changed();
     }
     if (!this.weights) return;
-    await this.weights.observe(table, this.managed);
+    await this.weights.observe(table, this.managed, readStartedAt);
     await this.weights.act(this.managed, (d) => this.verdict(d));
   }
 

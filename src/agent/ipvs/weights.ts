@@ -67,6 +67,8 @@ interface Entry {
   yieldPending?: boolean;
   /** Failed writes in a row (logged once per streak). */
   failures: number;
+  /** The manager's write count when this entry was last written: a table read that began before says nothing of it. */
+  writtenAt: number;
 }
 
 export interface ManagedView {
@@ -79,6 +81,7 @@ export class WeightManager {
   private readonly entries = new Map<string, Entry>();
   private readonly panicking = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
+  private writes = 0;
 
   constructor(
     private readonly control: IpvsControl,
@@ -89,7 +92,7 @@ export class WeightManager {
   /** Reads the state file; a file that cannot be trusted throws (StateFileError), so the agent does not start. */
   async load(): Promise<void> {
     for (const remembered of await this.stateFile.load()) {
-      const entry: Entry = {...remembered, failures: 0};
+      const entry: Entry = {...remembered, failures: 0, writtenAt: 0};
       if (remembered.state !== 'removed' && remembered.state !== 'removing') delete entry.fields;
       this.entries.set(destinationId(remembered), entry);
     }
@@ -107,8 +110,17 @@ export class WeightManager {
     return this.queue.then(() => {});
   }
 
-  /** Takes in a fresh read of the table for these services: new destinations, and changes made by others. */
-  observe(table: IpvsTable, services: readonly ManagedService[]): Promise<void> {
+  /** To be taken just before a read of the table, and handed to observe() with it. */
+  readStarts(): number {
+    return this.writes;
+  }
+
+  /**
+   * Takes in a read of the table for these services: new destinations, and changes made by others. An entry the
+   * agent wrote after the read began (a transition's drain while the table was being dumped) is left out: the read
+   * may show it as it was before, which is no one else's change.
+   */
+  observe(table: IpvsTable, services: readonly ManagedService[], readStartedAt = this.writes): Promise<void> {
     return this.serialized(async () => {
       let changed = false;
       for (const service of services) {
@@ -117,10 +129,11 @@ export class WeightManager {
         for (const destination of destinations) {
           const id = destinationId({service: service.key, address: destination.address, port: destination.port});
           seen.add(id);
+          if ((this.entries.get(id)?.writtenAt ?? 0) > readStartedAt) continue;
           changed = this.observeOne(service, id, destination) || changed;
         }
         for (const [id, entry] of this.entries) {
-          if (seen.has(id) || !sameServiceKey(entry.service, service.key)) continue;
+          if (seen.has(id) || !sameServiceKey(entry.service, service.key) || entry.writtenAt > readStartedAt) continue;
           changed = this.observeAbsent(service, id, entry) || changed;
         }
       }
@@ -135,7 +148,17 @@ export class WeightManager {
     const entry = this.entries.get(id);
     const fields = fieldsOf(destination);
     if (!entry) {
-      this.entries.set(id, {service: service.key, address: destination.address, port: destination.port, weight: destination.weight, state: 'serving', fields, current: destination.weight, failures: 0});
+      this.entries.set(id, {
+        service: service.key,
+        address: destination.address,
+        port: destination.port,
+        weight: destination.weight,
+        state: 'serving',
+        fields,
+        current: destination.weight,
+        failures: 0,
+        writtenAt: 0,
+      });
       return true;
     }
     entry.fields = fields;
@@ -288,6 +311,7 @@ export class WeightManager {
         entry.state = intent;
         await this.save();
       }
+      entry.writtenAt = ++this.writes;
       done = await kernel();
     } catch (error) {
       entry.state = before;

@@ -80,6 +80,23 @@ describe('agent ipvs weight manager', () => {
     assert.deepEqual(file.destinations.map((d) => d.address), ['198.51.100.11', '198.51.100.12', '198.51.100.13'], 'only the managed service is remembered');
   });
 
+  it('does not take its own drain for someone else\'s change when the table was read before it (a read racing a transition)', async () => {
+    const m = manager();
+    await m.load();
+    await turn(m);
+    const since = m.readStarts();
+    const stale = await ipvs.read();
+    verdicts.set('198.51.100.12', 'down');
+    await m.act([managed], verdict);
+    await m.observe(stale, [managed], since);
+    await turn(m);
+    assert.deepEqual(actions, ['drain'], 'no adopt');
+    assert.deepEqual(m.view({service: web.key, address: stale.services[0]!.destinations[1]!.address, port: 80}), {weight: 0, configuredWeight: 3, state: 'drained'});
+    verdicts.set('198.51.100.12', 'up');
+    await turn(m);
+    assert.deepEqual(weights(), [5, 3, 2]);
+  });
+
   it('takes a weight the operator changes while the server is up as the one to restore', async () => {
     const m = manager();
     await m.load();
