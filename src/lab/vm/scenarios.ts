@@ -214,6 +214,9 @@ export interface IpvsWeightsResult {
     drainMs: number | null;
     weightsAtKill: Weights;
     stateFileAtKill: string | null;
+    /** When the second agent had started, and when novip's VIP came back (ms since the script's start). */
+    restartAtMs: number;
+    vipBackAtMs: number;
     weightsAfterRestartWhileDown: Weights;
     /** Every change ipvsadm showed between the restart and novip's VIP coming back. */
     writesAfterRestartWhileDown: Weights[];

@@ -276,7 +276,17 @@ async function main(): Promise<void> {
       drain: { ms: drainMs, logLine: drainLine?.line ?? null, logAfterMs: drainLine ? drainLine.atMs - Math.round(drainAt) : null },
       requestsAfterDrain,
       restore: { ms: restoreMs, weight: restoredWeight, logLine: restoreLine?.line ?? null },
-      kill: { drainMs: killDrainMs, weightsAtKill, stateFileAtKill, weightsAfterRestartWhileDown, writesAfterRestartWhileDown, restoreMs: restartRestoreMs, weightAfter: weightsAfterPanic.novip },
+      kill: {
+        drainMs: killDrainMs,
+        weightsAtKill,
+        stateFileAtKill,
+        restartAtMs: Math.round(restartAt),
+        vipBackAtMs: Math.round(backAt),
+        weightsAfterRestartWhileDown,
+        writesAfterRestartWhileDown,
+        restoreMs: restartRestoreMs,
+        weightAfter: weightsAfterPanic.novip,
+      },
       panic: {
         logLine: agentLine(Math.round(panicAt), ': panic: ')?.line ?? null,
         logAfterMs: panicLineSeenMs,
