@@ -3,6 +3,7 @@
 #include <node_api.h>
 
 #include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -61,4 +62,51 @@ void addon_socket_finalize(napi_env env, void *data, void *hint) {
     addon_socket_stop(socket); /* on_poll_closed releases it; its callback references leak (a socket dropped unclosed) */
   else if (socket->poll_closed)
     socket->release(socket);
+}
+
+void *addon_socket_from(napi_env env, napi_value value) {
+  void *data = NULL;
+  if (napi_get_value_external(env, value, &data) != napi_ok) return NULL;
+  return data;
+}
+
+int addon_socket_keep_callbacks(AddonSocket *socket, napi_env env, const char *resource_name, const napi_value *callbacks, size_t count) {
+  napi_value name;
+  socket->env = env;
+  size_t kept = 0;
+  while (kept < count && count <= ADDON_MAX_CALLBACKS && napi_create_reference(env, callbacks[kept], 1, &socket->callbacks[kept]) == napi_ok) kept++;
+  if (kept == count && napi_create_string_utf8(env, resource_name, NAPI_AUTO_LENGTH, &name) == napi_ok &&
+      napi_async_init(env, NULL, name, &socket->async_context) == napi_ok) {
+    socket->callback_count = count;
+    return 0;
+  }
+  while (kept > 0) napi_delete_reference(env, socket->callbacks[--kept]);
+  return -1;
+}
+
+void addon_socket_call(AddonSocket *socket, size_t index, size_t argc, const napi_value *argv) {
+  if (index < socket->callback_count) addon_call_js(socket->env, socket->async_context, socket->callbacks[index], argc, argv);
+}
+
+void addon_socket_close(AddonSocket *socket) {
+  if (socket->closed) return;
+  addon_socket_stop(socket);
+  for (size_t i = 0; i < socket->callback_count; i++) napi_delete_reference(socket->env, socket->callbacks[i]);
+  socket->callback_count = 0;
+  napi_async_destroy(socket->env, socket->async_context);
+}
+
+void addon_socket_fail(AddonSocket *socket, size_t index, const char *text) {
+  napi_value message;
+  if (napi_create_string_utf8(socket->env, text, NAPI_AUTO_LENGTH, &message) == napi_ok) addon_socket_call(socket, index, 1, &message);
+  addon_socket_close(socket);
+}
+
+void addon_socket_poll_failed(AddonSocket *socket, size_t index, int status) {
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (getsockopt(socket->fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0)
+    addon_socket_fail(socket, index, strerror(error));
+  else
+    addon_socket_fail(socket, index, uv_strerror(status));
 }

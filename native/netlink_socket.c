@@ -26,33 +26,22 @@
 
 typedef struct {
   AddonSocket base; /* first: the poll handle's data points at it */
-  napi_env env;
-  napi_ref on_message;
-  napi_ref on_error;
-  napi_async_context async_context;
   unsigned char buffer[RECEIVE_BUFFER_BYTES];
 } NetlinkSocket;
 
-static void release_callbacks(NetlinkSocket *socket);
+/* The callbacks netlinkOpen() keeps, by index. */
+enum { ON_MESSAGE, ON_ERROR, CALLBACK_COUNT };
 
 static void report_error(NetlinkSocket *socket, const char *text) {
-  napi_value message;
-  if (napi_create_string_utf8(socket->env, text, NAPI_AUTO_LENGTH, &message) == napi_ok)
-    addon_call_js(socket->env, socket->async_context, socket->on_error, 1, &message);
-  release_callbacks(socket);
+  addon_socket_fail(&socket->base, ON_ERROR, text);
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
   NetlinkSocket *socket = handle->data;
   if (socket->base.closed) return;
   napi_handle_scope scope;
-  napi_open_handle_scope(socket->env, &scope);
-  if (status < 0) {
-    int error = 0;
-    socklen_t length = sizeof error;
-    getsockopt(socket->base.fd, SOL_SOCKET, SO_ERROR, &error, &length);
-    report_error(socket, error ? strerror(error) : uv_strerror(status));
-  }
+  napi_open_handle_scope(socket->base.env, &scope);
+  if (status < 0) addon_socket_poll_failed(&socket->base, ON_ERROR, status);
   for (int batch = 0; batch < DATAGRAMS_PER_WAKEUP && !socket->base.closed; batch++) {
     struct sockaddr_nl sender;
     struct iovec data_vector = {.iov_base = socket->buffer, .iov_len = sizeof socket->buffer};
@@ -71,28 +60,14 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     if (sender.nl_pid != 0) continue; /* only the kernel talks to this socket */
     napi_value argument;
     void *data;
-    if (napi_create_buffer_copy(socket->env, (size_t)length, socket->buffer, &data, &argument) != napi_ok) break;
-    addon_call_js(socket->env, socket->async_context, socket->on_message, 1, &argument);
+    if (napi_create_buffer_copy(socket->base.env, (size_t)length, socket->buffer, &data, &argument) != napi_ok) break;
+    addon_socket_call(&socket->base, ON_MESSAGE, 1, &argument);
   }
-  napi_close_handle_scope(socket->env, scope);
+  napi_close_handle_scope(socket->base.env, scope);
 }
 
 static void release_socket(AddonSocket *socket) {
   free(socket);
-}
-
-static void release_callbacks(NetlinkSocket *socket) {
-  if (socket->base.closed) return;
-  addon_socket_stop(&socket->base);
-  napi_delete_reference(socket->env, socket->on_message);
-  napi_delete_reference(socket->env, socket->on_error);
-  napi_async_destroy(socket->env, socket->async_context);
-}
-
-static NetlinkSocket *socket_from(napi_env env, napi_value value) {
-  void *data = NULL;
-  if (napi_get_value_external(env, value, &data) != napi_ok) return NULL;
-  return data;
 }
 
 /* netlinkOpen(protocol, onMessage, onError) -> {handle, portId} */
@@ -120,14 +95,9 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     close(fd);
     return addon_throw_error(env, "out of memory", 0);
   }
-  socket->env = env;
   uv_loop_t *loop;
-  napi_value resource_name;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok ||
-      napi_create_reference(env, argv[1], 1, &socket->on_message) != napi_ok ||
-      napi_create_reference(env, argv[2], 1, &socket->on_error) != napi_ok ||
-      napi_create_string_utf8(env, "vipcheck:netlink-socket", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_async_init(env, NULL, resource_name, &socket->async_context) != napi_ok) {
+      addon_socket_keep_callbacks(&socket->base, env, "vipcheck:netlink-socket", &argv[1], CALLBACK_COUNT) != 0) {
     close(fd);
     free(socket);
     return addon_throw_error(env, "cannot set up the socket's callbacks", 0);
@@ -135,7 +105,7 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   addon_socket_start(&socket->base, loop, fd, on_readable, release_socket);
   napi_value handle, port_id, result;
   if (napi_create_external(env, socket, addon_socket_finalize, NULL, &handle) != napi_ok) {
-    release_callbacks(socket);
+    addon_socket_close(&socket->base);
     return addon_throw_error(env, "cannot create the socket handle", 0);
   }
   if (napi_create_object(env, &result) != napi_ok || napi_create_uint32(env, local.nl_pid, &port_id) != napi_ok ||
@@ -153,7 +123,7 @@ static napi_value send_message(napi_env env, napi_callback_info info) {
   size_t length;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2)
     return addon_throw_error(env, "netlinkSend() needs a socket handle and a message", 0);
-  NetlinkSocket *socket = socket_from(env, argv[0]);
+  NetlinkSocket *socket = addon_socket_from(env, argv[0]);
   if (!socket) return addon_throw_error(env, "netlinkSend() needs a socket handle", 0);
   if (socket->base.closed) return addon_throw_error(env, "the netlink socket is closed", 0);
   if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return addon_throw_error(env, "the message must be a Buffer", 0);
@@ -169,9 +139,9 @@ static napi_value close_socket(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   NetlinkSocket *socket = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 1) socket = socket_from(env, argv[0]);
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 1) socket = addon_socket_from(env, argv[0]);
   if (!socket) return addon_throw_error(env, "netlinkClose() needs a socket handle", 0);
-  release_callbacks(socket);
+  addon_socket_close(&socket->base);
   return NULL;
 }
 

@@ -46,12 +46,7 @@
 /* Lifetime: AddonSocket's (addon.h). */
 typedef struct {
   AddonSocket base; /* first: the poll handle's data points at it */
-  napi_env env;
-  napi_ref on_frame;
-  napi_ref on_error;
-  napi_ref on_writable;
   int watching_writable;
-  napi_async_context async_context;
   unsigned char *buffer;
   size_t buffer_length;
   int frames_per_wakeup;
@@ -62,18 +57,13 @@ typedef struct {
     if ((call) != napi_ok) return NULL;               \
   } while (0)
 
-static void call_js(PacketSocket *socket, napi_ref ref, size_t argc, const napi_value *argv) {
-  addon_call_js(socket->env, socket->async_context, ref, argc, argv);
-}
+/* The callbacks open() keeps, by index. */
+enum { ON_FRAME, ON_ERROR, ON_WRITABLE, CALLBACK_COUNT };
 
-static void stop_polling(PacketSocket *socket);
 
 /* Hands an error to JavaScript (which may close the socket itself), then stops reading. */
 static void report_error(PacketSocket *socket, const char *text) {
-  napi_value message;
-  if (napi_create_string_utf8(socket->env, text, NAPI_AUTO_LENGTH, &message) == napi_ok)
-    call_js(socket, socket->on_error, 1, &message);
-  stop_polling(socket);
+  addon_socket_fail(&socket->base, ON_ERROR, text);
 }
 
 /*
@@ -99,23 +89,17 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   PacketSocket *socket = handle->data;
   if (socket->base.closed) return;
   napi_handle_scope scope;
-  napi_open_handle_scope(socket->env, &scope);
+  napi_open_handle_scope(socket->base.env, &scope);
   if (status < 0) {
-    /* libuv reports a socket error (POLLERR) as UV_EBADF; the socket knows the real one (ENODEV, ENETDOWN). */
-    int error = 0;
-    socklen_t length = sizeof error;
-    if (getsockopt(socket->base.fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0)
-      report_error(socket, strerror(error));
-    else
-      report_error(socket, uv_strerror(status));
+    addon_socket_poll_failed(&socket->base, ON_ERROR, status);
   } else {
     if ((events & UV_WRITABLE) && socket->watching_writable) {
       /* The send queue has room again: stop watching (level-triggered, it would fire on every turn) and tell JS. */
       socket->watching_writable = 0;
       uv_poll_start(&socket->base.poll, UV_READABLE, on_readable);
       napi_value nothing;
-      napi_get_undefined(socket->env, &nothing);
-      call_js(socket, socket->on_writable, 1, &nothing);
+      napi_get_undefined(socket->base.env, &nothing);
+      addon_socket_call(&socket->base, ON_WRITABLE, 1, &nothing);
     }
     /* Level-triggered: frames left after a batch make the poll fire again on the next loop turn, so a busy
      * segment (a promiscuous passive audit) cannot starve timers and the deadline. */
@@ -142,12 +126,12 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       size_t kept = (size_t)length < socket->buffer_length ? (size_t)length : socket->buffer_length;
       napi_value arguments[2];
       void *data;
-      if (napi_create_buffer_copy(socket->env, kept, socket->buffer, &data, &arguments[0]) != napi_ok) break;
-      if (napi_create_uint32(socket->env, auxiliary_status(&message), &arguments[1]) != napi_ok) break;
-      call_js(socket, socket->on_frame, 2, arguments);
+      if (napi_create_buffer_copy(socket->base.env, kept, socket->buffer, &data, &arguments[0]) != napi_ok) break;
+      if (napi_create_uint32(socket->base.env, auxiliary_status(&message), &arguments[1]) != napi_ok) break;
+      addon_socket_call(&socket->base, ON_FRAME, 2, arguments);
     }
   }
-  napi_close_handle_scope(socket->env, scope);
+  napi_close_handle_scope(socket->base.env, scope);
 }
 
 /* Called once libuv and JavaScript are both done with it. */
@@ -155,16 +139,6 @@ static void release_socket(AddonSocket *base) {
   PacketSocket *socket = (PacketSocket *)base;
   free(socket->buffer);
   free(socket);
-}
-
-/* stop_receiving, and releases the JavaScript callbacks (not from a finalizer, which may not call into JS). */
-static void stop_polling(PacketSocket *socket) {
-  if (socket->base.closed) return;
-  addon_socket_stop(&socket->base);
-  napi_delete_reference(socket->env, socket->on_frame);
-  napi_delete_reference(socket->env, socket->on_error);
-  napi_delete_reference(socket->env, socket->on_writable);
-  napi_async_destroy(socket->env, socket->async_context);
 }
 
 static int attach_filter(int fd, void *program, size_t length, char *error, size_t error_size) {
@@ -271,7 +245,6 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     close(fd);
     return addon_throw_error(env, "out of memory", 0);
   }
-  socket->env = env;
   socket->buffer = buffer;
   socket->buffer_length = (size_t)snap_length;
   int32_t frames_per_wakeup = MAX_FRAMES_PER_WAKEUP;
@@ -280,13 +253,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   if (batch_type == napi_number) napi_get_value_int32(env, argv[8], &frames_per_wakeup);
   socket->frames_per_wakeup = frames_per_wakeup < 1 ? 1 : frames_per_wakeup > MAX_FRAMES_PER_WAKEUP ? MAX_FRAMES_PER_WAKEUP : frames_per_wakeup;
   uv_loop_t *loop;
-  napi_value resource_name;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok ||
-      napi_create_reference(env, argv[5], 1, &socket->on_frame) != napi_ok ||
-      napi_create_reference(env, argv[6], 1, &socket->on_error) != napi_ok ||
-      napi_create_reference(env, argv[7], 1, &socket->on_writable) != napi_ok ||
-      napi_create_string_utf8(env, "vipcheck:packet-socket", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_async_init(env, NULL, resource_name, &socket->async_context) != napi_ok) {
+      addon_socket_keep_callbacks(&socket->base, env, "vipcheck:packet-socket", &argv[5], CALLBACK_COUNT) != 0) {
     close(fd);
     free(buffer);
     free(socket);
@@ -296,7 +264,7 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
 
   napi_value handle, type_value;
   if (napi_create_external(env, socket, addon_socket_finalize, NULL, &handle) != napi_ok) {
-    stop_polling(socket);
+    addon_socket_close(&socket->base);
     return addon_throw_error(env, "cannot create the socket handle", 0);
   }
   napi_value result;
@@ -311,12 +279,6 @@ fail:
   return addon_throw_error(env, error, 0);
 }
 
-static PacketSocket *socket_from(napi_env env, napi_value value) {
-  void *data = NULL;
-  if (napi_get_value_external(env, value, &data) != napi_ok) return NULL;
-  return data;
-}
-
 /*
  * send(handle, frame) -> 0 sent, 1 the socket's send buffer is full (EAGAIN: watchWritable() tells when it has
  * room), 2 the device queue is full (ENOBUFS: retry a little later; poll would say writable at once). Neither is
@@ -326,7 +288,7 @@ static napi_value send_frame(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  PacketSocket *socket = argc == 2 ? socket_from(env, argv[0]) : NULL;
+  PacketSocket *socket = argc == 2 ? addon_socket_from(env, argv[0]) : NULL;
   if (!socket) return addon_throw_error(env, "send() needs a socket handle and a frame", 0);
   if (socket->base.closed) return addon_throw_error(env, "the socket is closed", 0);
   void *data;
@@ -348,7 +310,7 @@ static napi_value watch_writable(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  PacketSocket *socket = argc == 1 ? socket_from(env, argv[0]) : NULL;
+  PacketSocket *socket = argc == 1 ? addon_socket_from(env, argv[0]) : NULL;
   if (!socket) return addon_throw_error(env, "watchWritable() needs a socket handle", 0);
   if (socket->base.closed || socket->watching_writable) return NULL;
   socket->watching_writable = 1;
@@ -361,9 +323,9 @@ static napi_value close_socket(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  PacketSocket *socket = argc == 1 ? socket_from(env, argv[0]) : NULL;
+  PacketSocket *socket = argc == 1 ? addon_socket_from(env, argv[0]) : NULL;
   if (!socket) return addon_throw_error(env, "close() needs a socket handle", 0);
-  stop_polling(socket);
+  addon_socket_close(&socket->base);
   return NULL;
 }
 

@@ -7,6 +7,7 @@ import type {CheckPlugin} from '../plugin-api/plugin.js';
 export const checkPlugins: Readonly<Record<string, () => Promise<CheckPlugin<any>>>> = {
   tcp: async () => (await import('../plugins/tcp/index.js')).tcpPlugin,
   'arp-audit': async () => (await import('../plugins/arp-audit/index.js')).arpAuditPlugin,
+  'ipvs-audit': async () => (await import('../plugins/ipvs-audit/index.js')).ipvsAuditPlugin,
   http: async () => (await import('../plugins/http/index.js')).httpPlugin,
   'http-status': async () => (await import('../plugins/http-status/index.js')).httpStatusPlugin,
 };

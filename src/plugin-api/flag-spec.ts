@@ -42,5 +42,8 @@ export const OUTPUT_FLAGS: readonly FlagSpec[] = [
   {name: 'verbose', char: 'v', type: 'count', description: 'More output; repeat: -v detail, -vv configuration, -vvv packet trace.'},
 ];
 
+/** An audit's state comes from its findings, not from a response time: the output flags without -w/-c. */
+export const AUDIT_OUTPUT_FLAGS: readonly FlagSpec[] = OUTPUT_FLAGS.filter((f) => f.name !== 'warning' && f.name !== 'critical');
+
 export type FlagValue = string | boolean | number | string[] | undefined;
 export type FlagValues = Readonly<Record<string, FlagValue>>;

@@ -75,6 +75,13 @@ export interface IpvsControl {
   close(): void;
 }
 
+export type IpvsDestinationFields = Omit<IpvsDestination, 'activeConnections' | 'inactiveConnections' | 'persistentConnections'>;
+
+/** A destination to add: DR, weight 1, no thresholds, unless `fields` says otherwise. */
+export function newDestination(address: IpAddress, port: number, fields: Partial<IpvsDestinationFields> = {}): IpvsDestinationFields {
+  return {address, port, forwarding: 'dr', weight: 1, upperThreshold: 0, lowerThreshold: 0, tunnelType: 'ipip', tunnelPort: 0, tunnelFlags: 0, ...fields};
+}
+
 export function sameServiceKey(a: IpvsServiceKey, b: IpvsServiceKey): boolean {
   if (a.kind === 'fwmark') return b.kind === 'fwmark' && a.fwmark === b.fwmark && a.family === b.family;
   return b.kind === 'address' && a.protocol === b.protocol && a.port === b.port && a.address.equals(b.address);

@@ -16,7 +16,7 @@ import {
   u8Attribute,
   type AttributeSet,
 } from '../netlink/message.js';
-import type {IpvsDestination, IpvsForwarding, IpvsProtocol, IpvsService, IpvsServiceKey, IpvsTunnelType} from './model.js';
+import type {IpvsDestination, IpvsDestinationFields, IpvsForwarding, IpvsProtocol, IpvsService, IpvsServiceKey, IpvsTunnelType} from './model.js';
 
 export const IPVS_FAMILY_NAME = 'IPVS';
 export const IPVS_GENL_VERSION = 1;
@@ -92,13 +92,12 @@ export function serviceKeyAttribute(key: IpvsServiceKey): Buffer {
   ]);
 }
 
-export type WritableDestination = Omit<IpvsDestination, 'activeConnections' | 'inactiveConnections' | 'persistentConnections'>;
 
 /**
  * The nested DEST attribute of NEW_DEST and SET_DEST: every field the kernel's ip_vs_genl_parse_dest reads. It
  * zeroes the destination before it parses, so a field left out here would be reset (DR to NAT, GUE to IPIP).
  */
-export function destinationAttribute(destination: WritableDestination): Buffer {
+export function destinationAttribute(destination: IpvsDestinationFields): Buffer {
   return nestedAttribute(IPVS_CMD_ATTR_DEST, [
     addressAttribute(DEST.ADDR, destination.address),
     be16Attribute(DEST.PORT, destination.port),

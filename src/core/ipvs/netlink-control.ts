@@ -20,9 +20,8 @@ import {
   IpvsCommand,
   serviceFamily,
   serviceKeyAttribute,
-  type WritableDestination,
 } from './netlink-codec.js';
-import {describeServiceKey, sameServiceKey, type IpvsControl, type IpvsDestination, type IpvsDestinationChange, type IpvsServiceEntry, type IpvsServiceKey, type IpvsTable} from './model.js';
+import {describeServiceKey, sameServiceKey, type IpvsControl, type IpvsDestinationFields, type IpvsDestination, type IpvsDestinationChange, type IpvsServiceEntry, type IpvsServiceKey, type IpvsTable} from './model.js';
 
 export const IPVS_NOT_LOADED = 'IPVS is not loaded (no generic netlink family IPVS): modprobe ip_vs';
 const EPERM = 1;
@@ -33,6 +32,8 @@ export interface NetlinkIpvsOptions {
   readonly transport?: NetlinkTransportFactory;
   /** Per request. */
   readonly deadlineMs?: number;
+  /** An absolute end on performance.now()'s clock (a check's --timeout): no request runs past it. */
+  readonly deadline?: number;
 }
 
 /** The kernel refused IPVS netlink for want of CAP_NET_ADMIN (reads need it too). */
@@ -62,11 +63,16 @@ function nestedOf(reply: NetlinkMessage, attribute: number): Parsed<AttributeSet
 
 export class NetlinkIpvsControl implements IpvsControl {
   readonly canWrite = true;
+  /**
+   * Operations run one after another: a read (many requests) never has one of this process's own writes land in
+   * its middle, so a table it returns is either all before or all after that write.
+   */
+  private operations: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly connection: NetlinkConnection,
     private readonly familyId: number,
-    private readonly deadlineMs: number | undefined,
+    private readonly options: NetlinkIpvsOptions,
   ) {}
 
   /**
@@ -78,7 +84,7 @@ export class NetlinkIpvsControl implements IpvsControl {
     try {
       const familyId = await resolveFamily(connection, IPVS_FAMILY_NAME);
       if (familyId === undefined) throw new EnvironmentError(IPVS_NOT_LOADED);
-      const control = new NetlinkIpvsControl(connection, familyId, options.deadlineMs);
+      const control = new NetlinkIpvsControl(connection, familyId, options);
       await control.command(IpvsCommand.GET_INFO, [], 'IPVS GET_INFO');
       return control;
     } catch (error) {
@@ -90,7 +96,11 @@ export class NetlinkIpvsControl implements IpvsControl {
     }
   }
 
-  async read(): Promise<IpvsTable> {
+  read(): Promise<IpvsTable> {
+    return this.exclusive(() => this.readNow());
+  }
+
+  private async readNow(): Promise<IpvsTable> {
     const replies = await this.command(IpvsCommand.GET_SERVICE, [], 'IPVS GET_SERVICE', true);
     const services = checked(decodeDump(replies, IPVS_CMD_ATTR_SERVICE, decodeService));
     const entries: IpvsServiceEntry[] = [];
@@ -105,29 +115,43 @@ export class NetlinkIpvsControl implements IpvsControl {
     return checked(decodeDump(replies, IPVS_CMD_ATTR_DEST, (attributes) => decodeDestination(attributes, family)));
   }
 
-  async updateDestination(service: IpvsServiceKey, destination: {address: IpAddress; port: number}, change: IpvsDestinationChange): Promise<IpvsDestination> {
+  updateDestination(service: IpvsServiceKey, destination: {address: IpAddress; port: number}, change: IpvsDestinationChange): Promise<IpvsDestination> {
+    return this.exclusive(() => this.updateNow(service, destination, change));
+  }
+
+  private async updateNow(service: IpvsServiceKey, destination: {address: IpAddress; port: number}, change: IpvsDestinationChange): Promise<IpvsDestination> {
     if (change.weight !== undefined && (!Number.isInteger(change.weight) || change.weight < 0 || change.weight > MAX_WEIGHT)) {
       throw new UsageError(`IPVS weight ${change.weight} is not an integer from 0 to ${MAX_WEIGHT}`);
     }
     const current = await this.find(service, destination);
-    const updated: WritableDestination = {...current, ...(change.weight !== undefined ? {weight: change.weight} : {})};
+    const updated: IpvsDestinationFields = {...current, ...(change.weight !== undefined ? {weight: change.weight} : {})};
     const what = `IPVS SET_DEST ${describeServiceKey(service)} -> ${describeDestination(destination)}`;
     await this.command(IpvsCommand.SET_DEST, [serviceKeyAttribute(service), destinationAttribute(updated)], what);
     return this.find(service, destination);
   }
 
-  async addDestination(service: IpvsServiceKey, destination: WritableDestination): Promise<void> {
+  addDestination(service: IpvsServiceKey, destination: IpvsDestinationFields): Promise<void> {
     const what = `IPVS NEW_DEST ${describeServiceKey(service)} -> ${describeDestination(destination)}`;
-    await this.command(IpvsCommand.NEW_DEST, [serviceKeyAttribute(service), destinationAttribute(destination)], what);
+    return this.exclusive(async () => {
+      await this.command(IpvsCommand.NEW_DEST, [serviceKeyAttribute(service), destinationAttribute(destination)], what);
+    });
   }
 
-  async removeDestination(service: IpvsServiceKey, destination: {address: IpAddress; port: number}): Promise<void> {
+  removeDestination(service: IpvsServiceKey, destination: {address: IpAddress; port: number}): Promise<void> {
     const what = `IPVS DEL_DEST ${describeServiceKey(service)} -> ${describeDestination(destination)}`;
-    await this.command(IpvsCommand.DEL_DEST, [serviceKeyAttribute(service), destinationKeyAttribute(destination)], what);
+    return this.exclusive(async () => {
+      await this.command(IpvsCommand.DEL_DEST, [serviceKeyAttribute(service), destinationKeyAttribute(destination)], what);
+    });
   }
 
   close(): void {
     this.connection.close();
+  }
+
+  private exclusive<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.operations.then(operation);
+    this.operations = run.catch(() => undefined);
+    return run;
   }
 
   private async find(service: IpvsServiceKey, destination: {address: IpAddress; port: number}): Promise<IpvsDestination> {
@@ -137,10 +161,13 @@ export class NetlinkIpvsControl implements IpvsControl {
   }
 
   private command(command: number, attributes: readonly Buffer[], what: string, dump = false): Promise<NetlinkMessage[]> {
+    const {deadline, deadlineMs} = this.options;
+    const left = deadline === undefined ? undefined : Math.max(1, Math.floor(deadline - performance.now()));
+    const limit = left === undefined ? deadlineMs : Math.min(left, deadlineMs ?? left);
     return this.connection.request(this.familyId, encodeGeneric(command, IPVS_GENL_VERSION, attributes), {
       what,
       dump,
-      ...(this.deadlineMs !== undefined ? {deadlineMs: this.deadlineMs} : {}),
+      ...(limit !== undefined ? {deadlineMs: limit} : {}),
     });
   }
 }

@@ -45,7 +45,8 @@ function addonPath(): string {
   // Mocha's tsx hook loads the sources as CommonJS too: there __dirname is src/core/link, three levels down.
   if (typeof __dirname === 'string') {
     const bundled = join(__dirname, '..', 'build', 'Release', 'packet_socket.node');
-    return existsSync(bundled) ? bundled : join(__dirname, '..', '..', '..', 'build', 'Release', 'packet_socket.node');
+    const sources = join(__dirname, '..', '..', '..', 'build', 'Release', 'packet_socket.node');
+    return !existsSync(bundled) && existsSync(sources) ? sources : bundled;
   }
   return fileURLToPath(new URL('../../../build/Release/packet_socket.node', import.meta.url));
 }

@@ -55,6 +55,14 @@ export const SCENARIOS = {
     modules: [...DR_MODULES, 'ip_vs_wrr', 'nf_tables'],
     timeoutMs: 420_000,
   },
+  'ipvs-netlink': {
+    description: "vipcheck's IPVS netlink client against real IPVS: discovery equal to ipvsadm's, weight changes that keep every other field, the /proc fallback without CAP_NET_ADMIN, ipvs-audit's findings, read times",
+    guestScript: 'dist/lab/vm/guest/ipvs-netlink.js',
+    guestArgs: [],
+    // dummy: the lab's networks on one interface, no namespaces needed (only this process talks to IPVS).
+    modules: ['ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'dummy'],
+    timeoutMs: 300_000,
+  },
 } as const satisfies Record<string, VmScenario>;
 
 export type ScenarioName = keyof typeof SCENARIOS;
@@ -241,6 +249,63 @@ export interface IpvsWeightsResult {
   foreign: Array<{ step: string; lines: string }>;
   timeline: WeightSnapshot[];
   agentLog: StampedLine[];
+  totalMs: number;
+}
+
+/** `ipvsadm -S -n`, `-L -n --tun-info` and `-L -n --thresholds` at one moment. */
+export interface IpvsadmViews {
+  save: string;
+  tunInfo: string;
+  thresholds: string;
+}
+
+/** One table ipvs-audit judged in the guest (src/lab/vm/guest/ipvs-netlink.ts). */
+export interface IpvsAuditCase {
+  /** `clean`, or the finding the table was built to show. */
+  name: string;
+  onDown: 'drain' | 'remove';
+  state: string;
+  summary: string;
+  details: string[];
+  ipvsadmList: string;
+  /** `vipcheck ipvs-audit --json` on the same table, when run. */
+  cli: { code: number | null; stdout: string; stderr: string } | null;
+}
+
+/** Reads of a table of `services` x `perService` real servers, each timed `netlinkMs.length` times (ms). */
+export interface IpvsTiming {
+  services: number;
+  perService: number;
+  destinationsRead: number;
+  netlinkMs: number[];
+  /** `ipvsadm -L -n`, process start included. */
+  ipvsadmMs: number[];
+  /** `cat /proc/net/ip_vs`, process start included. */
+  procCatMs: number[];
+  updateDestinationMs: number;
+}
+
+/** What the ipvs-netlink guest script writes to result.json (tables as JSON: addresses are strings). */
+export interface IpvsNetlinkResult {
+  kernel: string;
+  discovery: {
+    netlink: unknown;
+    ipvsadm: IpvsadmViews;
+    /** The --print-table run without CAP_NET_ADMIN: {canWrite, table, notices} on stdout. */
+    proc: { code: number | null; stdout: string; stderr: string };
+  };
+  writes: {
+    before: IpvsadmViews;
+    after: IpvsadmViews;
+    /** What updateDestination returned for each change. */
+    returned: unknown[];
+    afterAdd: IpvsadmViews;
+    afterRemove: string;
+    /** The error of an update of a real server that is not in the table. */
+    missingError: string;
+  };
+  audits: IpvsAuditCase[];
+  timing: IpvsTiming;
   totalMs: number;
 }
 

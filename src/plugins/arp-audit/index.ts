@@ -4,12 +4,9 @@
  * This module is imported on every run and by oclif's help, so it only declares; the audit itself is loaded
  * lazily from ./audit.js.
  */
-import {OUTPUT_FLAGS, type FlagSpec, type FlagValues} from '../../plugin-api/flag-spec.js';
+import {AUDIT_OUTPUT_FLAGS, type FlagValues} from '../../plugin-api/flag-spec.js';
 import type {CheckPlugin} from '../../plugin-api/plugin.js';
 import {arpAuditOptions, type ArpAuditOptions} from './options.js';
-
-/** -w/-c judge a response time, which an audit does not have: its state comes from the findings alone. */
-const AUDIT_OUTPUT_FLAGS: readonly FlagSpec[] = OUTPUT_FLAGS.filter((f) => f.name !== 'warning' && f.name !== 'critical');
 
 export const arpAuditPlugin: CheckPlugin<ArpAuditOptions> = {
   id: 'arp-audit',

@@ -150,6 +150,16 @@ describe('NetlinkIpvsControl', function () {
     );
   });
 
+  it("runs a write asked for during a read after the read's last request", async function () {
+    const kernel = replayKernel('list-tun-info');
+    const control = await NetlinkIpvsControl.open({transport: kernel.factory});
+    const reading = control.read();
+    const writing = control.updateDestination(tcp('198.51.100.100', 80), {address: ip('198.51.100.11'), port: 80}, {weight: 0});
+    await Promise.all([reading, writing]);
+    control.close();
+    assert.deepEqual(kernel.requests.map((key) => key.split(' ')[0]), ['ctrl', '15', '4', '8', '8', '8', '8', '8', '8', '6', '8']);
+  });
+
   it('refuses a weight the kernel cannot store and a destination that is not in the table', async function () {
     const control = await NetlinkIpvsControl.open({transport: replayKernel('list-tun-info').factory});
     await assert.rejects(control.updateDestination(tcp('198.51.100.100', 80), {address: ip('198.51.100.12'), port: 80}, {weight: -1}), /weight -1 is not an integer/);
@@ -180,6 +190,16 @@ describe('NetlinkIpvsControl', function () {
     kernel.ignore(`${IpvsCommand.GET_SERVICE}`);
     const control = await NetlinkIpvsControl.open({transport: kernel.factory, deadlineMs: 50});
     await assert.rejects(control.read(), {message: 'IPVS GET_SERVICE: no complete reply from the kernel within 50 ms'});
+    control.close();
+  });
+
+  it('keeps every request of a read within an absolute deadline', async function () {
+    const kernel = replayKernel('list-tun-info');
+    kernel.ignore(`${IpvsCommand.GET_DEST}`);
+    const control = await NetlinkIpvsControl.open({transport: kernel.factory, deadline: performance.now() + 80});
+    const started = performance.now();
+    await assert.rejects(control.read(), /IPVS GET_DEST TCP 198\.51\.100\.100:80: no complete reply from the kernel within \d+ ms/);
+    assert.ok(performance.now() - started < 500, 'ended at the deadline, not after the default 5 s');
     control.close();
   });
 

@@ -74,6 +74,8 @@ export interface ReplayKernel {
   readonly factory: NetlinkTransportFactory;
   /** Requests no capture answered (writes), in order. */
   readonly written: NetlinkMessage[];
+  /** The key of every request, in order. */
+  readonly requests: string[];
   /** Answer every request whose key starts with this with an errno instead. */
   refuse(keyPrefix: string, errno: number): void;
   /** Answer with these bytes instead. */
@@ -93,6 +95,7 @@ function endsWithAck(replies: readonly Buffer[]): boolean {
 export function replayKernel(...traceNames: string[]): ReplayKernel {
   const exchanges = traceNames.flatMap(capturedExchanges);
   const written: NetlinkMessage[] = [];
+  const requests: string[] = [];
   const refusals = new Map<string, number>();
   const answers = new Map<string, readonly Buffer[]>();
   const ignored = new Set<string>();
@@ -110,6 +113,7 @@ export function replayKernel(...traceNames: string[]): ReplayKernel {
       if (!parsed.ok || !parsed.value[0]) throw new Error('the test kernel got a malformed request');
       const request = parsed.value[0];
       const key = requestKey(request);
+      requests.push(key);
       let replies: readonly Buffer[];
       if ([...ignored].some((prefix) => key.startsWith(prefix))) return;
       const errno = matching(refusals, key);
@@ -135,6 +139,7 @@ export function replayKernel(...traceNames: string[]): ReplayKernel {
   return {
     factory,
     written,
+    requests,
     refuse: (prefix, errno) => refusals.set(prefix, errno),
     answer: (prefix, datagrams) => answers.set(prefix, datagrams),
     ignore: (prefix) => ignored.add(prefix),
