@@ -127,6 +127,15 @@ function ago(ms: number): string {
   return `${Math.round(s / 3600)} h`;
 }
 
+/** A real server's IPVS weight beside its state: `weight 0, drained (3 to restore)`, `weight 5`, `RIP path`. */
+function ipvsNote(ipvs: TargetIpvsStatus | undefined): string {
+  if (!ipvs) return '';
+  const weight = ipvs.weight === null ? 'not in the table' : `weight ${ipvs.weight}`;
+  const managed = ipvs.managed === 'drained' || ipvs.managed === 'removed' ? `, ${ipvs.managed} (${ipvs.configuredWeight} to restore)` : '';
+  const path = ipvs.path === 'rip' ? ', RIP path (NAT)' : '';
+  return ` <small class="weight">${weight}${managed}${path}</small>`;
+}
+
 export function statusPage(status: AgentStatus, now = Date.now()): string {
   const byService = new Map<string, TargetStatus[]>();
   for (const t of status.targets) byService.set(t.service, [...(byService.get(t.service) ?? []), t]);
@@ -141,7 +150,7 @@ export function statusPage(status: AgentStatus, now = Date.now()): string {
         return (
           `<tr class="${t.health}" data-rs="${escapeHtml(t.rs)}" data-state="${t.health}">` +
           `<td class="rs">${escapeHtml(t.rs)}</td>` +
-          `<td class="state"><span class="badge ${t.health}">${t.health.toUpperCase()}</span></td>` +
+          `<td class="state"><span class="badge ${t.health}">${t.health.toUpperCase()}</span>${ipvsNote(t.ipvs)}</td>` +
           `<td class="since">for ${ago(now - t.since)}</td>` +
           `<td class="last"${last ? ` title="${escapeHtml(last.summary)}"` : ''}>${last ? `${stateName(last.state)}: ${escapeHtml(last.summary)}` : 'not probed yet'}</td>` +
           `<td class="latency">${latency}</td>` +
@@ -150,9 +159,10 @@ export function statusPage(status: AgentStatus, now = Date.now()): string {
       })
       .join('\n');
     const upCount = targets.filter((t) => t.health === 'up').length;
+    const panic = first.ipvs?.panic ? ', <strong class="panic">PANIC: nothing is drained</strong>' : '';
     return (
       `<section data-service="${escapeHtml(name)}"><h2>${escapeHtml(name)} <small>${escapeHtml(vip)}:${first.port} ${escapeHtml(first.check)}, ` +
-      `${upCount} of ${targets.length} up</small></h2>\n<table><thead><tr><th>real server</th><th>state</th><th>since</th><th>last probe</th><th>probe time</th><th>recent probe times</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table></section>`
+      `${upCount} of ${targets.length} up${panic}</small></h2>\n<table><thead><tr><th>real server</th><th>state</th><th>since</th><th>last probe</th><th>probe time</th><th>recent probe times</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table></section>`
     );
   });
   return `<!doctype html>
