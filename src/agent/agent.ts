@@ -172,10 +172,10 @@ export class Agent {
       return;
     }
     if (this.ipvs) return this.ipvs.reconfigure(config);
-    if (!this.options.openIpvs) throw new EnvironmentError('this agent was started without access to the IPVS table');
-    const control = await this.options.openIpvs(this.options.log);
+    const open = this.options.openIpvs;
+    if (!open) throw new EnvironmentError('this agent was started without access to the IPVS table');
     const integration = new IpvsIntegration(config, {
-      control,
+      open: () => open(this.options.log),
       clock: this.options.clock ?? realClock,
       log: this.options.log,
       action: (service, action) => this.metrics.ipvsActions.inc({service, action}),
@@ -189,7 +189,7 @@ export class Agent {
       await integration.start();
     } catch (error) {
       this.ipvs = undefined;
-      control.close();
+      await integration.stop();
       if (error instanceof StateFileError) throw new EnvironmentError(error.message);
       throw error;
     }

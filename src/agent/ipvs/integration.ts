@@ -3,8 +3,9 @@
  * targets (discovery.ts) for the agent's reload path, and, for services with `ipvs-weights: manage`, hands the
  * table and the real servers' verdicts to the weight manager after every read and every up/down transition.
  *
- * A read that fails (no CAP_NET_ADMIN any more, ip_vs unloaded) is logged once per streak and leaves the targets
- * as they were. At stop, weights stay as they are: a checker that stops is no reason to move traffic, and a
+ * A table that cannot be opened yet (ip_vs not loaded at boot: lvscare's "Could not get ipvs family
+ * information") or a read that fails is logged once per streak, leaves the targets as they were, and is tried again
+ * every `ipvs-interval`: the agent keeps running, and its other services keep being probed. At stop, weights stay as they are: a checker that stops is no reason to move traffic, and a
  * restart (or keepalived, or the operator) takes over from a table that still matches the last verdicts.
  */
 import {describeServiceKey, type IpvsControl, type IpvsTable} from '../../core/ipvs/model.js';
@@ -18,7 +19,8 @@ import {WeightStateFile} from './state-file.js';
 import {WeightManager, destinationId, type DestinationRef, type ManagedService, type Verdict, type WeightAction} from './weights.js';
 
 export interface IpvsIntegrationOptions {
-  readonly control: IpvsControl;
+  /** Opens the table (netlink, or the read-only /proc fallback); retried every turn until it works. */
+  readonly open: () => Promise<IpvsControl>;
   readonly clock: DriveClock;
   readonly log: (line: string) => void;
   readonly action: (service: string, action: WeightAction) => void;
@@ -45,8 +47,11 @@ export class IpvsIntegration {
   /** destinationId (service + address) -> the target that checks it. */
   private readonly byDestination = new Map<string, TargetConfig>();
   private readonly notes = new Set<string>();
-  private readonly weights: WeightManager | undefined;
+  private control: IpvsControl | undefined;
+  private weights: WeightManager | undefined;
+  private readOnlyLogged = false;
   private timer: ScheduledTimer | undefined;
+  private openFailures = 0;
   private readFailures = 0;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -54,20 +59,49 @@ export class IpvsIntegration {
   constructor(
     private config: IpvsConfig,
     private readonly options: IpvsIntegrationOptions,
-  ) {
-    const manages = config.sources.some((s) => s.weights);
-    if (manages && !options.control.canWrite) {
-      options.log('ipvs-weights: manage needs write access to the IPVS table (netlink with CAP_NET_ADMIN); the table is read-only here, so weights are not managed');
-    } else if (manages) {
-      this.weights = new WeightManager(options.control, new WeightStateFile(config.stateDir), {log: options.log, action: options.action});
-    }
+  ) {}
+
+  private get manages(): boolean {
+    return this.config.sources.some((s) => s.weights);
   }
 
-  /** Reads the state file (a file that cannot be trusted throws StateFileError), then the table, then follows it. */
+  /**
+   * Checks the state file (a file that cannot be trusted throws StateFileError: the agent does not start rather
+   * than forget what it drained), then opens and reads the table, then follows it.
+   */
   async start(): Promise<void> {
-    await this.weights?.load();
+    if (this.manages) await new WeightStateFile(this.config.stateDir).load();
     await this.turn();
     this.schedule();
+  }
+
+  /** The table, opened on the first turn that can; and the weight manager once something is to be managed. */
+  private async connect(): Promise<IpvsControl | undefined> {
+    if (!this.control) {
+      try {
+        this.control = await this.options.open();
+      } catch (error) {
+        this.openFailures++;
+        if (this.openFailures === 1) this.options.log(`${(error as Error).message.split('\n')[0]}; retrying every ${this.config.intervalMs / 1000} s`);
+        return undefined;
+      }
+      if (this.openFailures > 0) this.options.log(`IPVS table opened (after ${this.openFailures} failed attempts)`);
+    }
+    if (this.manages && !this.weights) {
+      if (!this.control.canWrite) {
+        if (!this.readOnlyLogged) this.options.log('ipvs-weights: manage needs write access to the IPVS table (netlink with CAP_NET_ADMIN); the table is read-only here, so weights are not managed');
+        this.readOnlyLogged = true;
+      } else {
+        const weights = new WeightManager(this.control, new WeightStateFile(this.config.stateDir), {log: this.options.log, action: this.options.action});
+        try {
+          await weights.load();
+          this.weights = weights;
+        } catch (error) {
+          this.options.log(`${(error as Error).message}; weights are not managed until it is fixed`);
+        }
+      }
+    }
+    return this.control;
   }
 
   /** A reload: new sources and interval; the state directory is kept until a restart. */
@@ -95,7 +129,7 @@ export class IpvsIntegration {
     this.timer?.cancel();
     await this.running;
     await this.weights?.idle();
-    this.options.control.close();
+    this.control?.close();
   }
 
   private schedule(): void {
@@ -112,10 +146,12 @@ export class IpvsIntegration {
 
   private async turn(): Promise<void> {
     if (this.stopped) return;
+    const control = await this.connect();
+    if (!control) return;
     let table: IpvsTable;
     const readStartedAt = this.weights?.readStarts() ?? 0;
     try {
-      table = await this.options.control.read();
+      table = await control.read();
     } catch (error) {
       this.readFailures++;
       if (this.readFailures === 1) {

@@ -151,8 +151,15 @@ describe('agent ipvs integration', () => {
     const logs: string[] = [];
     const health = new Map<string, HealthState>();
     let applied = 0;
+    let openFailures = 0;
     const integration = new IpvsIntegration(parsed.ipvs!, {
-      control: ipvs,
+      open: async () => {
+        if (openFailures > 0) {
+          openFailures--;
+          throw new Error('IPVS is not loaded (no generic netlink family IPVS): modprobe ip_vs');
+        }
+        return ipvs;
+      },
       clock,
       log: (line) => logs.push(line),
       action: () => {},
@@ -167,7 +174,8 @@ describe('agent ipvs integration', () => {
       for (let i = 0; i < n; i++) if (health.get(target.id)!.record(success, 0)) integration.transition(target);
     };
     const target = (id: string) => integration.targets.find((t) => t.id === id)!;
-    return {ipvs, clock, logs, health, integration, probe, target, applied: () => applied};
+    const failOpens = (n: number) => (openFailures = n);
+    return {ipvs, clock, logs, health, integration, probe, target, failOpens, applied: () => applied};
   }
 
   it('follows the table: real servers that appear are checked, ones that go are dropped', async () => {
@@ -185,6 +193,29 @@ describe('agent ipvs integration', () => {
     assert.deepEqual(h.integration.status(h.target('web/198.51.100.15')), {service: 'TCP 198.51.100.100:80', port: 80, forwarding: 'dr', path: 'vip', weight: 1});
     await h.integration.stop();
     assert.ok(h.ipvs.closed);
+  });
+
+  it('keeps running while ip_vs is not loaded yet, says so once, and follows the table once it opens', async () => {
+    const h = harness('services: [{name: web, vip: 198.51.100.100, port: 80, check: tcp, real-servers: ipvs, ipvs-weights: manage}]');
+    h.failOpens(3);
+    await h.integration.start();
+    assert.deepEqual(h.integration.targets, []);
+    await h.clock.run(() => h.integration.targets.length === 3);
+    assert.deepEqual(h.logs, ['IPVS is not loaded (no generic netlink family IPVS): modprobe ip_vs; retrying every 2 s', 'IPVS table opened (after 3 failed attempts)']);
+    assert.equal(h.clock.now(), 6_000);
+    await h.integration.stop();
+  });
+
+  it('says once that a read-only table (no CAP_NET_ADMIN: /proc) cannot have its weights managed', async () => {
+    const ipvs = lab();
+    ipvs.canWrite = false;
+    const h = harness('services: [{name: web, vip: 198.51.100.100, port: 80, check: tcp, real-servers: ipvs, ipvs-weights: manage}]', ipvs);
+    await h.integration.start();
+    const reads = ipvs.reads;
+    await h.clock.run(() => ipvs.reads === reads + 2);
+    assert.equal(h.integration.targets.length, 3, 'discovery still works');
+    assert.deepEqual(h.logs, ['ipvs-weights: manage needs write access to the IPVS table (netlink with CAP_NET_ADMIN); the table is read-only here, so weights are not managed']);
+    await h.integration.stop();
   });
 
   it('logs a failed read once and keeps the real servers until the table reads again', async () => {
