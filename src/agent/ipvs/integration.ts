@@ -54,6 +54,7 @@ export class IpvsIntegration {
   private openFailures = 0;
   private readFailures = 0;
   private running: Promise<void> | undefined;
+  private pendingTurns = 0;
   private stopped = false;
 
   constructor(
@@ -132,15 +133,25 @@ export class IpvsIntegration {
     this.control?.close();
   }
 
+  /** A fixed rate: a tick that finds a turn still under way (a slow read) is skipped, never queued. */
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = this.options.clock.schedule(this.options.clock.now() + this.config.intervalMs, () => void this.turnNow().then(() => this.schedule()));
+    this.timer = this.options.clock.schedule(this.options.clock.now() + this.config.intervalMs, () => {
+      this.schedule();
+      if (this.pendingTurns === 0) void this.turnNow();
+    });
     this.timer.unref?.();
   }
 
+  /** One turn at a time; a reload's extra turn waits for the one under way. A turn never rejects. */
   private turnNow(): Promise<void> {
-    // One turn at a time; a reload's extra turn waits for the one under way.
-    this.running = (this.running ?? Promise.resolve()).then(() => this.turn());
+    this.pendingTurns++;
+    this.running = (this.running ?? Promise.resolve())
+      .then(() => this.turn())
+      .catch((error: Error) => this.options.log(`IPVS: ${error.message.split('\n')[0]}`))
+      .finally(() => {
+        this.pendingTurns--;
+      });
     return this.running;
   }
 
