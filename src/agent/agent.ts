@@ -10,6 +10,9 @@
  * A reload validates the new file completely first: an invalid one is logged and the old configuration keeps
  * running. Targets that stay (same service, real server, check, VIP and port) keep their state and phase;
  * targets that go lose their metrics series (their FILE_CHECK files stay, as keepalived needs).
+ *
+ * Services whose real servers come from the kernel's IPVS table follow it (ipvs/integration.ts): each read of
+ * the table goes through the same apply() as a reload, and `ipvs-weights: manage` drains and restores weights.
  */
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
 import {isSuccess, HealthState} from './health.js';
@@ -20,7 +23,11 @@ import {State} from '../core/result/state.js';
 import {runCheck} from '../plugin-api/run-check.js';
 import type {CheckPlugin, RunContext} from '../plugin-api/plugin.js';
 import {agentChecks} from './checks.js';
-import {ConfigError, loadConfig, type AgentConfig, type TargetConfig} from './config.js';
+import {ConfigError, loadConfig, type AgentConfig, type IpvsConfig, type TargetConfig} from './config.js';
+import type {IpvsControl} from '../core/ipvs/model.js';
+import {EnvironmentError} from '../core/errors.js';
+import {IpvsIntegration} from './ipvs/integration.js';
+import {StateFileError} from './ipvs/state-file.js';
 import {FileCheckWriter} from './file-check.js';
 import {IcingaApi, icingaCheckResult} from './passive-icinga.js';
 import {NagiosCommandFile, nagiosPassiveLine} from './passive-nagios.js';
@@ -38,6 +45,8 @@ export interface AgentOptions {
   /** Port block size and timing of the shared network; tests shrink them. */
   readonly portQuarantineMs?: number;
   readonly neighborTtlMs?: number;
+  /** Opens the kernel's IPVS table, for configurations that read it; `notice` tells of a read-only fallback. */
+  readonly openIpvs?: (notice: (line: string) => void) => Promise<IpvsControl>;
 }
 
 interface Target {
@@ -65,6 +74,7 @@ export class Agent {
   private stopping = false;
   private nagios: NagiosCommandFile | undefined;
   private icinga: IcingaApi | undefined;
+  private ipvs: IpvsIntegration | undefined;
 
   private constructor(
     private readonly options: AgentOptions,
@@ -81,6 +91,8 @@ export class Agent {
       portsBusy: () => network.ports.busy,
       portsHeld: () => network.ports.available,
       resetsSent: () => network.resetsSent,
+      ipvsWeights: () => this.ipvs?.rows() ?? [],
+      panics: () => this.ipvs?.panics() ?? new Map(),
     });
   }
 
@@ -103,9 +115,15 @@ export class Agent {
       throw error;
     }
     agent.apply(config);
+    try {
+      await agent.followIpvs(config.ipvs);
+    } catch (error) {
+      await agent.stop();
+      throw error;
+    }
     const {base, size} = network.ports;
     options.log(
-      `started: ${config.targets.length} targets, source ports ${base}-${base + size - 1} (${network.ports.available} held), ` +
+      `started: ${agent.targets.size} targets, source ports ${base}-${base + size - 1} (${network.ports.available} held), ` +
         `kernel RST guard ${network.rstGuardState}, listening on ${agent.listening}`,
     );
     return agent;
@@ -132,9 +150,49 @@ export class Agent {
     await this.listen();
     const before = this.targets.size;
     this.apply(config);
+    try {
+      await this.followIpvs(config.ipvs);
+    } catch (error) {
+      this.options.log(`reload: ${(error as Error).message.split('\n')[0]}`);
+    }
     this.metrics.reloads.inc({result: 'ok'});
-    this.options.log(`reloaded: ${config.targets.length} targets (was ${before})`);
+    this.options.log(`reloaded: ${this.targets.size} targets (was ${before})`);
     return true;
+  }
+
+  /** Starts, reconfigures or ends following the IPVS table, as the configuration asks. */
+  private async followIpvs(config: IpvsConfig | undefined): Promise<void> {
+    if (!config) {
+      const old = this.ipvs;
+      this.ipvs = undefined;
+      if (old) {
+        await old.stop();
+        this.apply(this.config);
+      }
+      return;
+    }
+    if (this.ipvs) return this.ipvs.reconfigure(config);
+    const open = this.options.openIpvs;
+    if (!open) throw new EnvironmentError('this agent was started without access to the IPVS table');
+    const integration = new IpvsIntegration(config, {
+      open: () => open(this.options.log),
+      clock: this.options.clock ?? realClock,
+      log: this.options.log,
+      action: (service, action) => this.metrics.ipvsActions.inc({service, action}),
+      changed: () => {
+        if (this.ipvs === integration && !this.stopping) this.apply(this.config);
+      },
+      health: (id) => this.targets.get(id)?.health,
+    });
+    this.ipvs = integration;
+    try {
+      await integration.start();
+    } catch (error) {
+      this.ipvs = undefined;
+      await integration.stop();
+      if (error instanceof StateFileError) throw new EnvironmentError(error.message);
+      throw error;
+    }
   }
 
   /** Stops probing, leaves the FILE_CHECK files as they are, releases sockets, ports and the RST guard. */
@@ -142,10 +200,13 @@ export class Agent {
     if (this.stopping) return;
     this.stopping = true;
     const idle = this.scheduler.stop();
+    // Weights stay as they are (docs/agent.md, "At stop"); only a write under way is finished.
+    const ipvsStopped = this.ipvs?.stop();
     // The guard table goes while the last probes finish (nft is the slow part of a stop).
     const guardRemoved = this.network.removeRstGuard();
     await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref())]);
     await guardRemoved;
+    await ipvsStopped;
     this.nagios?.stop();
     this.icinga?.stop();
     await this.network.stop();
@@ -157,6 +218,7 @@ export class Agent {
   status(): AgentStatus {
     const targets: TargetStatus[] = [...this.targets.values()].map((t) => {
       const last = t.last;
+      const ipvs = this.ipvs?.status(t.config);
       return {
         id: t.config.id,
         service: t.config.service,
@@ -171,6 +233,7 @@ export class Agent {
         ...(t.config.fileCheck ? {fileCheck: t.config.fileCheck} : {}),
         ...(last ? {last} : {}),
         recent: t.recent,
+        ...(ipvs ? {ipvs} : {}),
       };
     });
     return {version: this.options.version, startedAt: this.startedAt, configuredAt: this.configuredAt, config: this.options.configPath, targets};
@@ -209,7 +272,7 @@ export class Agent {
     for (const target of [config.nagios && 'nagios', config.icinga && 'icinga']) {
       if (target) for (const counter of [this.metrics.passiveResults, this.metrics.passiveFailures, this.metrics.passiveDropped]) counter.inc({target}, 0);
     }
-    const wanted = new Map(config.targets.map((t) => [t.id, t]));
+    const wanted = new Map([...config.targets, ...(this.ipvs?.targets ?? [])].map((t) => [t.id, t]));
     for (const [id, target] of this.targets) {
       const next = wanted.get(id);
       if (!next || !sameProbe(target.config, next)) {
@@ -280,6 +343,7 @@ export class Agent {
       const why = result.state === State.Ok ? '' : `: ${result.summary}`;
       this.options.log(`${config.service} ${config.vip}:${config.port} rs ${config.rs}: ${transition.from} -> ${transition.to} after ${transition.after} ${success ? 'successes' : 'failures'}${why}`);
       if (config.fileCheck) this.files.set(config.fileCheck, transition.to);
+      this.ipvs?.transition(config);
     }
     // Queued, never awaited: a monitoring system that is away never delays a probe.
     const first = !target.reported;

@@ -19,7 +19,24 @@ export const SHARED_FLAGS = new Set(['interface', 'source', 'role', 'role-file']
  * A service's keys that are not check options, the same for every check (serviceBase below). Third-party
  * checks, which the compiled schema does not know, are validated on these plus their own flags (plugin-services.ts).
  */
-export const SERVICE_KEYS: readonly string[] = ['name', 'vip', 'port', 'check', 'real-servers', 'file-check', 'interval', 'timeout', 'rise', 'fall', 'initial-state'];
+export const SERVICE_KEYS: readonly string[] = [
+  'name',
+  'vip',
+  'port',
+  'check',
+  'real-servers',
+  'discover',
+  'match',
+  'file-check',
+  'interval',
+  'timeout',
+  'rise',
+  'fall',
+  'initial-state',
+  'ipvs-weights',
+  'on-down',
+  'panic-threshold',
+];
 
 export interface CheckFlags {
   readonly id: string;
@@ -35,6 +52,13 @@ const seconds: Schema = {
 const count: Schema = {type: 'integer', minimum: 1, maximum: 100};
 /** A Nagios object name template: `;` separates an external command's fields, and a command is one line. */
 const passiveName: Schema = {type: 'string', minLength: 1, pattern: '^[^;\\n\\r]+$'};
+
+/** What the agent does with the IPVS weights of a service whose real servers come from the table. */
+const ipvsProperties: Record<string, Schema> = {
+  'ipvs-weights': {enum: ['off', 'manage'], description: 'manage: drain (or remove) real servers that go down, restore the operator\'s weight when they come back (default off).'},
+  'on-down': {enum: ['drain', 'remove'], description: 'With ipvs-weights manage: drain = weight 0, quiescent (default); remove = delete the destination.'},
+  'panic-threshold': {type: 'integer', minimum: 0, maximum: 100, description: 'Percent: below this share of real servers up, drain no more and restore the drained ones (default 50; 0 = off).'},
+};
 
 /** Timing and state keys, at service level or under `defaults`. */
 const timingProperties: Record<string, Schema> = {
@@ -88,7 +112,27 @@ export function buildAgentSchema(checks: readonly CheckFlags[]): Schema {
     vip: {type: 'string', description: 'The virtual IP address.'},
     port: {anyOf: [{type: 'integer', minimum: 1, maximum: 65535}, {type: 'string', pattern: '^\\d{1,5}$'}]},
     check: {enum: checks.map((c) => c.id), description: 'The check plugin, as on the command line.'},
-    'real-servers': {type: 'array', minItems: 1, items: realServer},
+    'real-servers': {
+      description: 'A list, or ipvs: the real servers of this VIP:port in the kernel\'s IPVS table, or {fwmark: N}: those of that fwmark service.',
+      anyOf: [
+        {type: 'array', minItems: 1, items: realServer},
+        {const: 'ipvs'},
+        {type: 'object', properties: {fwmark: {type: 'integer', minimum: 1, maximum: 4294967295}}, required: ['fwmark'], additionalProperties: false},
+      ],
+    },
+    discover: {const: 'ipvs', description: 'Takes every service of the IPVS table that `match` selects (services: ipvs); no vip, port or real-servers.'},
+    match: {
+      type: 'object',
+      description: 'With discover: ipvs, which services and real servers to take (default: every TCP service, DR, TUN and NAT real servers).',
+      properties: {
+        vip: {type: 'string'},
+        port: {anyOf: [{type: 'integer', minimum: 1, maximum: 65535}, {type: 'string', pattern: '^\\d{1,5}$'}]},
+        protocol: {enum: ['tcp']},
+        forwarding: {anyOf: [{enum: ['dr', 'tun', 'nat']}, {type: 'array', minItems: 1, items: {enum: ['dr', 'tun', 'nat']}}]},
+      },
+      additionalProperties: false,
+    },
+    ...ipvsProperties,
     'file-check': {
       type: 'string',
       pattern: '\\{rs\\}',
@@ -110,6 +154,8 @@ export function buildAgentSchema(checks: readonly CheckFlags[]): Schema {
       listen: {type: 'string', description: 'HTTP address:port for /metrics, /status, / and /healthz (default 127.0.0.1:9470).'},
       'max-concurrent': {type: 'integer', minimum: 1, maximum: 10000, description: 'Probes in flight at once (default 256).'},
       'source-ports': {enum: [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384], description: 'Source ports the agent holds (default 1024).'},
+      'state-dir': {type: 'string', pattern: '^/', description: 'Where ipvs-weights: manage remembers the operator\'s weights (default /var/lib/vipcheck, systemd\'s StateDirectory).'},
+      'ipvs-interval': {...seconds, description: 'Seconds between two reads of the IPVS table (default 2).'},
       nagios: {
         type: 'object',
         description: "Passive results into Nagios's external command file (PROCESS_SERVICE_CHECK_RESULT).",
@@ -137,18 +183,22 @@ export function buildAgentSchema(checks: readonly CheckFlags[]): Schema {
         required: ['url', 'user', 'password'],
         additionalProperties: false,
       },
-      defaults: {type: 'object', properties: {...timingProperties, ...sharedFlags}, additionalProperties: false},
+      defaults: {type: 'object', properties: {...timingProperties, ...ipvsProperties, ...sharedFlags}, additionalProperties: false},
       services: {
         type: 'array',
         minItems: 1,
         items: {
           type: 'object',
-          required: ['name', 'vip', 'port', 'check', 'real-servers'],
+          required: ['name', 'check'],
           properties: serviceBase,
-          allOf: checks.map((check) => ({
-            if: {properties: {check: {const: check.id}}, required: ['check']},
-            then: {properties: checkOptions(check.flags)},
-          })),
+          allOf: [
+            // A discovery entry takes VIP, port and real servers from the table; any other service names them.
+            {if: {properties: {discover: {const: 'ipvs'}}, required: ['discover']}, else: {properties: {vip: true, port: true, 'real-servers': true}, required: ['vip', 'port', 'real-servers']}},
+            ...checks.map((check) => ({
+              if: {properties: {check: {const: check.id}}, required: ['check']},
+              then: {properties: checkOptions(check.flags)},
+            })),
+          ],
           unevaluatedProperties: false,
         },
       },

@@ -9,6 +9,7 @@ import {readFile} from 'node:fs/promises';
 import {createRequire} from 'node:module';
 import {parseDocument} from 'yaml';
 import {UsageError} from '../core/errors.js';
+import type {IpvsForwarding, IpvsServiceKey} from '../core/ipvs/model.js';
 import {IpAddress} from '../core/wire/address.js';
 import type {FlagValue, FlagValues} from '../plugin-api/flag-spec.js';
 import type {CheckPlugin} from '../plugin-api/plugin.js';
@@ -35,6 +36,57 @@ export interface TargetConfig {
   readonly nagios?: PassiveNames;
   /** Host and service of this target's passive results in Icinga 2, when the file has `icinga`. */
   readonly icinga?: PassiveNames;
+  /** The IPVS destination this target checks, when its real servers come from the kernel's table. */
+  readonly ipvs?: TargetIpvs;
+}
+
+export interface TargetIpvs {
+  readonly service: IpvsServiceKey;
+  /** The destination's own port (a NAT real server may listen elsewhere than the virtual port). */
+  readonly port: number;
+  readonly forwarding: IpvsForwarding;
+  /** vip: through the VIP (DR, TUN); rip: a kernel connect to RIP:port, as a NAT real server is reached. */
+  readonly path: 'vip' | 'rip';
+  /** Whether the agent manages this service's weights. */
+  readonly managed: boolean;
+}
+
+/** ipvs-weights: manage on a service. */
+export interface IpvsWeightPolicy {
+  readonly onDown: 'drain' | 'remove';
+  /** Percent; 0 = off. */
+  readonly panicThreshold: number;
+}
+
+/** Which services of the table a `discover: ipvs` entry takes. */
+export interface IpvsMatch {
+  readonly vip?: IpAddress;
+  readonly port?: number;
+  readonly forwarding: readonly IpvsForwarding[];
+}
+
+/** A destination of the table, as a target is built for it. */
+export interface DiscoveredDestination {
+  readonly address: IpAddress;
+  readonly port: number;
+  readonly forwarding: IpvsForwarding;
+}
+
+/** A service of the configuration whose real servers come from the kernel's IPVS table. */
+export interface IpvsSource {
+  readonly name: string;
+  readonly select:
+    | {readonly kind: 'service'; readonly key: IpvsServiceKey; readonly vip: IpAddress; readonly port: number}
+    | {readonly kind: 'discover'; readonly match: IpvsMatch};
+  readonly weights?: IpvsWeightPolicy;
+  /** The target of one destination; throws an Error with a one-line message when the check refuses it. */
+  readonly target: (service: string, vip: IpAddress, port: number, key: IpvsServiceKey, destination: DiscoveredDestination) => TargetConfig;
+}
+
+export interface IpvsConfig {
+  readonly stateDir: string;
+  readonly intervalMs: number;
+  readonly sources: readonly IpvsSource[];
 }
 
 export interface PassiveNames {
@@ -61,7 +113,9 @@ export interface AgentConfig {
   readonly listen: {readonly host: string; readonly port: number};
   readonly maxConcurrent: number;
   readonly sourcePorts: number;
+  /** The targets the file lists; those of `real-servers: ipvs` and `discover: ipvs` come from `ipvs` at run time. */
   readonly targets: readonly TargetConfig[];
+  readonly ipvs?: IpvsConfig;
   readonly nagios?: NagiosPassiveConfig;
   readonly icinga?: IcingaPassiveConfig;
 }
@@ -95,7 +149,22 @@ function compiledValidator(): Validator {
   throw new UsageError("the agent's config validator is not built: run npm run build");
 }
 
-const DEFAULTS = {interval: 5, timeout: 2, rise: 2, fall: 3, initial: 'down' as const, listen: '127.0.0.1:9470', maxConcurrent: 256, sourcePorts: 1024};
+const DEFAULTS = {
+  interval: 5,
+  timeout: 2,
+  rise: 2,
+  fall: 3,
+  initial: 'down' as const,
+  listen: '127.0.0.1:9470',
+  maxConcurrent: 256,
+  sourcePorts: 1024,
+  stateDir: '/var/lib/vipcheck',
+  ipvsInterval: 2,
+  panicThreshold: 50,
+};
+
+/** A validation of service-level options probes nothing: addresses the checks accept stand in for VIP and real server. */
+const STAND_IN = {4: ['192.0.2.1', '192.0.2.2', '192.0.2.3'], 6: ['2001:db8::1', '2001:db8::2', '2001:db8::3']} as const;
 
 export async function loadConfig(path: string, plugins: ReadonlyMap<string, CheckPlugin>): Promise<AgentConfig> {
   let text: string;
@@ -129,12 +198,19 @@ export function parseConfig(text: string, plugins: ReadonlyMap<string, CheckPlug
   return normalize(data as RawConfig, plugins);
 }
 
+type RawRealServer = string | {address: string; mac?: string; 'nagios-host'?: string; 'icinga-host'?: string};
+
 interface RawService {
   name: string;
-  vip: string;
-  port: number | string;
+  vip?: string;
+  port?: number | string;
   check: string;
-  'real-servers': Array<string | {address: string; mac?: string; 'nagios-host'?: string; 'icinga-host'?: string}>;
+  'real-servers'?: RawRealServer[] | 'ipvs' | {fwmark: number};
+  discover?: 'ipvs';
+  match?: {vip?: string; port?: number | string; protocol?: 'tcp'; forwarding?: IpvsForwarding | IpvsForwarding[]};
+  'ipvs-weights'?: 'off' | 'manage';
+  'on-down'?: 'drain' | 'remove';
+  'panic-threshold'?: number;
   'file-check'?: string;
   'nagios-host'?: string;
   'nagios-service'?: string;
@@ -147,6 +223,8 @@ interface RawConfig {
   listen?: string;
   'max-concurrent'?: number;
   'source-ports'?: number;
+  'state-dir'?: string;
+  'ipvs-interval'?: number | string;
   defaults?: Record<string, unknown>;
   nagios?: {'command-file': string; host?: string; service?: string; 'every-probe'?: boolean};
   icinga?: {url: string; user: string; password: string; 'ca-file'?: string; host?: string; service?: string; 'every-probe'?: boolean};
@@ -203,6 +281,7 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
   const names = new Set<string>();
   const files = new Map<string, string>();
   const passiveServices = new Map<string, string>();
+  const ipvsSources: IpvsSource[] = [];
   raw.services.forEach((service, index) => {
     const at = `services[${index}]`;
     if (names.has(service.name)) problems.push(`${at}.name: '${service.name}' is used by another service`);
@@ -221,9 +300,8 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
       fall: (setting('fall') as number | undefined) ?? DEFAULTS.fall,
       initial: (setting('initial-state') as 'up' | 'down' | undefined) ?? DEFAULTS.initial,
     };
-    const seen = new Set<string>();
-    service['real-servers'].forEach((entry, rsIndex) => {
-      const rsAt = `${at}.real-servers[${rsIndex}]`;
+    /** One target: the plugin's own prepare() judges its options (it throws the CLI's one-line words). */
+    const buildTarget = (name: string, vip: string, port: number, entry: RawRealServer, ipvs?: TargetIpvs): TargetConfig => {
       const address = typeof entry === 'string' ? entry : entry.address;
       const values: Record<string, FlagValue> = {};
       for (const spec of plugin.flags) {
@@ -231,52 +309,32 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
         const given = service[spec.name] !== undefined ? service[spec.name] : SHARED_FLAGS.has(spec.name) ? defaults[spec.name] : undefined;
         values[spec.name] = given === undefined ? (spec.type === 'count' ? 0 : spec.default) : flagValue(given);
       }
-      values['vip'] = service.vip;
+      values['vip'] = vip;
       values['rs'] = address;
-      values['port'] = String(service.port);
+      values['port'] = String(ipvs?.path === 'rip' ? ipvs.port : port);
       values['timeout'] = String(timeoutMs / 1000);
+      // A NAT real server is reached as the director's kernel reaches it: RIP:port, the checks' backup path.
+      if (ipvs?.path === 'rip') values['role'] = 'backup';
       if (typeof entry !== 'string' && entry.mac !== undefined) values['mac'] = entry.mac;
-      let options: unknown;
-      try {
-        options = plugin.prepare(values as FlagValues);
-      } catch (error) {
-        problems.push(`${problemPath(error, at, rsAt)}: ${flagWordsAsKeys((error as Error).message.replace(/^--[a-z][a-z0-9-]*: /, ''))}`);
-        return;
-      }
+      const options = plugin.prepare(values as FlagValues);
       const rs = IpAddress.parse(address)!;
-      const id = `${service.name}/${rs}`;
-      if (seen.has(id)) {
-        problems.push(`${rsAt}: ${rs} is listed twice`);
-        return;
-      }
-      seen.add(id);
-      const fileCheck = service['file-check']?.replaceAll('{rs}', rs.toString()).replaceAll('{service}', service.name);
-      if (fileCheck !== undefined) {
-        const other = files.get(fileCheck);
-        if (other) problems.push(`${at}.file-check: ${fileCheck} is also the file of ${other}`);
-        files.set(fileCheck, id);
-      }
+      const id = `${name}/${rs}`;
       const expand = (template: string) =>
-        template.replaceAll('{rs}', rs.toString()).replaceAll('{service}', service.name).replaceAll('{vip}', service.vip).replaceAll('{port}', String(service.port));
+        template.replaceAll('{rs}', rs.toString()).replaceAll('{service}', name).replaceAll('{vip}', vip).replaceAll('{port}', String(port));
+      const fileCheck = service['file-check'] === undefined ? undefined : expand(service['file-check']);
       const names = (kind: 'nagios' | 'icinga'): PassiveNames | undefined => {
         const receiver = raw[kind];
         if (!receiver) return undefined;
         const rsHost = typeof entry === 'string' ? undefined : entry[`${kind}-host`];
-        const mapped = {host: expand(rsHost ?? service[`${kind}-host`] ?? receiver.host ?? '{rs}'), service: expand(service[`${kind}-service`] ?? receiver.service ?? '{service}')};
-        // Two targets reporting as one monitored service would overwrite each other's state there.
-        const key = `${kind};${mapped.host};${mapped.service}`;
-        const other = passiveServices.get(key);
-        if (other) problems.push(`${at}.${kind}-service: ${mapped.host}/${mapped.service} is also the ${kind === 'nagios' ? 'Nagios' : 'Icinga'} service of ${other} (use {rs} in ${kind}.host or ${kind}-service)`);
-        passiveServices.set(key, id);
-        return mapped;
+        return {host: expand(rsHost ?? service[`${kind}-host`] ?? receiver.host ?? '{rs}'), service: expand(service[`${kind}-service`] ?? receiver.service ?? '{service}')};
       };
       const nagios = names('nagios');
       const icinga = names('icinga');
-      targets.push({
+      return {
         id,
-        service: service.name,
-        vip: IpAddress.parse(service.vip)!,
-        port: Number(service.port),
+        service: name,
+        vip: IpAddress.parse(vip)!,
+        port,
         rs,
         check: service.check,
         plugin,
@@ -287,7 +345,48 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
         ...(fileCheck === undefined ? {} : {fileCheck}),
         ...(nagios === undefined ? {} : {nagios}),
         ...(icinga === undefined ? {} : {icinga}),
-      });
+        ...(ipvs === undefined ? {} : {ipvs}),
+      };
+    };
+    const realServers = service['real-servers'];
+    if (service.discover !== undefined || realServers === 'ipvs' || (realServers !== undefined && !Array.isArray(realServers))) {
+      const source = ipvsSource(service, at, setting, buildTarget, problems);
+      if (source) ipvsSources.push(source);
+      return;
+    }
+    if (setting('ipvs-weights') === 'manage' && service['ipvs-weights'] !== undefined) {
+      problems.push(`${at}.ipvs-weights: manage needs real-servers: ipvs (or {fwmark: N}, or discover: ipvs): the agent manages only real servers it reads from the table`);
+    }
+    const seen = new Set<string>();
+    (realServers ?? []).forEach((entry, rsIndex) => {
+      const rsAt = `${at}.real-servers[${rsIndex}]`;
+      let target: TargetConfig;
+      try {
+        target = buildTarget(service.name, service.vip!, Number(service.port), entry);
+      } catch (error) {
+        problems.push(`${problemPath(error, at, rsAt)}: ${flagWordsAsKeys((error as Error).message.replace(/^--[a-z][a-z0-9-]*: /, ''))}`);
+        return;
+      }
+      if (seen.has(target.id)) {
+        problems.push(`${rsAt}: ${target.rs} is listed twice`);
+        return;
+      }
+      seen.add(target.id);
+      if (target.fileCheck !== undefined) {
+        const other = files.get(target.fileCheck);
+        if (other) problems.push(`${at}.file-check: ${target.fileCheck} is also the file of ${other}`);
+        files.set(target.fileCheck, target.id);
+      }
+      for (const kind of ['nagios', 'icinga'] as const) {
+        const mapped = target[kind];
+        if (!mapped) continue;
+        // Two targets reporting as one monitored service would overwrite each other's state there.
+        const key = `${kind};${mapped.host};${mapped.service}`;
+        const other = passiveServices.get(key);
+        if (other) problems.push(`${at}.${kind}-service: ${mapped.host}/${mapped.service} is also the ${kind === 'nagios' ? 'Nagios' : 'Icinga'} service of ${other} (use {rs} in ${kind}.host or ${kind}-service)`);
+        passiveServices.set(key, target.id);
+      }
+      targets.push(target);
     });
   });
   // A service-level value every real server refuses is one problem, not one per real server.
@@ -297,6 +396,9 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
     maxConcurrent: raw['max-concurrent'] ?? DEFAULTS.maxConcurrent,
     sourcePorts: raw['source-ports'] ?? DEFAULTS.sourcePorts,
     targets,
+    ...(ipvsSources.length > 0
+      ? {ipvs: {stateDir: raw['state-dir'] ?? DEFAULTS.stateDir, intervalMs: seconds(raw['ipvs-interval'], DEFAULTS.ipvsInterval), sources: ipvsSources}}
+      : {}),
     ...(raw.nagios ? {nagios: {commandFile: raw.nagios['command-file'], everyProbe: raw.nagios['every-probe'] ?? false}} : {}),
     ...(raw.icinga
       ? {
@@ -310,6 +412,65 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
         }
       : {}),
   };
+}
+
+type BuildTarget = (name: string, vip: string, port: number, entry: RawRealServer, ipvs?: TargetIpvs) => TargetConfig;
+
+/**
+ * A service whose real servers come from the IPVS table: `real-servers: ipvs` (the TCP service VIP:port),
+ * `real-servers: {fwmark: N}`, or a `discover: ipvs` entry. Its options are judged now, with a stand-in real
+ * server, so a mistake is a configuration error at start and not a surprise at the first discovery.
+ */
+function ipvsSource(service: RawService, at: string, setting: (key: string) => unknown, buildTarget: BuildTarget, problems: string[]): IpvsSource | undefined {
+  const manage = setting('ipvs-weights') === 'manage';
+  const weights: IpvsWeightPolicy | undefined = manage
+    ? {onDown: (setting('on-down') as 'drain' | 'remove' | undefined) ?? 'drain', panicThreshold: (setting('panic-threshold') as number | undefined) ?? DEFAULTS.panicThreshold}
+    : undefined;
+  const target = (name: string, vip: IpAddress, port: number, key: IpvsServiceKey, destination: DiscoveredDestination): TargetConfig =>
+    buildTarget(name, vip.toString(), port, destination.address.toString(), {
+      service: key,
+      port: destination.port,
+      forwarding: destination.forwarding,
+      path: destination.forwarding === 'nat' ? 'rip' : 'vip',
+      managed: manage,
+    });
+  const before = problems.length;
+  let select: IpvsSource['select'];
+  if (service.discover !== undefined) {
+    for (const key of ['vip', 'port', 'real-servers'] as const) {
+      if (service[key] !== undefined) problems.push(`${at}.${key}: not with discover: ipvs (the table gives every VIP, port and real server; filter with match)`);
+    }
+    const match = service.match ?? {};
+    const vip = match.vip === undefined ? undefined : IpAddress.parse(match.vip);
+    if (match.vip !== undefined && !vip) problems.push(`${at}.match.vip: '${match.vip}' is not an IPv4 or IPv6 address`);
+    const forwarding = match.forwarding === undefined ? (['dr', 'tun', 'nat'] as const) : Array.isArray(match.forwarding) ? match.forwarding : [match.forwarding];
+    select = {kind: 'discover', match: {...(vip ? {vip} : {}), ...(match.port === undefined ? {} : {port: Number(match.port)}), forwarding}};
+  } else {
+    if (service.match !== undefined) problems.push(`${at}.match: only with discover: ipvs`);
+    const vip = IpAddress.parse(service.vip!);
+    if (!vip) {
+      problems.push(`${at}.vip: '${service.vip}' is not an IPv4 or IPv6 address`);
+      return undefined;
+    }
+    const port = Number(service.port);
+    const realServers = service['real-servers'];
+    const key: IpvsServiceKey =
+      typeof realServers === 'object' && !Array.isArray(realServers)
+        ? {kind: 'fwmark', family: vip.family, fwmark: realServers.fwmark}
+        : {kind: 'address', protocol: 'tcp', address: vip, port};
+    select = {kind: 'service', key, vip, port};
+  }
+  // The service's own options, judged once with a stand-in real server.
+  const vip = select.kind === 'service' ? select.vip : (select.match.vip ?? IpAddress.parse(STAND_IN[4][0])!);
+  const port = select.kind === 'service' ? select.port : (select.match.port ?? 80);
+  const stand = STAND_IN[vip.family].map((a) => IpAddress.parse(a)!).find((a) => !a.equals(vip))!;
+  try {
+    target(service.name, vip, port, {kind: 'address', protocol: 'tcp', address: vip, port}, {address: stand, port, forwarding: 'dr'});
+  } catch (error) {
+    problems.push(`${problemPath(error, at, at)}: ${flagWordsAsKeys((error as Error).message.replace(/^--[a-z][a-z0-9-]*: /, ''))}`);
+  }
+  if (problems.length > before) return undefined;
+  return {name: service.name, select, ...(weights ? {weights} : {}), target};
 }
 
 /** Which key a plugin's complaint is about: `--rs` is the real server's entry, `--vip` the service's vip, ... */

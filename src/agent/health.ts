@@ -34,6 +34,11 @@ export class HealthState {
   /** Successes (positive) or failures (negative) in a row. */
   private streak = 0;
   changes = 0;
+  /**
+   * Whether the state was ever proved by the probes (`rise` successes or `fall` failures in a row, or a
+   * transition), rather than assumed from `initial-state`: the IPVS weight manager acts only on proved states.
+   */
+  judged = false;
 
   constructor(
     private rules: HealthRules,
@@ -54,6 +59,7 @@ export class HealthState {
     const from = this.health;
     if (from === 'down' && this.streak >= this.rules.rise) this.health = 'up';
     else if (from === 'up' && -this.streak >= this.rules.fall) this.health = 'down';
+    if (this.streak >= this.rules.rise || -this.streak >= this.rules.fall) this.judged = true;
     if (this.health === from) return undefined;
     this.since = now;
     this.changes++;

@@ -7,6 +7,7 @@
 import {createRequire} from 'node:module';
 import {parseArgs} from 'node:util';
 import {EnvironmentError} from '../core/errors.js';
+import {openIpvsControl} from '../core/ipvs/open.js';
 import {Agent} from './agent.js';
 import {agentChecks} from './checks.js';
 import {ConfigError, loadConfig} from './config.js';
@@ -36,7 +37,8 @@ export async function agentMain(argv: readonly string[]): Promise<never> {
   if (values['check-config'] !== undefined) {
     try {
       const config = await loadConfig(values['check-config'], await agentChecks());
-      process.stdout.write(`${values['check-config']}: valid, ${config.targets.length} targets\n`);
+      const fromTable = config.ipvs ? `, and ${config.ipvs.sources.length} services whose real servers come from the IPVS table` : '';
+      process.stdout.write(`${values['check-config']}: valid, ${config.targets.length} targets${fromTable}\n`);
       process.exit(0);
     } catch (error) {
       const lines = error instanceof ConfigError ? error.problems : [(error as Error).message];
@@ -50,7 +52,7 @@ export async function agentMain(argv: readonly string[]): Promise<never> {
   }
   let agent: Agent;
   try {
-    agent = await Agent.start({configPath: values.config, log, version: version()});
+    agent = await Agent.start({configPath: values.config, log, version: version(), openIpvs: (notice) => openIpvsControl({notice})});
   } catch (error) {
     const lines = error instanceof ConfigError ? error.problems : [(error as Error).message.split('\n')[0]!];
     for (const line of lines) log(error instanceof ConfigError || error instanceof EnvironmentError ? line : `cannot start: ${line}`);

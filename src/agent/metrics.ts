@@ -12,12 +12,18 @@
  *   vipcheck_ssl_earliest_cert_expiry (from the result's perfdata);
  * - passive results: vipcheck_passive_results_total, vipcheck_passive_failures_total, vipcheck_passive_dropped_total
  *   by receiver (target label);
+ * - IPVS (real servers from the kernel's table): vipcheck_ipvs_weight and vipcheck_ipvs_configured_weight, labelled
+ *   as node_exporter's ipvs collector labels node_ipvs_backend_weight (local_address, local_port, remote_address,
+ *   remote_port, proto, local_mark) plus `service`, so the two join; vipcheck_panic{service};
+ *   vipcheck_ipvs_actions_total{service,action};
  * - the agent's own: scheduler, port block, neighbour cache and per-interface frame counters, and prom-client's
  *   process metrics.
  */
 import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client';
 import type {CheckResult} from '../core/result/check-result.js';
 import {State} from '../core/result/state.js';
+import type {IpvsServiceKey} from '../core/ipvs/model.js';
+import type {IpAddress} from '../core/wire/address.js';
 import type {TargetConfig} from './config.js';
 
 const TARGET_LABELS = ['service', 'vip', 'port', 'rs', 'check'] as const;
@@ -46,6 +52,27 @@ export interface InterfaceCounts {
   readonly dropped: ReadonlyMap<string, number>;
 }
 
+/** One IPVS destination of a target, read at scrape time. */
+export interface IpvsWeightRow {
+  readonly service: string;
+  readonly key: IpvsServiceKey;
+  readonly address: IpAddress;
+  readonly port: number;
+  /** undefined while the destination is not in the table (removed by the agent). */
+  readonly weight: number | undefined;
+  /** undefined unless the agent manages the service's weights. */
+  readonly configuredWeight: number | undefined;
+}
+
+const IPVS_LABELS = ['service', 'local_address', 'local_port', 'local_mark', 'proto', 'remote_address', 'remote_port'] as const;
+
+/** node_exporter's values: proto TCP/UDP/SCTP (FWM for a fwmark service, with its mark in local_mark, address empty). */
+export function ipvsLabels(row: Pick<IpvsWeightRow, 'service' | 'key' | 'address' | 'port'>): Record<(typeof IPVS_LABELS)[number], string> {
+  const key = row.key;
+  const local = key.kind === 'fwmark' ? {local_address: '', local_port: '0', local_mark: String(key.fwmark), proto: 'FWM'} : {local_address: key.address.toString(), local_port: String(key.port), local_mark: '', proto: key.protocol.toUpperCase()};
+  return {service: row.service, ...local, remote_address: row.address.toString(), remote_port: String(row.port)};
+}
+
 export interface AgentGauges {
   readonly interfaces: () => readonly InterfaceCounts[];
   readonly targets: () => number;
@@ -53,6 +80,9 @@ export interface AgentGauges {
   readonly portsBusy: () => number;
   readonly portsHeld: () => number;
   readonly resetsSent: () => number;
+  readonly ipvsWeights: () => readonly IpvsWeightRow[];
+  /** Managed services and whether each is in panic mode. */
+  readonly panics: () => ReadonlyMap<string, boolean>;
 }
 
 export class AgentMetrics {
@@ -74,6 +104,8 @@ export class AgentMetrics {
   readonly passiveDropped: Counter;
   /** How late probes started against their schedule: what a slow or hostile server must not make grow. */
   readonly startDelay: Histogram;
+  /** What the IPVS weight manager did: drain, restore, remove, add, adopt (another owner's change), error. */
+  readonly ipvsActions: Counter;
 
   constructor(gauges: AgentGauges) {
     const registers = [this.registry];
@@ -151,6 +183,42 @@ export class AgentMetrics {
         this.reset();
         this.inc(gauges.resetsSent());
       },
+    });
+    // Read from the table at scrape time: a destination that leaves the table leaves the metrics with it.
+    const weightGauges: Array<[string, string, (row: IpvsWeightRow) => number | undefined]> = [
+      ['vipcheck_ipvs_weight', "The real server's weight in the kernel's IPVS table now (labels as node_exporter's node_ipvs_backend_weight, plus service).", (row) => row.weight],
+      ['vipcheck_ipvs_configured_weight', "The operator's weight of a real server whose weight the agent manages: the one a restore writes.", (row) => row.configuredWeight],
+    ];
+    for (const [name, help, value] of weightGauges) {
+      new Gauge({
+        name,
+        help,
+        labelNames: [...IPVS_LABELS],
+        registers,
+        collect() {
+          this.reset();
+          for (const row of gauges.ipvsWeights()) {
+            const weight = value(row);
+            if (weight !== undefined) this.set(ipvsLabels(row), weight);
+          }
+        },
+      });
+    }
+    new Gauge({
+      name: 'vipcheck_panic',
+      help: 'Whether a managed service is in panic mode (fewer than panic-threshold percent of its real servers up: nothing is drained).',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [service, panic] of gauges.panics()) this.set({service}, panic ? 1 : 0);
+      },
+    });
+    this.ipvsActions = new Counter({
+      name: 'vipcheck_ipvs_actions_total',
+      help: 'What the IPVS weight manager did, by action: drain, restore, remove, add, adopt (a change by another owner taken over), error (a failed write, retried).',
+      labelNames: ['service', 'action'],
+      registers,
     });
     collectDefaultMetrics({register: this.registry});
     // Gauges that prom-client names with a counter's suffix (its issue #283): promtool rejects them, and the

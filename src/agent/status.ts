@@ -36,6 +36,25 @@ export interface TargetStatus {
   readonly fileCheck?: string;
   readonly last?: LastProbe;
   readonly recent: readonly ProbeRecord[];
+  /** When the real server comes from the IPVS table. */
+  readonly ipvs?: TargetIpvsStatus;
+}
+
+export interface TargetIpvsStatus {
+  /** As ipvsadm prints it: `TCP 198.51.100.100:80`, `FWM 7 (IPv4)`. */
+  readonly service: string;
+  readonly port: number;
+  readonly forwarding: string;
+  /** vip: checked through the VIP; rip: a kernel connect to RIP:port (NAT). */
+  readonly path: 'vip' | 'rip';
+  /** The weight in the kernel's table now; null while the destination is not there (removed by the agent). */
+  readonly weight: number | null;
+  /** With ipvs-weights: manage: the operator's weight, the one a restore writes. */
+  readonly configuredWeight?: number;
+  /** With ipvs-weights: manage: serving, drained (weight 0 by the agent) or removed (by the agent). */
+  readonly managed?: 'serving' | 'drained' | 'removed';
+  /** With ipvs-weights: manage: the service is in panic mode (nothing drained). */
+  readonly panic?: boolean;
 }
 
 export interface AgentStatus {
@@ -48,13 +67,14 @@ export interface AgentStatus {
 
 /** The JSON document of /status. */
 export function statusDocument(status: AgentStatus): Record<string, unknown> {
-  const services = new Map<string, {name: string; vip: string; port: number; check: string; realServers: unknown[]}>();
+  const services = new Map<string, {name: string; vip: string; port: number; check: string; panic?: boolean; realServers: unknown[]}>();
   for (const t of status.targets) {
     let service = services.get(t.service);
     if (!service) {
-      service = {name: t.service, vip: t.vip, port: t.port, check: t.check, realServers: []};
+      service = {name: t.service, vip: t.vip, port: t.port, check: t.check, ...(t.ipvs?.panic === undefined ? {} : {panic: t.ipvs.panic}), realServers: []};
       services.set(t.service, service);
     }
+    const ipvs = t.ipvs ? (({panic: _panic, ...rest}) => rest)(t.ipvs) : undefined;
     service.realServers.push({
       rs: t.rs,
       state: t.health,
@@ -62,6 +82,7 @@ export function statusDocument(status: AgentStatus): Record<string, unknown> {
       successesInARow: t.successesInARow,
       failuresInARow: t.failuresInARow,
       ...(t.fileCheck ? {fileCheck: t.fileCheck} : {}),
+      ...(ipvs ? {ipvs} : {}),
       lastProbe: t.last
         ? {status: stateName(t.last.state), summary: t.last.summary, durationSeconds: round(t.last.seconds), at: new Date(t.last.at).toISOString()}
         : null,
@@ -106,6 +127,15 @@ function ago(ms: number): string {
   return `${Math.round(s / 3600)} h`;
 }
 
+/** A real server's IPVS weight beside its state: `weight 0, drained (3 to restore)`, `weight 5`, `RIP path`. */
+function ipvsNote(ipvs: TargetIpvsStatus | undefined): string {
+  if (!ipvs) return '';
+  const weight = ipvs.weight === null ? 'not in the table' : `weight ${ipvs.weight}`;
+  const managed = ipvs.managed === 'drained' || ipvs.managed === 'removed' ? `, ${ipvs.managed} (${ipvs.configuredWeight} to restore)` : '';
+  const path = ipvs.path === 'rip' ? ', RIP path (NAT)' : '';
+  return ` <small class="weight">${weight}${managed}${path}</small>`;
+}
+
 export function statusPage(status: AgentStatus, now = Date.now()): string {
   const byService = new Map<string, TargetStatus[]>();
   for (const t of status.targets) byService.set(t.service, [...(byService.get(t.service) ?? []), t]);
@@ -120,7 +150,7 @@ export function statusPage(status: AgentStatus, now = Date.now()): string {
         return (
           `<tr class="${t.health}" data-rs="${escapeHtml(t.rs)}" data-state="${t.health}">` +
           `<td class="rs">${escapeHtml(t.rs)}</td>` +
-          `<td class="state"><span class="badge ${t.health}">${t.health.toUpperCase()}</span></td>` +
+          `<td class="state"><span class="badge ${t.health}">${t.health.toUpperCase()}</span>${ipvsNote(t.ipvs)}</td>` +
           `<td class="since">for ${ago(now - t.since)}</td>` +
           `<td class="last"${last ? ` title="${escapeHtml(last.summary)}"` : ''}>${last ? `${stateName(last.state)}: ${escapeHtml(last.summary)}` : 'not probed yet'}</td>` +
           `<td class="latency">${latency}</td>` +
@@ -129,9 +159,10 @@ export function statusPage(status: AgentStatus, now = Date.now()): string {
       })
       .join('\n');
     const upCount = targets.filter((t) => t.health === 'up').length;
+    const panic = first.ipvs?.panic ? ', <strong class="panic">PANIC: nothing is drained</strong>' : '';
     return (
       `<section data-service="${escapeHtml(name)}"><h2>${escapeHtml(name)} <small>${escapeHtml(vip)}:${first.port} ${escapeHtml(first.check)}, ` +
-      `${upCount} of ${targets.length} up</small></h2>\n<table><thead><tr><th>real server</th><th>state</th><th>since</th><th>last probe</th><th>probe time</th><th>recent probe times</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table></section>`
+      `${upCount} of ${targets.length} up${panic}</small></h2>\n<table><thead><tr><th>real server</th><th>state</th><th>since</th><th>last probe</th><th>probe time</th><th>recent probe times</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table></section>`
     );
   });
   return `<!doctype html>

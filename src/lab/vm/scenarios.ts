@@ -48,6 +48,13 @@ export const SCENARIOS = {
     modules: [...DR_MODULES, 'nf_tables'],
     timeoutMs: 300_000,
   },
+  'ipvs-weights': {
+    description: 'vipcheck agent discovers real servers from the IPVS table and manages their weights (5, 3, 2): drain, restore 3, kill -9 and restart, panic, a foreign service untouched',
+    guestScript: 'dist/lab/vm/guest/ipvs-weights.js',
+    guestArgs: [],
+    modules: [...DR_MODULES, 'ip_vs_wrr', 'nf_tables'],
+    timeoutMs: 420_000,
+  },
   'ipvs-netlink': {
     description: "vipcheck's IPVS netlink client against real IPVS: discovery equal to ipvsadm's, weight changes that keep every other field, the /proc fallback without CAP_NET_ADMIN, ipvs-audit's findings, read times",
     guestScript: 'dist/lab/vm/guest/ipvs-netlink.js',
@@ -187,6 +194,70 @@ export interface KeepalivedFileCheckResult {
   /** keepalived's output, line by line (the last 400 lines). */
   keepalivedLog: StampedLine[];
   /** Total time of the guest script. */
+  totalMs: number;
+}
+
+/** The web service's weights as `ipvsadm -L -n` showed them (null: not in the table), ms since the script's start. */
+export interface WeightSnapshot {
+  atMs: number;
+  weights: { good: number | null; novip: number | null; closed: number | null };
+}
+
+type Weights = WeightSnapshot['weights'];
+
+/** What the ipvs-weights guest script writes to result.json; every atMs is since the script's start. */
+export interface IpvsWeightsResult {
+  vip: string;
+  port: number;
+  hosts: { good: string; novip: string; closed: string };
+  /** The weights the operator gave (ipvsadm -w): what a restore must bring back. */
+  operatorWeights: { good: number; novip: number; closed: number };
+  agent: { intervalS: number; timeoutS: number; rise: number; fall: number; ipvsIntervalS: number };
+  agentConfig: string;
+  labSetupMs: number;
+  /** Step 1: the table (ipvsadm -S -n), the discovery agent's configuration, its /status, its log. */
+  discovery: { table: string; config: string; status: unknown; log: string[] };
+  agentStartMs: number;
+  /** The agent's start to all three real servers up; null if not. */
+  settledMs: number | null;
+  requestsBefore: HttpAttempt[];
+  /** novip's VIP deleted -> ipvsadm shows weight 0 (polled every 100 ms), and the agent's log line. */
+  drain: { ms: number | null; logLine: string | null; logAfterMs: number | null };
+  requestsAfterDrain: HttpAttempt[];
+  /** novip's VIP restored -> ipvsadm shows a weight again, and which. */
+  restore: { ms: number | null; weight: number | null; logLine: string | null };
+  /** kill -9 while novip was drained, a restart while still down, then its VIP back. */
+  kill: {
+    drainMs: number | null;
+    weightsAtKill: Weights;
+    stateFileAtKill: string | null;
+    /** When the second agent had started, and when novip's VIP came back (ms since the script's start). */
+    restartAtMs: number;
+    vipBackAtMs: number;
+    weightsAfterRestartWhileDown: Weights;
+    /** Every change ipvsadm showed between the restart and novip's VIP coming back. */
+    writesAfterRestartWhileDown: Weights[];
+    restoreMs: number | null;
+    weightAfter: number | null;
+  };
+  /** Every real server's VIP deleted. */
+  panic: {
+    logLine: string | null;
+    logAfterMs: number | null;
+    weightsInPanic: Weights;
+    timeline: Array<{ afterMs: number; weights: Weights }>;
+    /** vipcheck_panic and vipcheck_ipvs_* lines of /metrics during the panic. */
+    metrics: string[];
+    status: unknown;
+    overAfterMs: number | null;
+    weightsAfter: Weights;
+  };
+  /** SIGTERM: how long the exit took, and the weights before and 1 s after. */
+  stop: { ms: number | null; weightsBefore: Weights; weightsAfter: Weights };
+  /** The foreign service's ipvsadm -S -n lines at every step. */
+  foreign: Array<{ step: string; lines: string }>;
+  timeline: WeightSnapshot[];
+  agentLog: StampedLine[];
   totalMs: number;
 }
 

@@ -71,6 +71,36 @@ describe('agent/status: escapeHtml', () => {
 });
 
 describe('agent/status: statusDocument', () => {
+  it('shows an IPVS destination (weight, operator weight, drained or removed) and the service panic, valid against the schema', () => {
+    const managed = {service: 'TCP 198.51.100.100:80', port: 80, forwarding: 'dr', path: 'vip' as const, panic: false};
+    const doc = statusDocument(
+      agentStatus([
+        target({service: 'web', rs: '198.51.100.11', ipvs: {...managed, weight: 5, configuredWeight: 5, managed: 'serving'}}),
+        target({service: 'web', rs: '198.51.100.12', health: 'down', ipvs: {...managed, weight: 0, configuredWeight: 3, managed: 'drained'}}),
+        target({service: 'web', rs: '198.51.100.13', health: 'down', ipvs: {...managed, weight: null, configuredWeight: 2, managed: 'removed'}}),
+        target({service: 'lvs:203.0.113.100:80', vip: '203.0.113.100', rs: '203.0.113.11', ipvs: {service: 'TCP 203.0.113.100:80', port: 8081, forwarding: 'nat', path: 'rip', weight: 1}}),
+      ]),
+    );
+    assertValid(doc);
+    const services = doc['services'] as Array<{name: string; panic?: boolean; realServers: Array<{ipvs?: Record<string, unknown>}>}>;
+    assert.equal(services[0]!.panic, false);
+    assert.equal('panic' in services[1]!, false, 'a service whose weights are not managed has no panic');
+    assert.deepEqual(services[0]!.realServers[1]!.ipvs, {service: 'TCP 198.51.100.100:80', port: 80, forwarding: 'dr', path: 'vip', weight: 0, configuredWeight: 3, managed: 'drained'});
+    assert.deepEqual(services[1]!.realServers[0]!.ipvs, {service: 'TCP 203.0.113.100:80', port: 8081, forwarding: 'nat', path: 'rip', weight: 1});
+    const page = statusPage(
+      agentStatus([
+        target({rs: '198.51.100.12', health: 'down', ipvs: {...managed, panic: true, weight: 0, configuredWeight: 3, managed: 'drained'}}),
+        target({rs: '198.51.100.13', health: 'down', ipvs: {...managed, panic: true, weight: null, configuredWeight: 2, managed: 'removed'}}),
+        target({rs: '198.51.100.11', ipvs: {...managed, panic: true, weight: 5, configuredWeight: 5, managed: 'serving'}}),
+      ]),
+      NOW,
+    );
+    assert.match(rowOf(page, '198.51.100.12'), /<small class="weight">weight 0, drained \(3 to restore\)<\/small>/);
+    assert.match(rowOf(page, '198.51.100.13'), /<small class="weight">not in the table, removed \(2 to restore\)<\/small>/);
+    assert.match(rowOf(page, '198.51.100.11'), /<small class="weight">weight 5<\/small>/);
+    assert.match(page, /1 of 3 up, <strong class="panic">PANIC: nothing is drained<\/strong>/);
+  });
+
   it('groups real servers by service in configuration order, with ISO times, state names and microseconds', () => {
     const recent = [probe(State.Critical, 0.4, 'no answer', NOW - 2000), probe(State.Ok, 0.000_412_345_6, 'answered', NOW - 500)];
     const doc = statusDocument(

@@ -16,7 +16,7 @@
 // Imported (the unit tests do), it only exports the two configurations, so docs/vm-lab.md can show the exact
 // files this scenario runs, and a test can hold the docs to them.
 
-import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpSeriesArgv, parseHttpSeries, type HttpAttempt } from '../../http-client.js';
@@ -24,6 +24,18 @@ import { keepalivedArgv, keepalivedConfig, parseIpvsadmList, trackFileName } fro
 import { createLab } from '../../lab.js';
 import { sleep, waitForExit } from '../../proc.js';
 import type { FileCheckReaction, KeepalivedFileCheckResult, StampedLine, TableSnapshot } from '../scenarios.js';
+import {
+  AGENT_START_TIMEOUT_MS,
+  collectLines,
+  guestLog as log,
+  isMainModule,
+  REACTION_TIMEOUT_MS,
+  readOrNull,
+  REQUEST_TIMEOUT_MS,
+  RS_HOSTS,
+  type RsName,
+  SETTLE_TIMEOUT_MS,
+} from './guest-support.js';
 
 const VIPCHECK_BIN = fileURLToPath(new URL('../../../../bin/run.cjs', import.meta.url));
 /** Where the agent writes the FILE_CHECK files (the guest's /run is a tmpfs of its own). */
@@ -35,16 +47,9 @@ const SERVICE = 'web';
  * skips that turn, and a silent server is probed every other interval only (measured: 5 probes in 10 s).
  */
 export const AGENT_TIMING = { intervalS: 1, timeoutS: 0.9, rise: 2, fall: 2 } as const;
-/** Node starts in seconds under TCG, more when the host is busy. */
-const AGENT_START_TIMEOUT_MS = 90_000;
-const SETTLE_TIMEOUT_MS = 60_000;
-/** fall x interval + timeout is 3 s; the rest is room for a loaded TCG guest. */
-const REACTION_TIMEOUT_MS = 30_000;
-const REQUEST_TIMEOUT_MS = 3_000;
 const TABLE_POLL_MS = 200;
 const FILE_POLL_MS = 50;
-const HOSTS = ['good', 'novip', 'closed'] as const;
-type RsName = (typeof HOSTS)[number];
+const HOSTS = RS_HOSTS;
 
 interface Args {
   out: string;
@@ -106,23 +111,6 @@ export function scenarioKeepalivedConfig(a: ScenarioAddresses): string {
   });
 }
 
-function log(message: string): void {
-  process.stdout.write(`[${(performance.now() / 1000).toFixed(1)} s] ${message}\n`);
-}
-
-/** Splits a stream into lines, each stamped on arrival (ms relative to `origin()`). */
-function collectLines(stream: NodeJS.ReadableStream | null, into: StampedLine[], origin: () => number, limit = Infinity): void {
-  let partial = '';
-  stream?.setEncoding('utf8');
-  stream?.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    const atMs = Math.round(performance.now() - origin());
-    for (const line of lines) into.push({ atMs, line });
-    if (into.length > limit) into.splice(0, into.length - limit);
-  });
-}
-
 /** User + system CPU time of a process so far (Linux clock ticks of 10 ms), or null. */
 function cpuMsOf(pid: number | undefined): number | null {
   const stat = pid === undefined ? null : readOrNull(`/proc/${pid}/stat`);
@@ -130,14 +118,6 @@ function cpuMsOf(pid: number | undefined): number | null {
   const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
   const [utime, stime] = [Number(fields?.[11]), Number(fields?.[12])];
   return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) * 10 : null;
-}
-
-function readOrNull(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return null;
-  }
 }
 
 async function main(): Promise<void> {
@@ -380,17 +360,7 @@ async function main(): Promise<void> {
   }
 }
 
-function isMainModule(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMainModule()) {
+if (isMainModule(import.meta.url)) {
   main().catch((err: unknown) => {
     process.stderr.write(`keepalived-file-check: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
