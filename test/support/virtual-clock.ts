@@ -36,10 +36,19 @@ export class VirtualClock implements DriveClock {
     return {cancel: () => void this.pending.delete(entry), unref: () => {}, ref: () => {}};
   }
 
-  /** Runs timers in order until `done()` holds; throws on a stall or when virtual time passes `limit`. */
-  async run(done: () => boolean, limit = 600_000): Promise<void> {
+  /**
+   * Runs timers in order until `done()` holds; throws on a stall or when virtual time passes `limit`. Code that
+   * also waits on real I/O (a state file on disk) passes `idle`, awaited before each jump: the thread pool's
+   * callbacks do not always arrive within one settling of the event loop, and a jump past them would let the
+   * code see time pass that it never had.
+   */
+  async run(done: () => boolean, limit = 600_000, idle?: () => Promise<void>): Promise<void> {
     for (;;) {
       await settleEventLoop();
+      if (idle) {
+        await idle();
+        await settleEventLoop();
+      }
       if (done()) return;
       const next = this.earliest();
       if (!next) throw new Error(`stalled at ${this.time} ms: nothing scheduled and the condition is not met`);

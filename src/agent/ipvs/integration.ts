@@ -124,6 +124,12 @@ export class IpvsIntegration {
     this.weights.act(this.managed, (d) => this.verdict(d)).catch((error: Error) => this.options.log(`ipvs weights: ${error.message}`));
   }
 
+  /** Resolves when no turn and no weight write is under way (tests on a virtual clock wait for it). */
+  async settled(): Promise<void> {
+    await this.running;
+    await this.weights?.idle();
+  }
+
   /** Stops following the table and waits for a write under way: weights stay as they are. */
   async stop(): Promise<void> {
     this.stopped = true;
