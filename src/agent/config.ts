@@ -9,7 +9,7 @@ import {readFile} from 'node:fs/promises';
 import {createRequire} from 'node:module';
 import {parseDocument} from 'yaml';
 import {UsageError} from '../core/errors.js';
-import type {IpvsForwarding, IpvsServiceKey} from '../core/ipvs/model.js';
+import type {IpvsForwarding, IpvsServiceKey, IpvsTunnelType} from '../core/ipvs/model.js';
 import {IpAddress} from '../core/wire/address.js';
 import type {FlagValue, FlagValues} from '../plugin-api/flag-spec.js';
 import type {CheckPlugin} from '../plugin-api/plugin.js';
@@ -47,6 +47,8 @@ export interface TargetIpvs {
   readonly forwarding: IpvsForwarding;
   /** vip: through the VIP (DR, TUN); rip: a kernel connect to RIP:port, as a NAT real server is reached. */
   readonly path: 'vip' | 'rip';
+  /** TUN: the encapsulation the probe copies from the director's table. */
+  readonly tunnel?: {readonly type: IpvsTunnelType; readonly port: number};
   /** Whether the agent manages this service's weights. */
   readonly managed: boolean;
 }
@@ -70,6 +72,9 @@ export interface DiscoveredDestination {
   readonly address: IpAddress;
   readonly port: number;
   readonly forwarding: IpvsForwarding;
+  /** TUN only: how the director encapsulates (the /proc fallback cannot tell, and reads ipip). */
+  readonly tunnelType?: IpvsTunnelType;
+  readonly tunnelPort?: number;
 }
 
 /** A service of the configuration whose real servers come from the kernel's IPVS table. */
@@ -315,6 +320,13 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
       values['timeout'] = String(timeoutMs / 1000);
       // A NAT real server is reached as the director's kernel reaches it: RIP:port, the checks' backup path.
       if (ipvs?.path === 'rip') values['role'] = 'backup';
+      // A TUN real server is probed as the director reaches it: encapsulated the way its table entry says,
+      // unless the service names a forwarding of its own.
+      if (ipvs?.tunnel && service['forwarding'] === undefined && plugin.flags.some((f) => f.name === 'forwarding')) {
+        values['forwarding'] = 'tun';
+        values['tun-type'] = ipvs.tunnel.type;
+        values['tun-port'] = ipvs.tunnel.type === 'gue' ? String(ipvs.tunnel.port) : undefined;
+      }
       if (typeof entry !== 'string' && entry.mac !== undefined) values['mac'] = entry.mac;
       const options = plugin.prepare(values as FlagValues);
       const rs = IpAddress.parse(address)!;
@@ -432,6 +444,7 @@ function ipvsSource(service: RawService, at: string, setting: (key: string) => u
       port: destination.port,
       forwarding: destination.forwarding,
       path: destination.forwarding === 'nat' ? 'rip' : 'vip',
+      ...(destination.forwarding === 'tun' ? {tunnel: {type: destination.tunnelType ?? 'ipip', port: destination.tunnelPort ?? 0}} : {}),
       managed: manage,
     });
   const before = problems.length;

@@ -107,6 +107,9 @@ describe('agent ipvs discovery', () => {
     ]);
     const marked = found.targets[0]!;
     assert.equal(marked.port, 80, 'a fwmark service is probed on the port its entry names');
+    const tunnelOf = (t: (typeof found.targets)[number]) => (t.options as {target?: {tunnel?: unknown}}).target?.tunnel;
+    assert.deepEqual(tunnelOf(found.targets[4]!), {type: 'gue', port: 6080}, 'a TUN real server is probed encapsulated as its table entry says');
+    assert.equal(tunnelOf(found.targets[1]!), undefined, 'a DR real server is probed with plain frames');
     assert.deepEqual(found.notes, [
       'lvs:203.0.113.100:80 TCP 203.0.113.100:80: NAT real servers are checked on the RIP path (a kernel connect to RIP:port), not through the VIP',
       'lvs: UDP 198.51.100.100:53 skipped: the agent\'s checks are TCP',
