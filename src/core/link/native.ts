@@ -25,8 +25,11 @@ export interface NativeAddon {
   send(handle: unknown, frame: Buffer): 0 | 1 | 2;
   watchWritable(handle: unknown): void;
   close(handle: unknown): void;
-  /** A listening TCP socket on `port` (default: an ephemeral one) of a local address (4 or 16 bytes). */
-  reservePort(address: Buffer, port?: number): {fd: number; port: number};
+  /**
+   * A listening TCP socket on `port` (default: an ephemeral one) of a local address (4 or 16 bytes); with
+   * `datagram`, a bound UDP socket instead.
+   */
+  reservePort(address: Buffer, port?: number, datagram?: boolean): {fd: number; port: number};
   releasePort(fd: number): void;
 }
 
