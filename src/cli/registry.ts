@@ -9,6 +9,8 @@ export const checkPlugins: Readonly<Record<string, () => Promise<CheckPlugin<any
   'arp-audit': async () => (await import('../plugins/arp-audit/index.js')).arpAuditPlugin,
   http: async () => (await import('../plugins/http/index.js')).httpPlugin,
   'http-status': async () => (await import('../plugins/http-status/index.js')).httpStatusPlugin,
+  udp: async () => (await import('../plugins/udp/index.js')).udpPlugin,
+  dns: async () => (await import('../plugins/dns/index.js')).dnsPlugin,
 };
 
 /** Arguments that belong to oclif (help, version), not to a check run. */

@@ -19,10 +19,15 @@ export interface FlowLinkRequest {
   readonly port: number;
   /** The family whose neighbour answers (ARP or NDP) the link must also carry: the real server's. */
   readonly neighborFamily: IpAddress['family'];
+  /**
+   * The flow's protocol; default TCP. A UDP link also carries the ICMP / ICMPv6 destination unreachables that
+   * quote the flow's datagrams.
+   */
+  readonly protocol?: 'tcp' | 'udp';
 }
 
 export interface FlowLink {
-  /** Carries the flow's segments from VIP:port to `localPort`, and neighbour answers; sends on the interface. */
+  /** Carries the flow's segments (or datagrams) from VIP:port to `localPort`, and neighbour answers; sends on the interface. */
   readonly link: FrameLink;
   readonly localPort: number;
 }

@@ -69,23 +69,23 @@ function quotedIpv4(quote: Buffer): Parsed<QuotedPacket> {
   if (headerLength < 20) return fail(`quoted IPv4 header length ${headerLength} is below 20`);
   if (quote.length < headerLength + 4) return fail(truncated('quoted IPv4 packet with ports', headerLength + 4, quote.length));
   if ((quote.readUInt16BE(6) & 0x1fff) !== 0) return fail('quoted IPv4 packet is a non-first fragment (no ports)');
-  return ok({
-    source: IpAddress.fromBytes(quote, 12, 4),
-    destination: IpAddress.fromBytes(quote, 16, 4),
-    protocol: quote[9]!,
-    sourcePort: quote.readUInt16BE(headerLength),
-    destinationPort: quote.readUInt16BE(headerLength + 2),
-  });
+  return ok(quotedFlow(quote, 4, {addresses: 12, protocol: 9, ports: headerLength}));
 }
 
 function quotedIpv6(quote: Buffer): Parsed<QuotedPacket> {
   if (quote.length < IPV6_HEADER + 4) return fail(truncated('quoted IPv6 packet with ports', IPV6_HEADER + 4, quote.length));
   if (quote[0]! >> 4 !== 6) return fail(`quoted packet is IPv${quote[0]! >> 4}, not IPv6`);
-  return ok({
-    source: IpAddress.fromBytes(quote, 8, 6),
-    destination: IpAddress.fromBytes(quote, 24, 6),
-    protocol: quote[6]!,
-    sourcePort: quote.readUInt16BE(IPV6_HEADER),
-    destinationPort: quote.readUInt16BE(IPV6_HEADER + 2),
-  });
+  return ok(quotedFlow(quote, 6, {addresses: 8, protocol: 6, ports: IPV6_HEADER}));
+}
+
+/** The flow named by a quote whose length was checked: both addresses from `at.addresses` on, then the ports. */
+function quotedFlow(quote: Buffer, family: IpFamily, at: {addresses: number; protocol: number; ports: number}): QuotedPacket {
+  const length = family === 4 ? 4 : 16;
+  return {
+    source: IpAddress.fromBytes(quote, at.addresses, family),
+    destination: IpAddress.fromBytes(quote, at.addresses + length, family),
+    protocol: quote[at.protocol]!,
+    sourcePort: quote.readUInt16BE(at.ports),
+    destinationPort: quote.readUInt16BE(at.ports + 2),
+  };
 }

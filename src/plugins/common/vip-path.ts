@@ -2,7 +2,7 @@
  * Everything a VIP-path check needs before its first segment: the egress interface and source address, a
  * reserved source port, a capture on the interface filtered to this flow (and ARP), and the real server's MAC.
  */
-import {anyOf, neighborAnswers, tcpFromPeer} from '../../core/link/bpf.js';
+import {anyOf, neighborAnswers, tcpFromPeer, udpFromPeer, udpUnreachablesQuoting} from '../../core/link/bpf.js';
 import type {FrameLink} from '../../core/link/link.js';
 import {PacketSocketLink} from '../../core/link/packet-socket-link.js';
 import {NeighborTimeoutError, resolveNeighbor} from '../../core/neighbor/resolve.js';
@@ -56,13 +56,17 @@ function locateVipPath(target: TargetOptions, network: VipNetwork): {info: Inter
   return {info, source, vipIsLocal: isLocalAddress(target.vip)};
 }
 
-export async function openVipPath(target: TargetOptions, context: RunContext): Promise<VipPath> {
+/** `protocol` is the flow's: a UDP path's link carries the flow's datagrams and the unreachables quoting them. */
+export async function openVipPath(target: TargetOptions, context: RunContext, protocol: 'tcp' | 'udp' = 'tcp'): Promise<VipPath> {
   const network = context.network ?? oneShotNetwork;
   const key = `${target.rs}|${target.vip}|${target.interfaceName ?? ''}|${target.source ?? ''}`;
   const {info, source, vipIsLocal} = network.hostFacts(key, () => locateVipPath(target, network));
   context.note(2, `egress ${info.name} (${info.mac}), source ${source}, real server ${target.rs}, VIP ${target.vip}:${target.port}`);
 
-  const {link, localPort} = network.openFlowLink({iface: info, source, vip: target.vip, port: target.port, neighborFamily: target.rs.family}, context);
+  const {link, localPort} = network.openFlowLink(
+    {iface: info, source, vip: target.vip, port: target.port, neighborFamily: target.rs.family, ...(protocol === 'udp' ? {protocol} : {})},
+    context,
+  );
 
   let rsMac = target.mac;
   let resolvedBy: 'arp' | 'ndp' | 'static' = 'static';
@@ -117,10 +121,14 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
  * answers, one reserved port, and a fresh ARP/NDP resolution.
  */
 const oneShotNetwork: VipNetwork = {
-  openFlowLink({iface, source, vip, port, neighborFamily}, context) {
-    const reservation = reserveSourcePort(source);
+  openFlowLink({iface, source, vip, port, neighborFamily, protocol = 'tcp'}, context) {
+    const reservation = reserveSourcePort(source, protocol);
     context.onCleanup(() => reservation.release());
-    const filter = anyOf(neighborAnswers(neighborFamily), tcpFromPeer(vip, port, reservation.port));
+    const flowFilter =
+      protocol === 'tcp'
+        ? tcpFromPeer(vip, port, reservation.port)
+        : anyOf(udpFromPeer(vip, port, reservation.port), udpUnreachablesQuoting(reservation.port));
+    const filter = anyOf(neighborAnswers(neighborFamily), flowFilter);
     context.note(3, `capture filter: ${filter}`);
     const link = new PacketSocketLink({interfaceName: iface.name, mac: iface.mac, filter});
     context.onCleanup(() => {
@@ -136,12 +144,16 @@ const oneShotNetwork: VipNetwork = {
   hostFacts: (_key, compute) => compute(),
 };
 
-function reserveSourcePort(source: IpAddress): PortReservation {
+/**
+ * A UDP port is held by a bound UDP socket, which also keeps this host's kernel from answering the server's
+ * replies with ICMP port unreachable (port-reservation.ts).
+ */
+function reserveSourcePort(source: IpAddress, protocol: 'tcp' | 'udp'): PortReservation {
   try {
-    return reservePort(source);
+    return reservePort(source, protocol);
   } catch {
     // --source may name an address this host does not hold; then reserve the port on the wildcard address.
-    return reservePort(source.family === 4 ? IpAddress.V4_ANY : IpAddress.V6_ANY);
+    return reservePort(source.family === 4 ? IpAddress.V4_ANY : IpAddress.V6_ANY, protocol);
   }
 }
 
