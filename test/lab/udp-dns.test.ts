@@ -1,0 +1,88 @@
+/**
+ * `vipcheck udp` and `vipcheck dns` in the namespace lab: dnsmasq (Debian's dnsmasq-base, its whole
+ * configuration on the command line, no system service) and a python3 UDP echo bound to the VIPs in the good
+ * real server's namespace; the closed real server holds the VIP with nothing on the ports (its kernel answers
+ * ICMP port unreachable from the VIP); novip lacks the VIP (its kernel drops the datagrams: silence).
+ */
+import assert from 'node:assert/strict';
+import {setTimeout as sleep} from 'node:timers/promises';
+import {describeLab, runVipcheck} from './harness.js';
+
+const ECHO_PORT = 7007;
+/** 12 TXT strings of 60 bytes: over 512 bytes, so a reply without EDNS is truncated and asked again over TCP. */
+const BIG_TXT = Array.from({length: 12}, (_, i) => `x${String(i).padStart(2, '0')}`.repeat(20)).join(',');
+
+describeLab('udp and dns through the VIP path', (s) => {
+  before(async () => {
+    const {lab} = s;
+    lab.spawn('good', [
+      'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--pid-file=', '--user=root',
+      '--host-record=www.lab.example,198.51.100.80,2001:db8:100::80', `--txt-record=big.lab.example,${BIG_TXT}`,
+    ]);
+    const echo = [
+      'import socket, threading',
+      'def serve(family, address):',
+      '    s = socket.socket(family, socket.SOCK_DGRAM)',
+      `    s.bind((address, ${ECHO_PORT}))`,
+      '    while True:',
+      '        data, peer = s.recvfrom(2048)',
+      '        s.sendto(b"echo:" + data, peer)',
+      // Bound to the VIPs: a wildcard socket without IP_PKTINFO would answer from the RIP, which clients drop.
+      ...(lab.ipv6 ? [`threading.Thread(target=serve, args=(socket.AF_INET6, "${lab.vip6}"), daemon=True).start()`] : []),
+      `serve(socket.AF_INET, "${lab.vip4}")`,
+    ].join('\n');
+    lab.spawn('good', ['python3', '-c', echo]);
+    await sleep(700);
+  });
+
+  const dns = (rs: 'good' | 'novip' | 'closed', ...extra: string[]) =>
+    runVipcheck(s.lab, 'client', ['dns', '--vip', s.lab.vip4, '--rs', s.lab.hosts[rs].ipv4, '--timeout', '1.5', ...extra]);
+
+  it('dns: OK with the expected record from the real server holding the VIP', async () => {
+    const run = await dns('good', '--query', 'www.lab.example', '--expect', '198.51.100.80');
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stdout, /^VIPCHECK DNS OK - 198\.51\.100\.100:53 answered A www\.lab\.example via 198\.51\.100\.11 .*NOERROR, 198\.51\.100\.80 \| time=[\d.]+s;;;0;1\.5 answers=1;;;0/);
+  });
+
+  it('dns: CRITICAL from a real server without the VIP (silence)', async () => {
+    const run = await dns('novip', '--query', 'www.lab.example');
+    assert.equal(run.code, 2, run.stdout);
+    assert.match(run.stdout, /^VIPCHECK DNS CRITICAL - no answer from 198\.51\.100\.100:53 .* to [34] datagrams/);
+  });
+
+  it('dns: CRITICAL refused from the real server with port 53 closed (ICMP port unreachable from the VIP)', async () => {
+    const run = await dns('closed', '--query', 'www.lab.example');
+    assert.equal(run.code, 2, run.stdout);
+    assert.match(run.stdout, /refused the request .*\(ICMP port unreachable from the VIP\)/);
+  });
+
+  it('dns: a truncated UDP reply is asked again over TCP through the VIP path', async () => {
+    const run = await dns('good', '--query', 'big.lab.example', '--type', 'TXT', '--timeout', '3');
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stdout, /\(TCP after a truncated UDP reply\): NOERROR/);
+  });
+
+  it('dns over IPv6: AAAA from the VIP6', async function () {
+    if (!s.lab.ipv6) this.skip();
+    const run = await runVipcheck(s.lab, 'client', ['dns', '--vip', s.lab.vip6, '--rs', s.lab.hosts.good.ipv6, '--query', 'www.lab.example', '--type', 'AAAA', '--expect', '2001:db8:100::80']);
+    assert.equal(run.code, 0, run.stdout);
+  });
+
+  it('udp --send/--expect: OK from the echo service, over IPv4 and IPv6', async () => {
+    const v4 = await runVipcheck(s.lab, 'client', ['udp', '--vip', s.lab.vip4, '--rs', s.lab.hosts.good.ipv4, '-p', String(ECHO_PORT), '--send', 'ping\\r\\n', '--expect', 'echo:ping']);
+    assert.equal(v4.code, 0, v4.stdout);
+    assert.match(v4.stdout, /^VIPCHECK UDP OK - .*: 'echo:ping' \| time=/);
+    if (s.lab.ipv6) {
+      const v6 = await runVipcheck(s.lab, 'client', ['udp', '--vip', s.lab.vip6, '--rs', s.lab.hosts.good.ipv6, '-p', String(ECHO_PORT), '--send', 'ping', '--expect', 'echo:ping']);
+      assert.equal(v6.code, 0, v6.stdout);
+    }
+  });
+
+  it('udp: a reply that does not match is WARNING (tcp --mismatch rules), a closed port CRITICAL refused', async () => {
+    const mismatch = await runVipcheck(s.lab, 'client', ['udp', '--vip', s.lab.vip4, '--rs', s.lab.hosts.good.ipv4, '-p', String(ECHO_PORT), '--send', 'ping', '--expect', 'pong']);
+    assert.equal(mismatch.code, 1, mismatch.stdout);
+    const closed = await runVipcheck(s.lab, 'client', ['udp', '--vip', s.lab.vip4, '--rs', s.lab.hosts.closed.ipv4, '-p', String(ECHO_PORT), '--send', 'ping', '--timeout', '1']);
+    assert.equal(closed.code, 2, closed.stdout);
+    assert.match(closed.stdout, /refused the request/);
+  });
+}, {timeoutMs: 60_000});
