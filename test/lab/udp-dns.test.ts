@@ -5,34 +5,13 @@
  * ICMP port unreachable from the VIP); novip lacks the VIP (its kernel drops the datagrams: silence).
  */
 import assert from 'node:assert/strict';
-import {setTimeout as sleep} from 'node:timers/promises';
+import {UDP_ECHO_PORT, startDnsmasq, startUdpEcho} from '../support/lab-services.js';
 import {describeLab, runVipcheck} from './harness.js';
-
-const ECHO_PORT = 7007;
-/** 12 TXT strings of 60 bytes: over 512 bytes, so a reply without EDNS is truncated and asked again over TCP. */
-const BIG_TXT = Array.from({length: 12}, (_, i) => `x${String(i).padStart(2, '0')}`.repeat(20)).join(',');
 
 describeLab('udp and dns through the VIP path', (s) => {
   before(async () => {
-    const {lab} = s;
-    lab.spawn('good', [
-      'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--pid-file=', '--user=root',
-      '--host-record=www.lab.example,198.51.100.80,2001:db8:100::80', `--txt-record=big.lab.example,${BIG_TXT}`,
-    ]);
-    const echo = [
-      'import socket, threading',
-      'def serve(family, address):',
-      '    s = socket.socket(family, socket.SOCK_DGRAM)',
-      `    s.bind((address, ${ECHO_PORT}))`,
-      '    while True:',
-      '        data, peer = s.recvfrom(2048)',
-      '        s.sendto(b"echo:" + data, peer)',
-      // Bound to the VIPs: a wildcard socket without IP_PKTINFO would answer from the RIP, which clients drop.
-      ...(lab.ipv6 ? [`threading.Thread(target=serve, args=(socket.AF_INET6, "${lab.vip6}"), daemon=True).start()`] : []),
-      `serve(socket.AF_INET, "${lab.vip4}")`,
-    ].join('\n');
-    lab.spawn('good', ['python3', '-c', echo]);
-    await sleep(700);
+    await startDnsmasq(s.lab, 'good');
+    await startUdpEcho(s.lab, 'good');
   });
 
   const dns = (rs: 'good' | 'novip' | 'closed', ...extra: string[]) =>
@@ -69,19 +48,19 @@ describeLab('udp and dns through the VIP path', (s) => {
   });
 
   it('udp --send/--expect: OK from the echo service, over IPv4 and IPv6', async () => {
-    const v4 = await runVipcheck(s.lab, 'client', ['udp', '--vip', s.lab.vip4, '--rs', s.lab.hosts.good.ipv4, '-p', String(ECHO_PORT), '--send', 'ping\\r\\n', '--expect', 'echo:ping']);
+    const v4 = await runVipcheck(s.lab, 'client', ['udp', '--vip', s.lab.vip4, '--rs', s.lab.hosts.good.ipv4, '-p', String(UDP_ECHO_PORT), '--send', 'ping\\r\\n', '--expect', 'echo:ping']);
     assert.equal(v4.code, 0, v4.stdout);
     assert.match(v4.stdout, /^VIPCHECK UDP OK - .*: 'echo:ping' \| time=/);
     if (s.lab.ipv6) {
-      const v6 = await runVipcheck(s.lab, 'client', ['udp', '--vip', s.lab.vip6, '--rs', s.lab.hosts.good.ipv6, '-p', String(ECHO_PORT), '--send', 'ping', '--expect', 'echo:ping']);
+      const v6 = await runVipcheck(s.lab, 'client', ['udp', '--vip', s.lab.vip6, '--rs', s.lab.hosts.good.ipv6, '-p', String(UDP_ECHO_PORT), '--send', 'ping', '--expect', 'echo:ping']);
       assert.equal(v6.code, 0, v6.stdout);
     }
   });
 
   it('udp: a reply that does not match is WARNING (tcp --mismatch rules), a closed port CRITICAL refused', async () => {
-    const mismatch = await runVipcheck(s.lab, 'client', ['udp', '--vip', s.lab.vip4, '--rs', s.lab.hosts.good.ipv4, '-p', String(ECHO_PORT), '--send', 'ping', '--expect', 'pong']);
+    const mismatch = await runVipcheck(s.lab, 'client', ['udp', '--vip', s.lab.vip4, '--rs', s.lab.hosts.good.ipv4, '-p', String(UDP_ECHO_PORT), '--send', 'ping', '--expect', 'pong']);
     assert.equal(mismatch.code, 1, mismatch.stdout);
-    const closed = await runVipcheck(s.lab, 'client', ['udp', '--vip', s.lab.vip4, '--rs', s.lab.hosts.closed.ipv4, '-p', String(ECHO_PORT), '--send', 'ping', '--timeout', '1']);
+    const closed = await runVipcheck(s.lab, 'client', ['udp', '--vip', s.lab.vip4, '--rs', s.lab.hosts.closed.ipv4, '-p', String(UDP_ECHO_PORT), '--send', 'ping', '--timeout', '1']);
     assert.equal(closed.code, 2, closed.stdout);
     assert.match(closed.stdout, /refused the request/);
   });
