@@ -5,6 +5,7 @@
  * ICMP port unreachable from the VIP); novip lacks the VIP (its kernel drops the datagrams: silence).
  */
 import assert from 'node:assert/strict';
+import {AgentProcess} from '../support/agent-process.js';
 import {UDP_ECHO_PORT, startDnsmasq, startUdpEcho} from '../support/lab-services.js';
 import {describeLab, runVipcheck} from './harness.js';
 
@@ -63,5 +64,40 @@ describeLab('udp and dns through the VIP path', (s) => {
     const closed = await runVipcheck(s.lab, 'client', ['udp', '--vip', s.lab.vip4, '--rs', s.lab.hosts.closed.ipv4, '-p', String(UDP_ECHO_PORT), '--send', 'ping', '--timeout', '1']);
     assert.equal(closed.code, 2, closed.stdout);
     assert.match(closed.stdout, /refused the request/);
+  });
+
+  it('the agent probes a dns service (and a udp one) through its shared socket: up, refused, silent', async () => {
+    const {good, novip, closed} = s.lab.hosts;
+    const config = `
+listen: 127.0.0.1:9471
+defaults: {interval: 0.3, timeout: 0.25, rise: 2, fall: 2}
+services:
+  - name: dns
+    vip: ${s.lab.vip4}
+    port: 53
+    check: dns
+    query: www.lab.example
+    expect: [198.51.100.80]
+    real-servers: [${good.ipv4}, ${novip.ipv4}, ${closed.ipv4}]
+  - name: echo6
+    vip: ${s.lab.vip6}
+    port: ${UDP_ECHO_PORT}
+    check: udp
+    send: ping
+    expect: echo:ping
+    real-servers: [${good.ipv6}]
+`;
+    const agent = await AgentProcess.start(s.lab, 'director', config, 9471);
+    try {
+      await agent.until(async () => (await agent.upOf('dns'))[good.ipv4] === 1, 10_000, 'dns up on good');
+      await agent.until(async () => (await agent.upOf('echo6'))[good.ipv6] === 1, 10_000, 'udp echo up over IPv6');
+      assert.deepEqual(await agent.upOf('dns'), {[good.ipv4]: 1, [novip.ipv4]: 0, [closed.ipv4]: 0});
+      const dns = (await agent.status()).services.find((x) => x.name === 'dns')!;
+      const byRs = Object.fromEntries(dns.realServers.map((r) => [r.rs, r]));
+      assert.match(byRs[novip.ipv4]!.lastProbe!.summary, /no answer/);
+      assert.match(byRs[closed.ipv4]!.lastProbe!.summary, /refused/);
+    } finally {
+      await agent.stop();
+    }
   });
 }, {timeoutMs: 60_000});
