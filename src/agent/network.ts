@@ -1,7 +1,7 @@
 /**
  * The agent's VipNetwork: what every check of the agent shares, where a one-shot run has its own of each.
- * - One packet socket per interface, opened on first use, filtered in the kernel to ARP, NDP and segments to the
- *   agent's port block, with a dispatcher handing each flow its own channel (core/link/dispatcher.ts).
+ * - One packet socket per interface, opened on first use, filtered in the kernel to ARP, NDP, TCP segments and
+ *   UDP datagrams to the agent's port block and ICMP unreachables quoting them, with a dispatcher handing each flow its own channel (core/link/dispatcher.ts).
  * - One aligned block of source ports held for the agent's life (core/flow/port-block.ts); a port rests
  *   after each flow before it is handed out again.
  * - One neighbour cache (core/neighbor/cache.ts); a check that fails drops its real server's entry.
@@ -13,7 +13,7 @@
  */
 import {execFile, execFileSync} from 'node:child_process';
 import {readFile} from 'node:fs/promises';
-import {anyOf, neighborTraffic, toPortBlock} from '../core/link/bpf.js';
+import {anyOf, neighborTraffic, toPortBlock, udpUnreachablesQuoting} from '../core/link/bpf.js';
 import {FrameDispatcher} from '../core/link/dispatcher.js';
 import type {FrameLink} from '../core/link/link.js';
 import {EncapsulatingLink, openTunnelSender, tunnelSenderKey, type TunnelSender} from '../core/link/tunnel-link.js';
@@ -133,15 +133,18 @@ export class AgentNetwork implements VipNetwork {
       this.portShortages++;
       throw new EnvironmentError(`no free source port: all ${this.ports.available} of the block are in use or resting (raise source-ports)`);
     }
+    const protocol = request.protocol ?? 'tcp';
     let link: FrameLink;
     try {
-      link = shared.dispatcher.openFlow('tcp', port);
+      link = shared.dispatcher.openFlow(protocol, port);
     } catch (error) {
       this.ports.release(port);
       throw error;
     }
+    const releaseDatagramPort = protocol === 'udp' ? this.ports.holdDatagramPort(port) : undefined;
     context.onCleanup(() => {
       link.close();
+      releaseDatagramPort?.();
       this.ports.release(port);
     });
     if (!request.tunnel) return {link, localPort: port};
@@ -233,7 +236,9 @@ export class AgentNetwork implements VipNetwork {
     const existing = this.interfaces.get(iface.name);
     if (existing && existing.link.receiveError === undefined) return existing;
     existing?.link.close();
-    const filter = anyOf(neighborTraffic(), toPortBlock(this.ports.base, this.ports.size, ['tcp']));
+    // UDP flows (udp, dns) share the block: their datagrams and the unreachables quoting them.
+    const {base, size} = this.ports;
+    const filter = anyOf(neighborTraffic(), toPortBlock(base, size, ['tcp', 'udp']), udpUnreachablesQuoting(base, size));
     const link = new PacketSocketLink({interfaceName: iface.name, mac: iface.mac, filter, receiveBufferBytes: 16 * 1024 * 1024, framesPerWakeup: 8});
     const dispatcher = new FrameDispatcher(link);
     // A segment to one of our ports that no flow owns any more gets the closed port's RST, so the real server

@@ -10,6 +10,8 @@ export const checkPlugins: Readonly<Record<string, () => Promise<CheckPlugin<any
   'ipvs-audit': async () => (await import('../plugins/ipvs-audit/index.js')).ipvsAuditPlugin,
   http: async () => (await import('../plugins/http/index.js')).httpPlugin,
   'http-status': async () => (await import('../plugins/http-status/index.js')).httpStatusPlugin,
+  udp: async () => (await import('../plugins/udp/index.js')).udpPlugin,
+  dns: async () => (await import('../plugins/dns/index.js')).dnsPlugin,
 };
 
 /** Arguments that belong to oclif (help, version), not to a check run. */

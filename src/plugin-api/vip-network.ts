@@ -25,10 +25,15 @@ export interface FlowLinkRequest {
    * core/link/tunnel-link.ts) and no neighbour answers are needed; receiving is unchanged.
    */
   readonly tunnel?: TunnelEndpoint;
+  /**
+   * The flow's protocol; default TCP. A UDP link also carries the ICMP / ICMPv6 destination unreachables that
+   * quote the flow's datagrams.
+   */
+  readonly protocol?: 'tcp' | 'udp';
 }
 
 export interface FlowLink {
-  /** Carries the flow's segments from VIP:port to `localPort`, and neighbour answers; sends on the interface (or through the tunnel). */
+  /** Carries the flow's segments (or datagrams) from VIP:port to `localPort`, and neighbour answers; sends on the interface (or through the tunnel). */
   readonly link: FrameLink;
   readonly localPort: number;
 }

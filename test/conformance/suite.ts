@@ -26,6 +26,8 @@ export interface ConformanceTarget {
   /** How to start vipcheck (or a function giving it once hooks ran); default this checkout's bin/run.cjs. */
   readonly command?: readonly string[] | (() => readonly string[]);
   readonly env?: NodeJS.ProcessEnv;
+  /** Starts what the check needs on the healthy real server beyond the fixture servers (a DNS server). */
+  readonly prepare?: (lab: Lab) => Promise<void>;
 }
 
 /** The perfdata grammar of the Nagios plugin guidelines as vipcheck prints it (label=value[uom];warn;crit;min;max). */
@@ -45,6 +47,7 @@ export function conformanceSuite(target: ConformanceTarget): Mocha.Suite {
 
     before(async () => {
       await startFixtureServers(s.lab, 'good');
+      await target.prepare?.(s.lab);
     });
 
     it('declares its flags as data: --help lists the shared target and output flags', async () => {

@@ -116,3 +116,38 @@ export async function addEgressLoss(lab: Lab, host: HostName, sourcePort: number
 export async function removeEgressLoss(lab: Lab): Promise<void> {
   await lab.exec('switch', ['nft', 'delete', 'table', 'bridge', 'vipcheck_loss']);
 }
+
+export const UDP_ECHO_PORT = 7007;
+/** 12 TXT strings of 60 bytes: over 512 bytes, so a reply without EDNS is truncated and asked again over TCP. */
+const BIG_TXT = Array.from({length: 12}, (_, i) => `x${String(i).padStart(2, '0')}`.repeat(20)).join(',');
+
+/**
+ * dnsmasq (Debian's dnsmasq-base) in `host` with its whole configuration on the command line: www.lab.example
+ * (A 198.51.100.80, AAAA 2001:db8:100::80) and big.lab.example (a TXT answer too big for 512 bytes). It answers
+ * from the address a query was sent to (IP_PKTINFO), so from the VIP.
+ */
+export async function startDnsmasq(lab: Lab, host: HostName): Promise<void> {
+  lab.spawn(host, [
+    'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--pid-file=', '--user=root',
+    '--host-record=www.lab.example,198.51.100.80,2001:db8:100::80', `--txt-record=big.lab.example,${BIG_TXT}`,
+  ]);
+  await waitListening(lab, host, [53], lab.hosts[host].ipv4);
+}
+
+/** A python3 UDP echo ("echo:" + the datagram) on UDP_ECHO_PORT of the VIPs in `host`. */
+export async function startUdpEcho(lab: Lab, host: HostName): Promise<void> {
+  const echo = [
+    'import socket, threading',
+    'def serve(family, address):',
+    '    s = socket.socket(family, socket.SOCK_DGRAM)',
+    `    s.bind((address, ${UDP_ECHO_PORT}))`,
+    '    while True:',
+    '        data, peer = s.recvfrom(2048)',
+    '        s.sendto(b"echo:" + data, peer)',
+    // Bound to the VIPs: a wildcard socket without IP_PKTINFO would answer from the RIP, which clients drop.
+    ...(lab.ipv6 ? [`threading.Thread(target=serve, args=(socket.AF_INET6, "${lab.vip6}"), daemon=True).start()`] : []),
+    `serve(socket.AF_INET, "${lab.vip4}")`,
+  ].join('\n');
+  lab.spawn(host, ['python3', '-c', echo]);
+  await new Promise((r) => setTimeout(r, 500));
+}

@@ -44,6 +44,7 @@ export class PortBlock {
     readonly size: number,
     private readonly held: ReadonlyMap<number, number>,
     private readonly options: PortBlockOptions,
+    private readonly wildcard: IpAddress,
   ) {
     this.freePorts = new Int32Array(held.size);
     this.freeSince = new Float64Array(held.size);
@@ -91,7 +92,7 @@ export class PortBlock {
       if (best.size >= size * (1 - MAX_FOREIGN_SHARE)) break;
     }
     if (!best || best.size === 0) throw new EnvironmentError(`cannot reserve any source port in ${low}-${high}`);
-    return new PortBlock(bestBase, size, best, options);
+    return new PortBlock(bestBase, size, best, options, wildcard);
   }
 
   /** Ports of the block this agent holds (some may be taken by others). */
@@ -122,6 +123,22 @@ export class PortBlock {
   release(port: number): void {
     if (!this.inUse.delete(port)) return;
     this.pushFree(port, (this.options.now ?? performance.now.bind(performance))());
+  }
+
+  /**
+   * Binds a UDP socket to `port` for one UDP flow (the block's sockets are TCP), so this host's kernel does not
+   * answer the server's replies with ICMP port unreachable. Returns its release, or undefined when another
+   * program holds the UDP port (its socket then swallows the replies just as well).
+   */
+  holdDatagramPort(port: number): (() => void) | undefined {
+    const addon = nativeAddon();
+    let fd: number;
+    try {
+      fd = addon.reservePort(this.wildcard.bytes, port, true).fd;
+    } catch {
+      return undefined;
+    }
+    return () => addon.releasePort(fd);
   }
 
   /** Gives every port back to the kernel. */

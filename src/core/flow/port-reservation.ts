@@ -15,12 +15,16 @@ export interface PortReservation {
   release(): void;
 }
 
-/** Throws EnvironmentError with the system's reason (an address this host does not hold, no ports left). */
-export function reservePort(address: IpAddress): PortReservation {
+/**
+ * Throws EnvironmentError with the system's reason (an address this host does not hold, no ports left). A UDP
+ * reservation is a bound UDP socket: besides keeping the port from others, it stops this host's kernel from
+ * answering the server's replies with ICMP port unreachable (to the VIP) while the userspace flow reads them.
+ */
+export function reservePort(address: IpAddress, protocol: 'tcp' | 'udp' = 'tcp'): PortReservation {
   const addon = nativeAddon();
   let reserved: {fd: number; port: number};
   try {
-    reserved = addon.reservePort(address.bytes);
+    reserved = addon.reservePort(address.bytes, 0, protocol === 'udp');
   } catch (error) {
     if (error instanceof LinkError) throw error;
     const reason = (error as Error).message.replace(/^E[A-Z]+: /, '');

@@ -148,17 +148,27 @@ export function arpInvolving(addresses: readonly IpAddress[]): BpfFilter {
 
 /** TCP segments of one flow as seen from the local end: from remote ip:port to our port. */
 export function tcpFromPeer(remote: IpAddress, remotePort: number, localPort: number): BpfFilter {
+  return fromPeer('tcp', remote, remotePort, localPort);
+}
+
+/** UDP datagrams of one flow as seen from the local end: from remote ip:port to our port. */
+export function udpFromPeer(remote: IpAddress, remotePort: number, localPort: number): BpfFilter {
+  return fromPeer('udp', remote, remotePort, localPort);
+}
+
+function fromPeer(protocol: 'tcp' | 'udp', remote: IpAddress, remotePort: number, localPort: number): BpfFilter {
   const source = checkPort(remotePort);
   const destination = checkPort(localPort);
-  const text = `${remote.family === 4 ? 'ip' : 'ip6'} and tcp and src host ${remote.toString()} and src port ${source} and dst port ${destination}`;
+  const number = protocol === 'tcp' ? IpProtocol.TCP : IpProtocol.UDP;
+  const text = `${remote.family === 4 ? 'ip' : 'ip6'} and ${protocol} and src host ${remote.toString()} and src port ${source} and dst port ${destination}`;
   if (remote.family === 4) {
     return BpfFilter.of(
       [
         [
           etherType(EtherType.IPv4),
-          {size: 1, offset: 23, equals: IpProtocol.TCP},
+          {size: 1, offset: 23, equals: number},
           ...addressAt(26, remote),
-          // Only first fragments (offset 0) carry the TCP header; libpcap's port tests check the same.
+          // Only first fragments (offset 0) carry the transport header; libpcap's port tests check the same.
           {size: 2, offset: 20, mask: 0x1fff, equals: 0},
           {size: 2, offset: 0, afterIpv4Header: true, equals: source},
           {size: 2, offset: 2, afterIpv4Header: true, equals: destination},
@@ -171,13 +181,50 @@ export function tcpFromPeer(remote: IpAddress, remotePort: number, localPort: nu
     [
       [
         etherType(EtherType.IPv6),
-        {size: 1, offset: 20, equals: IpProtocol.TCP},
+        {size: 1, offset: 20, equals: number},
         ...addressAt(22, remote),
         {size: 2, offset: 54, equals: source},
         {size: 2, offset: 56, equals: destination},
       ],
     ],
     text,
+  );
+}
+
+/**
+ * ICMP and ICMPv6 destination unreachables quoting a UDP datagram from one of our ports (`localPort`, or with
+ * `blockSize` every port of the aligned block starting there): how a closed UDP port answers. The quoted IPv4
+ * header is taken to be 20 bytes (a datagram without IP options, which is all vipcheck sends); the quoted IPv6
+ * datagram, one without extension headers.
+ */
+export function udpUnreachablesQuoting(localPort: number, blockSize = 1): BpfFilter {
+  checkPort(localPort);
+  const mask = 0xffff & ~(blockSize - 1);
+  const portTest = (offset: number, afterIpv4Header: boolean): FieldTest =>
+    blockSize === 1 ? {size: 2, offset, afterIpv4Header, equals: localPort} : {size: 2, offset, afterIpv4Header, mask, equals: localPort};
+  const ICMP_DESTINATION_UNREACHABLE = 3;
+  const ICMPV6_DESTINATION_UNREACHABLE = 1;
+  const ports = blockSize === 1 ? `${localPort}` : `${localPort}-${localPort + blockSize - 1}`;
+  return BpfFilter.of(
+    [
+      [
+        etherType(EtherType.IPv4),
+        {size: 1, offset: 23, equals: IpProtocol.ICMP},
+        {size: 2, offset: 20, mask: 0x1fff, equals: 0},
+        {size: 1, offset: 0, afterIpv4Header: true, equals: ICMP_DESTINATION_UNREACHABLE},
+        {size: 1, offset: 8, afterIpv4Header: true, equals: 0x45},
+        {size: 1, offset: 8 + 9, afterIpv4Header: true, equals: IpProtocol.UDP},
+        portTest(8 + 20, true),
+      ],
+      [
+        etherType(EtherType.IPv6),
+        {size: 1, offset: 20, equals: IpProtocol.ICMPv6},
+        {size: 1, offset: 54, equals: ICMPV6_DESTINATION_UNREACHABLE},
+        {size: 1, offset: 54 + 8 + 6, equals: IpProtocol.UDP},
+        portTest(54 + 8 + 40, false),
+      ],
+    ],
+    `(icmp[0] == 3 or icmp6[0] == 1) quoting udp src port ${ports}`,
   );
 }
 

@@ -3,6 +3,8 @@
  * looked at once, by a few byte reads (no parse objects), and handed to exactly the users it concerns:
  * - a TCP or UDP segment to the channel of its destination port: the agent gives each concurrent flow a port of
  *   its own, so the port alone names the flow; the flow itself still checks addresses and ports (TcpFlow.match);
+ * - an ICMP or ICMPv6 destination unreachable quoting a UDP datagram to the UDP channel of the quoted source
+ *   port (a closed port's answer to that flow); the flow checks the quote in full (UdpFlow.match);
  * - ARP, and NDP (ICMPv6 133-137 directly after the IPv6 header), to every neighbour channel;
  * - anything else, and non-first fragments, to nobody (counted).
  * A channel is a FrameLink of its own (smoltcp's socket set behind one Interface), so the SYN probe, the engine
@@ -95,7 +97,15 @@ export class FrameDispatcher {
       this.counters.unclaimed++;
       return;
     }
-    if ((protocol === IpProtocol.TCP || protocol === IpProtocol.UDP) && frame.length >= transport + 4) {
+    if (protocol === IpProtocol.ICMP || protocol === IpProtocol.ICMPv6) {
+      const quotedPort = quotedUdpSourcePort(frame, transport, protocol);
+      const channel = quotedPort === undefined ? undefined : this.flows.get(IpProtocol.UDP * 65536 + quotedPort);
+      if (channel) {
+        this.counters.toFlows++;
+        this.deliver(channel, frame, at, trust);
+        return;
+      }
+    } else if ((protocol === IpProtocol.TCP || protocol === IpProtocol.UDP) && frame.length >= transport + 4) {
       const localPort = frame.readUInt16BE(transport + 2);
       const channel = this.flows.get(protocol * 65536 + localPort);
       if (channel) {
@@ -131,6 +141,22 @@ export class FrameDispatcher {
       this.counters.handlerErrors++;
     }
   }
+}
+
+const ICMP_DESTINATION_UNREACHABLE = 3;
+const ICMPV6_DESTINATION_UNREACHABLE = 1;
+const ICMP_HEADER = 8;
+
+/** The source port of the UDP datagram a destination unreachable at `transport` quotes, if it quotes one. */
+function quotedUdpSourcePort(frame: Buffer, transport: number, protocol: number): number | undefined {
+  const quote = transport + ICMP_HEADER;
+  if (protocol === IpProtocol.ICMP) {
+    if (frame.length < quote + 20 || frame[transport] !== ICMP_DESTINATION_UNREACHABLE || frame[quote + 9] !== IpProtocol.UDP) return undefined;
+    const headerLength = (frame[quote]! & 0x0f) * 4;
+    return headerLength >= 20 && frame.length >= quote + headerLength + 2 ? frame.readUInt16BE(quote + headerLength) : undefined;
+  }
+  if (frame.length < quote + 42 || frame[transport] !== ICMPV6_DESTINATION_UNREACHABLE || frame[quote + 6] !== IpProtocol.UDP) return undefined;
+  return frame.readUInt16BE(quote + 40);
 }
 
 /** One user's view of the shared link: its own handler, the shared socket for sending. */

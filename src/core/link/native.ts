@@ -27,8 +27,11 @@ export interface NativeAddon {
   send(handle: unknown, frame: Buffer): 0 | 1 | 2;
   watchWritable(handle: unknown): void;
   close(handle: unknown): void;
-  /** A listening TCP socket on `port` (default: an ephemeral one) of a local address (4 or 16 bytes). */
-  reservePort(address: Buffer, port?: number): {fd: number; port: number};
+  /**
+   * A listening TCP socket on `port` (default: an ephemeral one) of a local address (4 or 16 bytes); with
+   * `datagram`, a bound UDP socket instead.
+   */
+  reservePort(address: Buffer, port?: number, datagram?: boolean): {fd: number; port: number};
   releasePort(fd: number): void;
   /** An AF_NETLINK socket of `protocol` bound to a kernel-chosen port id; each datagram from the kernel goes to onMessage. */
   netlinkOpen(protocol: number, onMessage: (datagram: Buffer) => void, onError: (message: string) => void): {handle: unknown; portId: number};

@@ -7,7 +7,7 @@
  * resolved. Replies come from the VIP un-encapsulated, on the interface of the route back from the real
  * server, which is taken to be the egress interface of the route to the RIP (--interface overrides).
  */
-import {anyOf, neighborAnswers, tcpFromPeer} from '../../core/link/bpf.js';
+import {anyOf, neighborAnswers, tcpFromPeer, udpFromPeer, udpUnreachablesQuoting} from '../../core/link/bpf.js';
 import type {FrameLink} from '../../core/link/link.js';
 import {PacketSocketLink} from '../../core/link/packet-socket-link.js';
 import {NeighborTimeoutError, resolveNeighbor} from '../../core/neighbor/resolve.js';
@@ -67,7 +67,8 @@ function locateVipPath(target: TargetOptions, network: VipNetwork): {info: Inter
   return {info, source, vipIsLocal: isLocalAddress(target.vip)};
 }
 
-export async function openVipPath(target: TargetOptions, context: RunContext): Promise<VipPath> {
+/** `protocol` is the flow's: a UDP path's link carries the flow's datagrams and the unreachables quoting them. */
+export async function openVipPath(target: TargetOptions, context: RunContext, protocol: 'tcp' | 'udp' = 'tcp'): Promise<VipPath> {
   const network = context.network ?? oneShotNetwork;
   const key = `${target.rs}|${target.vip}|${target.interfaceName ?? ''}|${target.source ?? ''}|${target.tunnel ? 'tun' : 'dr'}`;
   const {info, source, vipIsLocal} = network.hostFacts(key, () => locateVipPath(target, network));
@@ -75,7 +76,7 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
 
   const tunnel: TunnelEndpoint | undefined = target.tunnel && {...target.tunnel, remote: target.rs};
   const {link, localPort} = network.openFlowLink(
-    {iface: info, source, vip: target.vip, port: target.port, neighborFamily: target.rs.family, ...(tunnel ? {tunnel} : {})},
+    {iface: info, source, vip: target.vip, port: target.port, neighborFamily: target.rs.family, ...(tunnel ? {tunnel} : {}), ...(protocol === 'udp' ? {protocol} : {})},
     context,
   );
   if (target.tunnel) {
@@ -140,10 +141,13 @@ export async function openVipPath(target: TargetOptions, context: RunContext): P
  * answers, one reserved port, and a fresh ARP/NDP resolution.
  */
 const oneShotNetwork: VipNetwork = {
-  openFlowLink({iface, source, vip, port, neighborFamily, tunnel}, context) {
-    const reservation = reserveSourcePort(source);
+  openFlowLink({iface, source, vip, port, neighborFamily, tunnel, protocol = 'tcp'}, context) {
+    const reservation = reserveSourcePort(source, protocol);
     context.onCleanup(() => reservation.release());
-    const flow = tcpFromPeer(vip, port, reservation.port);
+    const flow =
+      protocol === 'tcp'
+        ? tcpFromPeer(vip, port, reservation.port)
+        : anyOf(udpFromPeer(vip, port, reservation.port), udpUnreachablesQuoting(reservation.port));
     const filter = tunnel ? flow : anyOf(neighborAnswers(neighborFamily), flow);
     context.note(3, `capture filter: ${filter}`);
     const link = new PacketSocketLink({interfaceName: iface.name, mac: iface.mac, filter});
@@ -166,12 +170,16 @@ const oneShotNetwork: VipNetwork = {
   hostFacts: (_key, compute) => compute(),
 };
 
-function reserveSourcePort(source: IpAddress): PortReservation {
+/**
+ * A UDP port is held by a bound UDP socket, which also keeps this host's kernel from answering the server's
+ * replies with ICMP port unreachable (port-reservation.ts).
+ */
+function reserveSourcePort(source: IpAddress, protocol: 'tcp' | 'udp'): PortReservation {
   try {
-    return reservePort(source);
+    return reservePort(source, protocol);
   } catch {
     // --source may name an address this host does not hold; then reserve the port on the wildcard address.
-    return reservePort(source.family === 4 ? IpAddress.V4_ANY : IpAddress.V6_ANY);
+    return reservePort(source.family === 4 ? IpAddress.V4_ANY : IpAddress.V6_ANY, protocol);
   }
 }
 

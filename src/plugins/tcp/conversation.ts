@@ -114,3 +114,9 @@ export function converse(socket: Duplex, spec: ConversationSpec, deadline: numbe
     });
   });
 }
+
+/** The response's first line, quoted for the summary (cut at 80 characters). */
+export function quoteFirstLine(received: Buffer): string {
+  const line = received.toString('latin1').split(/\r?\n/)[0]?.trim() ?? '';
+  return line ? `: '${line.length > 80 ? `${line.slice(0, 80)}...` : line}'` : '';
+}

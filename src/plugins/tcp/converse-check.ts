@@ -8,7 +8,7 @@ import type {RunContext} from '../../plugin-api/plugin.js';
 import {openConnector} from '../common/connection.js';
 import {formatHostPort} from '../common/rip-connect.js';
 import {snippet} from '../http/judge.js';
-import {converse, type ConversationOutcome, type ConversationSpec} from './conversation.js';
+import {converse, quoteFirstLine, type ConversationSpec} from './conversation.js';
 import type {TcpCheckOptions} from './options.js';
 import {formatMs, judgeTime, timePerf} from './perf.js';
 
@@ -27,10 +27,10 @@ export async function runConversationCheck(options: TcpCheckOptions, spec: Conve
   switch (outcome.kind) {
     case 'matched': {
       const judged = judgeTime(seconds ?? 0, options);
-      return {...base, state: worst(State.Ok, judged.state), summary: `${shown} answered ${opened.via} in ${formatMs(outcome.responseMs ?? 0)}${quoteFirstLine(outcome)}${judged.suffix}`, details, perfdata};
+      return {...base, state: worst(State.Ok, judged.state), summary: `${shown} answered ${opened.via} in ${formatMs(outcome.responseMs ?? 0)}${quoteFirstLine(outcome.received)}${judged.suffix}`, details, perfdata};
     }
     case 'mismatch':
-      return {...base, state: MISMATCH[spec.mismatch], summary: `${shown} answered ${opened.via} but not as expected${quoteFirstLine(outcome)}`, details, perfdata};
+      return {...base, state: MISMATCH[spec.mismatch], summary: `${shown} answered ${opened.via} but not as expected${quoteFirstLine(outcome.received)}`, details, perfdata};
     case 'closed-early':
       return {...base, state: State.Critical, summary: `${shown} closed the connection ${opened.via} without sending anything`, details, perfdata};
     case 'refused':
@@ -45,9 +45,4 @@ export async function runConversationCheck(options: TcpCheckOptions, spec: Conve
     case 'error':
       return {...base, state: State.Critical, summary: `connection to ${shown} ${opened.via} failed: ${outcome.message ?? 'unknown error'}`, details, perfdata};
   }
-}
-
-function quoteFirstLine(outcome: ConversationOutcome): string {
-  const line = outcome.received.toString('latin1').split(/\r?\n/)[0]?.trim() ?? '';
-  return line ? `: '${line.length > 80 ? `${line.slice(0, 80)}...` : line}'` : '';
 }

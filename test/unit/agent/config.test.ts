@@ -80,7 +80,7 @@ ${service('\n    file-check: /run/vipcheck/{service}-{rs}.state\n    fall: 4\n  
       'listen: must be string',
       'services[0].real-servers: required',
     ]);
-    assert.deepEqual(problems(service().replace('check: tcp', 'check: arp-audit')), ['services[0].check: must be one of tcp, http, http-status']);
+    assert.deepEqual(problems(service().replace('check: tcp', 'check: arp-audit')), ['services[0].check: must be one of tcp, http, http-status, udp, dns']);
     assert.deepEqual(problems(service('\n    path: /x')), ['services[0].path: unknown key for this check'], 'path is an http option, not a tcp one');
   });
 

@@ -31,7 +31,7 @@ const problems = (text: string) => configProblems(text, plugins);
 
 describe('agent configuration with a third-party check', () => {
   it('finds the plugin next to the built-ins and makes its targets with its own prepare()', () => {
-    assert.deepEqual([...plugins.keys()].sort(), ['http', 'http-status', 'redis', 'tcp']);
+    assert.deepEqual([...plugins.keys()].sort(), ['dns', 'http', 'http-status', 'redis', 'tcp', 'udp']);
     const config = parseConfig(redisService('\n    warning: 0.5'), plugins);
     assert.equal(config.targets.length, 1);
     const target = config.targets[0]!;
