@@ -132,6 +132,12 @@ describeVmScenario<TunnelModeResult>('tunnel-mode', (s) => {
     assert.equal(status(s.result.conversation), 'OK', s.result.conversation.stdout);
   });
 
+  it('runs udp --send/--expect over GUE, and a closed UDP port is refused by ICMP from the VIP', () => {
+    assert.equal(status(s.result.udp), 'OK', `${s.result.udp.stdout}\n${s.result.udp.stderr}`);
+    assert.equal(status(s.result.udpClosed), 'CRITICAL', s.result.udpClosed.stdout);
+    assert.match(s.result.udpClosed.stdout, /refused/, s.result.udpClosed.stdout);
+  });
+
   it('guards a conversation from a host without the VIP against its own kernel RSTs, as in DR, and removes the guard', () => {
     const run = s.result.fromClient;
     assert.equal(status(run), 'OK', `${run.stdout}\n${run.stderr}`);

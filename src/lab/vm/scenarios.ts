@@ -419,6 +419,9 @@ export interface TunnelModeResult {
   http: TimedRun;
   httpStatus: TimedRun;
   conversation: TimedRun;
+  /** `udp --send/--expect` over GUE to an echo bound to the VIP, and to a port with no listener. */
+  udp: TimedRun;
+  udpClosed: TimedRun;
   /** `http --forwarding tun` from the client namespace, which does not hold the VIP (the kernel RST guard's case), with -v. */
   fromClient: TimedRun;
   /** `nft list tables` in the client namespace after it: the guard's table must be gone. */

@@ -34,6 +34,8 @@ const VIP4 = '198.51.100.100';
 const VIP6 = '2001:db8:100::100';
 const GUE_PORT = 6080;
 const HTTP_PORT = 80;
+/** The UDP echo on the GUE server (UDP over TUN); the port above it has no listener (ICMP port unreachable). */
+const UDP_ECHO_PORT = 7007;
 const TIMING_ROUNDS = 5;
 const ID = `vt${process.pid}`;
 const NS = ['sw', 'dir', 'cli', 'ipip', 'gue', 'rtr', 'gre'] as const;
@@ -128,6 +130,23 @@ async function buildTopology(): Promise<void> {
 }
 
 const servers: Array<ReturnType<typeof spawn>> = [];
+
+/**
+ * UDP over TUN (GUE): an echo bound to the VIP itself, since a UDP server bound to the wildcard would answer from
+ * its own address, not the VIP; and a port nothing listens on, whose ICMP port unreachable comes from the VIP.
+ */
+async function udpOverTunnel(): Promise<{udp: TimedRun; udpClosed: TimedRun}> {
+  const echo = 'import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind((sys.argv[1],int(sys.argv[2])))\nwhile True:\n d,a=s.recvfrom(65535)\n s.sendto(d,a)\n';
+  const child = spawn('ip', ['netns', 'exec', ns('gue'), labPython(), '-c', echo, VIP4, String(UDP_ECHO_PORT)], { stdio: 'ignore' });
+  addExitCleanup(() => child.kill('SIGKILL'));
+  await sleep(1500);
+  const common = ['udp', '--vip', VIP4, '--rs', SERVERS.gue.ipv4, ...tunArgs('gue'), '--send', 'ping', '--expect', 'ping', '--timeout', '8', '--json'];
+  const udp = await vipcheck([...common, '--port', String(UDP_ECHO_PORT)]);
+  const udpClosed = await vipcheck([...common, '--port', String(UDP_ECHO_PORT + 1)]);
+  child.kill('SIGKILL');
+  log(`udp over gue: ${udp.code}, udp to a closed port over gue: ${udpClosed.code}`);
+  return {udp, udpClosed};
+}
 
 function startHttp(name: RealServer['name'], dir: string): void {
   const root = join(dir, name);
@@ -372,6 +391,7 @@ async function main(): Promise<void> {
   // VIP, which the conversation's nftables guard drops (docs/lvs-dr-notes.md), exactly as in DR.
   const fromClient = await vipcheck(['http', '--vip', VIP4, '--rs', SERVERS.gue.ipv4, '--port', String(HTTP_PORT), ...tunArgs('gue'), '--string', 'real server gue', '--timeout', '10', '--json', '-v'], 'cli');
   const clientNftAfter = (await inNsOk('cli', ['nft', 'list', 'tables'])).stdout;
+  const {udp, udpClosed} = await udpOverTunnel();
   log(`http over gre: ${http.code}, http-status over gue v6: ${httpStatus.code}, tcp --send/--expect over ipip: ${conversation.code}, http from the client: ${fromClient.code}`);
 
   const timing: { dr: TimedRun[]; tun: TimedRun[] } = { dr: [], tun: [] };
@@ -406,6 +426,8 @@ async function main(): Promise<void> {
     http,
     httpStatus,
     conversation,
+    udp,
+    udpClosed,
     fromClient,
     clientNftAfter,
     captured,
