@@ -72,7 +72,8 @@ export function transportChecksum(
 
 /**
  * True when the checksum stored in `segment` is right: summing everything, the stored field included, gives
- * 0xffff. UDP's "no checksum" value 0 is not special-cased: this project only verifies TCP and ICMPv6.
+ * 0xffff. UDP's "no checksum" value 0 is not special-cased here: its callers (UdpDatagram, the frame-integrity
+ * gate) decide it by family first, since it means "none" over IPv4 and is invalid over IPv6.
  */
 export function verifyTransportChecksum(
   source: IpAddress,
