@@ -6,6 +6,7 @@
  */
 import type {IpAddress, IpFamily} from '../wire/address.js';
 import {IpAddress as Ip} from '../wire/address.js';
+import {IpProtocol} from '../wire/ip.js';
 import {fail, ok, type Parsed} from '../wire/parsed.js';
 import {
   attribute,
@@ -57,7 +58,8 @@ const AF_INET = 2;
 const AF_INET6 = 10;
 const ADDRESS_ATTRIBUTE_BYTES = 16;
 
-const PROTOCOL_NUMBERS: Readonly<Record<IpvsProtocol, number>> = {tcp: 6, udp: 17, sctp: 132};
+/** SCTP is not one of core/wire's protocols (nothing here builds it). */
+const PROTOCOL_NUMBERS: Readonly<Record<IpvsProtocol, number>> = {tcp: IpProtocol.TCP, udp: IpProtocol.UDP, sctp: 132};
 const FORWARDING: readonly IpvsForwarding[] = ['nat', 'local', 'tun', 'dr', 'bypass'];
 const TUNNEL_TYPES: readonly IpvsTunnelType[] = ['ipip', 'gue', 'gre'];
 /** IP_VS_CONN_F_FWD_MASK */

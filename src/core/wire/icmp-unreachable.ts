@@ -9,6 +9,7 @@
  */
 import {IpAddress, type IpFamily} from './address.js';
 import {IpProtocol, type IpPacketView} from './ip.js';
+import {Ipv6Packet} from './ipv6.js';
 import {fail, ok, type Parsed} from './parsed.js';
 import {truncated} from './text.js';
 
@@ -20,7 +21,6 @@ export const Icmpv6UnreachableCode = {NoRoute: 0, AdministrativelyProhibited: 1,
 const ICMPV4_DESTINATION_UNREACHABLE = 3;
 const ICMPV6_DESTINATION_UNREACHABLE = 1;
 const ICMP_HEADER = 8;
-const IPV6_HEADER = 40;
 
 /** What the quoted packet says about itself: the flow it belonged to. */
 export interface QuotedPacket {
@@ -73,9 +73,9 @@ function quotedIpv4(quote: Buffer): Parsed<QuotedPacket> {
 }
 
 function quotedIpv6(quote: Buffer): Parsed<QuotedPacket> {
-  if (quote.length < IPV6_HEADER + 4) return fail(truncated('quoted IPv6 packet with ports', IPV6_HEADER + 4, quote.length));
+  if (quote.length < Ipv6Packet.HEADER_LENGTH + 4) return fail(truncated('quoted IPv6 packet with ports', Ipv6Packet.HEADER_LENGTH + 4, quote.length));
   if (quote[0]! >> 4 !== 6) return fail(`quoted packet is IPv${quote[0]! >> 4}, not IPv6`);
-  return ok(quotedFlow(quote, 6, {addresses: 8, protocol: 6, ports: IPV6_HEADER}));
+  return ok(quotedFlow(quote, 6, {addresses: 8, protocol: 6, ports: Ipv6Packet.HEADER_LENGTH}));
 }
 
 /** The flow named by a quote whose length was checked: both addresses from `at.addresses` on, then the ports. */

@@ -7,7 +7,7 @@ import {OUTPUT_FLAGS, TARGET_FLAGS, type FlagValues} from '../../plugin-api/flag
 import {stringFlag} from '../../plugin-api/convert.js';
 import type {CheckPlugin} from '../../plugin-api/plugin.js';
 import {targetOptions, thresholdOptions} from '../common/target.js';
-import {QUERY_TYPES, RCODES, normalizeExpected, type QueryType} from './message.js';
+import {QUERY_TYPES, RCODES, normalizeExpected, type QueryType} from './vocabulary.js';
 import type {DnsCheckOptions} from './options.js';
 
 const MAX_NAME_LENGTH = 253;

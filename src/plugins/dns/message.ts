@@ -7,16 +7,10 @@
  * dns-packet throws on malformed bytes; decodeReply turns that into a failure, so nothing a server sends throws.
  */
 import dnsPacket from 'dns-packet';
-import type {Answer, DecodedPacket, Question, RecordType} from 'dns-packet';
+import type {Answer, DecodedPacket, Question} from 'dns-packet';
 import {IpAddress} from '../../core/wire/address.js';
 import {fail, ok, type Parsed} from '../../core/wire/parsed.js';
-
-/** The types --type accepts: those whose records --expect can compare as text. */
-export const QUERY_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'NS', 'PTR', 'SOA', 'SRV', 'TXT', 'CAA'] as const satisfies readonly RecordType[];
-export type QueryType = (typeof QUERY_TYPES)[number];
-
-/** RFC 1035 / RFC 6895 response codes by name, as dns-packet spells them. */
-export const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'] as const;
+import {bareName, type QueryType} from './vocabulary.js';
 
 export interface DnsQuery {
   readonly id: number;
@@ -94,16 +88,6 @@ export function answerTexts(answer: Answer): string[] {
     default:
       return [];
   }
-}
-
-/** How an --expect value compares: addresses in canonical form, names without the final dot and case. */
-export function normalizeExpected(type: QueryType, value: string): string {
-  if (type === 'A' || type === 'AAAA') return IpAddress.parse(value)?.toString() ?? value;
-  return type === 'TXT' || type === 'CAA' ? value : bareName(value);
-}
-
-function bareName(name: string): string {
-  return name.replace(/\.$/, '').toLowerCase();
 }
 
 /** DNS over TCP: the message behind its 2-byte length. */

@@ -1,6 +1,6 @@
 import type {Thresholds} from '../../core/result/check-result.js';
 import type {TargetOptions} from '../common/target.js';
-import type {QueryType} from './message.js';
+import type {QueryType} from './vocabulary.js';
 
 export interface DnsCheckOptions {
   readonly target: TargetOptions;
