@@ -9,7 +9,7 @@ import {readFile} from 'node:fs/promises';
 import {createRequire} from 'node:module';
 import {parseDocument} from 'yaml';
 import {UsageError} from '../core/errors.js';
-import type {IpvsForwarding, IpvsServiceKey, IpvsTunnelType} from '../core/ipvs/model.js';
+import type {IpvsForwarding, IpvsProtocol, IpvsServiceKey, IpvsTunnelType} from '../core/ipvs/model.js';
 import {IpAddress} from '../core/wire/address.js';
 import type {FlagValue, FlagValues} from '../plugin-api/flag-spec.js';
 import type {CheckPlugin} from '../plugin-api/plugin.js';
@@ -84,6 +84,8 @@ export interface IpvsSource {
     | {readonly kind: 'service'; readonly key: IpvsServiceKey; readonly vip: IpAddress; readonly port: number}
     | {readonly kind: 'discover'; readonly match: IpvsMatch};
   readonly weights?: IpvsWeightPolicy;
+  /** The protocol of the IPVS services this source's check probes (UDP for udp and dns, else TCP). */
+  readonly protocol: IpvsProtocol;
   /** The target of one destination; throws an Error with a one-line message when the check refuses it. */
   readonly target: (service: string, vip: IpAddress, port: number, key: IpvsServiceKey, destination: DiscoveredDestination) => TargetConfig;
 }
@@ -426,6 +428,9 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
   };
 }
 
+/** The checks whose probes are UDP datagrams: their real servers are those of the UDP service of VIP:port. */
+const UDP_CHECKS = new Set(['udp', 'dns']);
+
 type BuildTarget = (name: string, vip: string, port: number, entry: RawRealServer, ipvs?: TargetIpvs) => TargetConfig;
 
 /**
@@ -447,6 +452,7 @@ function ipvsSource(service: RawService, at: string, setting: (key: string) => u
       ...(destination.forwarding === 'tun' ? {tunnel: {type: destination.tunnelType ?? 'ipip', port: destination.tunnelPort ?? 0}} : {}),
       managed: manage,
     });
+  const protocol: IpvsProtocol = UDP_CHECKS.has(service.check) ? 'udp' : 'tcp';
   const before = problems.length;
   let select: IpvsSource['select'];
   if (service.discover !== undefined) {
@@ -470,7 +476,7 @@ function ipvsSource(service: RawService, at: string, setting: (key: string) => u
     const key: IpvsServiceKey =
       typeof realServers === 'object' && !Array.isArray(realServers)
         ? {kind: 'fwmark', family: vip.family, fwmark: realServers.fwmark}
-        : {kind: 'address', protocol: 'tcp', address: vip, port};
+        : {kind: 'address', protocol, address: vip, port};
     select = {kind: 'service', key, vip, port};
   }
   // The service's own options, judged once with a stand-in real server.
@@ -478,12 +484,12 @@ function ipvsSource(service: RawService, at: string, setting: (key: string) => u
   const port = select.kind === 'service' ? select.port : (select.match.port ?? 80);
   const stand = STAND_IN[vip.family].map((a) => IpAddress.parse(a)!).find((a) => !a.equals(vip))!;
   try {
-    target(service.name, vip, port, {kind: 'address', protocol: 'tcp', address: vip, port}, {address: stand, port, forwarding: 'dr'});
+    target(service.name, vip, port, {kind: 'address', protocol, address: vip, port}, {address: stand, port, forwarding: 'dr'});
   } catch (error) {
     problems.push(`${problemPath(error, at, at)}: ${flagWordsAsKeys((error as Error).message.replace(/^--[a-z][a-z0-9-]*: /, ''))}`);
   }
   if (problems.length > before) return undefined;
-  return {name: service.name, select, ...(weights ? {weights} : {}), target};
+  return {name: service.name, select, protocol, ...(weights ? {weights} : {}), target};
 }
 
 /** Which key a plugin's complaint is about: `--rs` is the real server's entry, `--vip` the service's vip, ... */

@@ -7,7 +7,7 @@
  * - DR and TUN real servers are checked through the VIP; NAT ones on the RIP path (a kernel connect to
  *   RIP:port, as the director itself reaches them), and their status says so.
  * - A destination the weight manager removed (`on-down: remove`) keeps its target, so it can come back.
- * - What cannot be checked (a UDP service, a fwmark service found by `discover`, a local or bypass
+ * - What cannot be checked (a service of another protocol than the check's, a fwmark service found by `discover`, a local or bypass
  *   destination) is skipped with a note, which the agent logs once.
  */
 import {describeServiceKey, sameServiceKey, type IpvsServiceKey, type IpvsTable} from '../../core/ipvs/model.js';
@@ -44,8 +44,8 @@ export function discover(table: IpvsTable, sources: readonly IpvsSource[], remov
         continue;
       }
       if ((match.vip && !match.vip.equals(key.address)) || (match.port !== undefined && match.port !== key.port)) continue;
-      if (key.protocol !== 'tcp') {
-        result.notes.push(`${source.name}: ${describeServiceKey(key)} skipped: the agent's checks are TCP`);
+      if (key.protocol !== source.protocol) {
+        result.notes.push(`${source.name}: ${describeServiceKey(key)} skipped: this entry's check probes ${source.protocol.toUpperCase()}`);
         continue;
       }
       const selected = [...destinations, ...removedByAgent(key)].filter((d) => (match.forwarding as readonly string[]).includes(d.forwarding));

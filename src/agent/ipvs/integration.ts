@@ -188,7 +188,10 @@ export class IpvsIntegration {
     this.managed = found.managed;
     this.byDestination.clear();
     for (const target of found.targets) this.byDestination.set(addressId(target), target);
-    const signature = found.targets.map((t) => `${t.id} ${t.ipvs!.path} ${t.ipvs!.port} ${t.ipvs!.managed}`).join('\n');
+    // Forwarding and tunnel are in it: an entry turned from DR to TUN, or IPIP to GUE, is probed the new way at once.
+    const signature = found.targets
+      .map((t) => `${t.id} ${t.ipvs!.path} ${t.ipvs!.port} ${t.ipvs!.managed} ${t.ipvs!.forwarding} ${t.ipvs!.tunnel?.type ?? ''}:${t.ipvs!.tunnel?.port ?? ''}`)
+      .join('\n');
     if (signature !== this.signature) {
       this.signature = signature;
       this.discovered = found.targets;

@@ -112,9 +112,17 @@ describe('agent ipvs discovery', () => {
     assert.equal(tunnelOf(found.targets[1]!), undefined, 'a DR real server is probed with plain frames');
     assert.deepEqual(found.notes, [
       'lvs:203.0.113.100:80 TCP 203.0.113.100:80: NAT real servers are checked on the RIP path (a kernel connect to RIP:port), not through the VIP',
-      'lvs: UDP 198.51.100.100:53 skipped: the agent\'s checks are TCP',
+      'lvs: UDP 198.51.100.100:53 skipped: this entry\'s check probes TCP',
     ]);
     assert.deepEqual(found.managed, []);
+  });
+
+  it('takes the UDP service of VIP:port for a udp or dns check, never the TCP one', async () => {
+    const parsed = config('services: [{name: resolver, vip: 198.51.100.100, port: 53, check: dns, query: www.example.com, real-servers: ipvs}]');
+    const found = discover(await lab().read(), parsed.ipvs!.sources, () => []);
+    assert.deepEqual(found.targets.map((t) => [t.id, t.ipvs!.service]), [['resolver/198.51.100.11', dns.key]]);
+    const tcpOnly = discover(await lab().read(), config('services: [{name: lvs, discover: ipvs, check: dns, query: www.example.com}]').ipvs!.sources, () => []);
+    assert.deepEqual(tcpOnly.targets.map((t) => t.service), ['lvs:198.51.100.100:53']);
   });
 
   it('filters discover: ipvs by VIP, port and forwarding method, and notes fwmark services it cannot name', async () => {
