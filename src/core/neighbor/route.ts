@@ -8,7 +8,7 @@
 import {readFileSync} from 'node:fs';
 import {EnvironmentError} from '../errors.js';
 import {IpAddress} from '../wire/address.js';
-import {interfaceAddresses, interfaceInfo, type InterfaceAddress} from './interfaces.js';
+import {HOST_SNAPSHOT_MS, interfaceAddresses, interfaceInfo, type InterfaceAddress} from './interfaces.js';
 
 export interface RouteEntry {
   readonly interfaceName: string;
@@ -89,14 +89,23 @@ export function bestRoute(routes: readonly RouteEntry[], target: IpAddress): Rou
   return best;
 }
 
-export function readRoutes(family: 4 | 6): RouteEntry[] {
+const routeSnapshots = new Map<4 | 6, {readonly routes: readonly RouteEntry[]; readonly at: number}>();
+
+/** The main table, read at most once per HOST_SNAPSHOT_MS, as the addresses are (interfaces.ts). */
+export function readRoutes(family: 4 | 6): readonly RouteEntry[] {
+  const now = performance.now();
+  const cached = routeSnapshots.get(family);
+  if (cached && now - cached.at <= HOST_SNAPSHOT_MS) return cached.routes;
   const path = family === 4 ? '/proc/net/route' : '/proc/net/ipv6_route';
+  let text: string;
   try {
-    const text = readFileSync(path, 'utf8');
-    return family === 4 ? parseIpv4RouteTable(text) : parseIpv6RouteTable(text);
+    text = readFileSync(path, 'utf8');
   } catch {
     throw new EnvironmentError(`cannot read the routing table ${path}`);
   }
+  const routes = family === 4 ? parseIpv4RouteTable(text) : parseIpv6RouteTable(text);
+  routeSnapshots.set(family, {routes, at: now});
+  return routes;
 }
 
 /**

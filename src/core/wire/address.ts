@@ -14,6 +14,8 @@ export class MacAddress {
   static readonly BROADCAST = new MacAddress(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
   static readonly ZERO = new MacAddress(Buffer.alloc(6));
 
+  #text: string | undefined; // made on first use, as IpAddress's
+
   private constructor(private readonly octets: Buffer) {}
 
   /** Accepts `aa:bb:cc:dd:ee:ff` or `aa-bb-cc-dd-ee-ff`, any case. */
@@ -55,7 +57,8 @@ export class MacAddress {
   }
 
   toString(): string {
-    return [...this.octets].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    this.#text ??= [...this.octets].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    return this.#text;
   }
 
   toJSON(): string {
@@ -64,6 +67,9 @@ export class MacAddress {
 }
 
 export class IpAddress {
+  /** The text form, made on first use: the agent formats the same few addresses for every probe's output. */
+  #text: string | undefined; // an ES private field: deepStrictEqual of two equal addresses ignores it
+
   private constructor(
     readonly family: IpFamily,
     private readonly octets: Buffer,
@@ -132,8 +138,8 @@ export class IpAddress {
   }
 
   toString(): string {
-    if (this.family === 4) return [...this.octets].join('.');
-    return ipv6BytesToText(this.octets);
+    this.#text ??= this.family === 4 ? `${this.octets[0]}.${this.octets[1]}.${this.octets[2]}.${this.octets[3]}` : ipv6BytesToText(this.octets);
+    return this.#text;
   }
 
   toJSON(): string {

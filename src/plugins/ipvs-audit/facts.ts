@@ -2,7 +2,7 @@
 import {readFileSync} from 'node:fs';
 import {release} from 'node:os';
 import {isLocalAddress} from '../../core/neighbor/interfaces.js';
-import {bestRoute, readRoutes, type RouteEntry} from '../../core/neighbor/route.js';
+import {bestRoute, readRoutes} from '../../core/neighbor/route.js';
 import type {IpAddress} from '../../core/wire/address.js';
 import type {IpvsAuditFacts} from './judge.js';
 
@@ -17,12 +17,6 @@ function readSysctl(procRoot: string, name: string): number | undefined {
 
 export function gatherIpvsAuditFacts(procRoot = '/proc'): IpvsAuditFacts {
   const kernelRelease = release();
-  const routes = new Map<4 | 6, RouteEntry[]>();
-  const routesOf = (family: 4 | 6): RouteEntry[] => {
-    let list = routes.get(family);
-    if (list === undefined) routes.set(family, (list = readRoutes(family)));
-    return list;
-  };
   return {
     sysctl: {
       expireQuiescentTemplate: readSysctl(procRoot, 'expire_quiescent_template'),
@@ -31,7 +25,7 @@ export function gatherIpvsAuditFacts(procRoot = '/proc'): IpvsAuditFacts {
     kernelRelease,
     isLocalAddress: (address: IpAddress) => isLocalAddress(address),
     onLink: (address: IpAddress) => {
-      const route = bestRoute(routesOf(address.family), address);
+      const route = bestRoute(readRoutes(address.family), address);
       return route === undefined ? undefined : route.gateway === undefined;
     },
   };
