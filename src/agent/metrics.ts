@@ -1,7 +1,7 @@
 /**
- * The agent's Prometheus metrics (prom-client). The names and labels are a contract (docs/agent.md):
- * every target series is labelled `service, vip, port, rs, check`; a target removed from the configuration
- * loses its series at once (prom-client's remove()).
+ * The agent's Prometheus metrics. The names and labels are a contract (docs/agent.md): every target series is
+ * labelled `service, vip, port, rs, check`; a target removed from the configuration loses its series at once.
+ * The per-target families are kept and rendered by target-metrics.ts (why: see there); prom-client has the rest.
  * - vipcheck_up: 1 or 0, the state after rise/fall;
  * - vipcheck_probe_success: the last probe (1 OK/WARNING, else 0);
  * - vipcheck_probe_duration_seconds: a histogram of probe durations;
@@ -21,29 +21,13 @@
  */
 import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client';
 import type {CheckResult} from '../core/result/check-result.js';
-import {State} from '../core/result/state.js';
 import type {IpvsServiceKey} from '../core/ipvs/model.js';
 import type {IpAddress} from '../core/wire/address.js';
 import type {TargetConfig} from './config.js';
-
-const TARGET_LABELS = ['service', 'vip', 'port', 'rs', 'check'] as const;
-type TargetLabels = Record<(typeof TARGET_LABELS)[number], string>;
-
-const RESULT_NAMES: Record<State, string> = {
-  [State.Ok]: 'ok',
-  [State.Warning]: 'warning',
-  [State.Critical]: 'critical',
-  [State.Unknown]: 'unknown',
-};
+import {TargetMetrics, type TargetLabels} from './target-metrics.js';
 
 export function targetLabels(target: Pick<TargetConfig, 'service' | 'vip' | 'port' | 'rs' | 'check'>): TargetLabels {
   return {service: target.service, vip: target.vip.toString(), port: String(target.port), rs: target.rs.toString(), check: target.check};
-}
-
-/** A target's label objects, built once: no per-probe objects (and no prom-client children, 20 bound functions each). */
-interface TargetSeries {
-  readonly labels: TargetLabels;
-  readonly probes: Readonly<Record<State, TargetLabels & {result: string}>>;
 }
 
 export interface InterfaceCounts {
@@ -87,14 +71,7 @@ export interface AgentGauges {
 
 export class AgentMetrics {
   readonly registry = new Registry();
-  private readonly up: Gauge;
-  private readonly probeSuccess: Gauge;
-  private readonly duration: Histogram;
-  private readonly probes: Counter;
-  private readonly changes: Counter;
-  private readonly lastProbe: Gauge;
-  private readonly httpStatus: Gauge;
-  private readonly certExpiry: Gauge;
+  readonly targets = new TargetMetrics();
   readonly reloads: Counter;
   readonly neighborChanges: Counter;
   readonly portShortages: Counter;
@@ -109,27 +86,6 @@ export class AgentMetrics {
 
   constructor(gauges: AgentGauges) {
     const registers = [this.registry];
-    const labelNames = [...TARGET_LABELS];
-    this.up = new Gauge({name: 'vipcheck_up', help: 'Whether the real server is up through the VIP path, after rise/fall (1 up, 0 down).', labelNames, registers});
-    this.probeSuccess = new Gauge({name: 'vipcheck_probe_success', help: 'Whether the last probe succeeded (OK or WARNING).', labelNames, registers});
-    this.duration = new Histogram({
-      name: 'vipcheck_probe_duration_seconds',
-      help: 'Duration of a probe, neighbour resolution included.',
-      labelNames,
-      // Nine buckets: every target has its own histogram, and each bucket is a line of every scrape.
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5],
-      registers,
-    });
-    this.probes = new Counter({name: 'vipcheck_probes_total', help: 'Probes by result.', labelNames: [...labelNames, 'result'], registers});
-    this.changes = new Counter({name: 'vipcheck_state_changes_total', help: 'Up/down transitions after rise/fall.', labelNames, registers});
-    this.lastProbe = new Gauge({name: 'vipcheck_last_probe_timestamp_seconds', help: 'When the last probe ended (Unix time).', labelNames, registers});
-    this.httpStatus = new Gauge({name: 'vipcheck_http_status_code', help: 'HTTP status of the last probe (as blackbox_exporter\'s probe_http_status_code).', labelNames, registers});
-    this.certExpiry = new Gauge({
-      name: 'vipcheck_ssl_earliest_cert_expiry',
-      help: 'Unix time the earliest certificate of the last TLS probe expires (as blackbox_exporter\'s probe_ssl_earliest_cert_expiry).',
-      labelNames,
-      registers,
-    });
     this.reloads = new Counter({name: 'vipcheck_agent_reloads_total', help: 'Configuration reloads by outcome.', labelNames: ['result'], registers});
     this.neighborChanges = new Counter({name: 'vipcheck_neighbor_changes_total', help: 'Real servers whose MAC changed between resolutions.', registers});
     this.portShortages = new Counter({
@@ -228,52 +184,31 @@ export class AgentMetrics {
     }
   }
 
-  /**
-   * Each target's label objects, built once: building them on every probe cost a hidden class each (~40,000 at
-   * 2,000 targets). prom-client's children (labels()) would save the label hashing too, but hold ~20 bound
-   * functions per target: 14 MB at 10,000 targets, measured in a heap snapshot.
-   */
-  private readonly series = new Map<string, TargetSeries>();
-
-  private seriesOf(target: TargetConfig): TargetSeries {
-    let series = this.series.get(target.id);
-    if (!series) {
-      const labels = targetLabels(target);
-      const probes = {} as Record<State, TargetLabels & {result: string}>;
-      for (const [state, result] of Object.entries(RESULT_NAMES)) probes[Number(state) as State] = {...labels, result};
-      series = {labels, probes};
-      this.series.set(target.id, series);
-    }
-    return series;
-  }
-
   /** A target's series before its first probe: up as configured, nothing probed yet. */
   configured(target: TargetConfig, up: boolean): void {
-    const {labels, probes} = this.seriesOf(target);
-    this.up.set(labels, up ? 1 : 0);
-    for (const result of Object.values(probes)) this.probes.inc(result, 0);
-    this.changes.inc(labels, 0);
+    this.targets.add(target.id, targetLabels(target), up);
   }
 
   probed(target: TargetConfig, result: CheckResult, seconds: number, up: boolean, changed: boolean): void {
-    const {labels, probes} = this.seriesOf(target);
-    this.probeSuccess.set(labels, result.state === State.Ok || result.state === State.Warning ? 1 : 0);
-    this.duration.observe(labels, seconds);
-    this.probes.inc(probes[result.state]);
-    this.lastProbe.set(labels, Date.now() / 1000);
-    this.up.set(labels, up ? 1 : 0);
-    if (changed) this.changes.inc(labels);
+    const series = this.targets.get(target.id) ?? this.targets.add(target.id, targetLabels(target), up);
+    series.probed(result.state, seconds, up, changed, Date.now());
     const status = result.perfdata.find((p) => p.label === 'status');
-    if (status && typeof status.value === 'number') this.httpStatus.set(labels, status.value);
     const expiry = (result.data as {tls?: {validTo?: string}} | undefined)?.tls?.validTo;
-    if (expiry) this.certExpiry.set(labels, Date.parse(expiry) / 1000);
+    series.observedHttp(typeof status?.value === 'number' ? status.value : undefined, expiry ? Date.parse(expiry) / 1000 : undefined);
   }
 
   /** The target left the configuration: every series of it goes. */
   removed(target: TargetConfig): void {
-    const labels = targetLabels(target);
-    this.series.delete(target.id);
-    for (const metric of [this.up, this.probeSuccess, this.duration, this.changes, this.lastProbe, this.httpStatus, this.certExpiry]) metric.remove(labels);
-    for (const result of Object.values(RESULT_NAMES)) this.probes.remove({...labels, result});
+    this.targets.remove(target.id);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** A whole scrape, in chunks: prom-client's metrics, then the per-target families (yielding between chunks). */
+  async render(write: (chunk: string) => void | Promise<void>): Promise<void> {
+    await write(await this.registry.metrics());
+    await this.targets.render(write);
   }
 }
