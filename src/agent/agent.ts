@@ -35,7 +35,8 @@ import type {PassiveHooks} from './passive.js';
 import {AgentMetrics} from './metrics.js';
 import {AgentNetwork} from './network.js';
 import {Scheduler} from './scheduler.js';
-import {RECENT_PROBES, statusDocument, statusPage, type AgentStatus, type LastProbe, type ProbeRecord, type TargetStatus} from './status.js';
+import {ProbeHistory} from './probe-history.js';
+import {statusDocument, statusPage, type AgentStatus, type TargetStatus} from './status.js';
 
 export interface AgentOptions {
   readonly configPath: string;
@@ -52,8 +53,7 @@ export interface AgentOptions {
 interface Target {
   config: TargetConfig;
   health: HealthState;
-  recent: ProbeRecord[];
-  last?: LastProbe;
+  readonly history: ProbeHistory;
   removed: boolean;
   /** Whether a passive result went out yet: the first probe is sent, so the monitoring system never stays pending. */
   reported: boolean;
@@ -217,7 +217,7 @@ export class Agent {
 
   status(): AgentStatus {
     const targets: TargetStatus[] = [...this.targets.values()].map((t) => {
-      const last = t.last;
+      const last = t.history.last();
       const ipvs = this.ipvs?.status(t.config);
       return {
         id: t.config.id,
@@ -232,7 +232,7 @@ export class Agent {
         failuresInARow: t.health.failuresInARow,
         ...(t.config.fileCheck ? {fileCheck: t.config.fileCheck} : {}),
         ...(last ? {last} : {}),
-        recent: t.recent,
+        recent: t.history.recent(),
         ...(ipvs ? {ipvs} : {}),
       };
     });
@@ -289,7 +289,7 @@ export class Agent {
         existing.health.setRules(config.health);
         continue;
       }
-      const target: Target = {config, health: new HealthState(config.health, Date.now()), recent: [], removed: false, reported: false};
+      const target: Target = {config, health: new HealthState(config.health, Date.now()), history: new ProbeHistory(), removed: false, reported: false};
       this.targets.set(config.id, target);
       this.metrics.configured(config, target.health.health === 'up');
       if (config.fileCheck) this.files.set(config.fileCheck, target.health.health);
@@ -334,10 +334,7 @@ export class Agent {
     const success = isSuccess(result.state);
     if (!success) this.network.forgetNeighbor(config.rs);
     const transition = target.health.record(success, Date.now());
-    const at = Date.now();
-    target.recent.push({at, state: result.state, seconds});
-    target.last = {at, state: result.state, seconds, summary: result.summary};
-    if (target.recent.length > RECENT_PROBES) target.recent.shift();
+    target.history.record(Date.now(), result.state, seconds, result.summary);
     this.metrics.probed(config, result, seconds, target.health.health === 'up', transition !== undefined);
     if (transition) {
       const why = result.state === State.Ok ? '' : `: ${result.summary}`;

@@ -191,7 +191,11 @@ export class AgentNetwork implements VipNetwork {
     const cached = this.facts.get(key);
     if (cached && now - cached.at < HOST_FACTS_TTL_MS) return cached.value as T;
     const value = compute();
-    this.facts.set(key, {value, at: now});
+    // Updated in place: a new entry per target every TTL would be old-generation garbage (probe-history.ts).
+    if (cached) {
+      cached.value = value;
+      cached.at = now;
+    } else this.facts.set(key, {value, at: now});
     return value;
   }
 

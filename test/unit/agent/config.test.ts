@@ -123,3 +123,41 @@ listen: nowhere`;
     assert.deepEqual(published, generated);
   });
 });
+
+describe('agent configuration, a large file', () => {
+  const big = (count: number) =>
+    ['services:', ...Array.from({length: count}, (_, i) => `  - {name: "s${i}", vip: 203.0.113.${1 + (i % 250)}, port: ${8000 + Math.floor(i / 250)}, check: tcp, real-servers: [198.51.100.11]}`), ''].join('\n');
+
+  it('is parsed in a worker thread to the same data and the same error lines as in this one', async () => {
+    const {parseYamlInWorker} = await import('../../../src/agent/config.js');
+    const text = big(50);
+    const inWorker = await parseYamlInWorker(text);
+    assert.ok('data' in inWorker);
+    assert.equal((inWorker.data as {services: unknown[]}).services.length, 50);
+    assert.deepEqual(parseConfig(text, plugins).targets.map((t) => t.id), (inWorker.data as {services: Array<{name: string}>}).services.map((s) => `${s.name}/198.51.100.11`));
+    const broken = await parseYamlInWorker(`${text}  - {name: x, name: y}\n`);
+    assert.ok('errors' in broken);
+    assert.throws(() => parseConfig(`${text}  - {name: x, name: y}\n`, plugins), (error: Error) => error.message === `config: ${broken.errors[0]}`);
+  });
+
+  it('loads 5,000 services from a file through the worker, and says what is wrong in one line with the file name', async () => {
+    const {mkdtempSync, rmSync, writeFileSync} = await import('node:fs');
+    const {tmpdir} = await import('node:os');
+    const {join} = await import('node:path');
+    const {loadConfig} = await import('../../../src/agent/config.js');
+    const dir = mkdtempSync(join(tmpdir(), 'vipcheck-config-'));
+    try {
+      const file = join(dir, 'agent.yaml');
+      const text = big(5000);
+      assert.ok(text.length > 256 * 1024, 'large enough for the worker');
+      writeFileSync(file, text);
+      const config = await loadConfig(file, plugins);
+      assert.equal(config.targets.length, 5000);
+      assert.equal(config.targets[4999]!.vip.toString(), '203.0.113.250');
+      writeFileSync(file, text.replace('name: "s17"', 'name: "s17", name: "again"'));
+      await assert.rejects(loadConfig(file, plugins), (error: Error) => /^.*agent\.yaml: Map keys must be unique/.test(error.message) && !error.message.includes('\n'));
+    } finally {
+      rmSync(dir, {recursive: true, force: true});
+    }
+  });
+});
