@@ -2,7 +2,7 @@
 // blackbox_exporter as processes in the director namespace, a load generator playing Prometheus, and readers of
 // /metrics, /status and /proc.
 import type {ChildProcess} from 'node:child_process';
-import {readFileSync, writeFileSync} from 'node:fs';
+import {createWriteStream, readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {createLab, type Lab} from '../src/lab/lab.js';
@@ -160,7 +160,8 @@ export async function startAgent(b: BenchLab, yaml: string, nodeFlags: readonly 
   const child = b.lab.spawn('director', [process.execPath, ...nodeFlags, join(REPO, 'bin/run.cjs'), 'agent', '--config', config]);
   const log: string[] = [];
   lines(child.stderr, (line) => log.length < 10_000 && log.push(line));
-  child.stdout?.resume();
+  if (process.env.AGENT_BENCH_STDOUT) child.stdout?.pipe(createWriteStream(process.env.AGENT_BENCH_STDOUT));
+  else child.stdout?.resume();
   await firstLine(child, /^vipcheck agent: started: /, 60_000, 'the agent');
   const get = (path: string) => curlToFile(b.lab, `http://127.0.0.1:${AGENT_PORT}${path}`);
   return {

@@ -4,7 +4,8 @@
 //             per check (/proc utime+stime), p99 probe latency (vipcheck_probe_duration_seconds buckets); then
 //             blackbox_exporter doing as many TCP-connect probes a second to RIP:port, driven like Prometheus.
 // - http:     the same with `http-status` (path /) against blackbox's http prober.
-// - memory:   RSS of an agent with 10,000 targets at a 60 s interval, after start and after a minute.
+// - memory:   RSS of an agent with 10,000 targets at a 60 s interval, after start and after a minute: bare, and with the
+//             V8 settings of the shipped systemd unit (its NODE_OPTIONS line).
 // - soak:     the same 10,000 targets at 2,000 probes/s until --soak-probes probes: RSS curve and growth.
 // - transfer: a 1 MiB body through the VIP path (a warm agent's `http` check, probe duration sum/count) against
 //             curl to RIP:port (time_total), same server, same run.
@@ -13,7 +14,7 @@
 // Usage (root, after `npm run build`; needs prometheus-blackbox-exporter and curl):
 //   npx tsx bench/agent.ts [--parts tcp,http,memory,soak,transfer] [--targets 2000] [--seconds 20] ...
 // Every option also reads AGENT_BENCH_<NAME> (e.g. AGENT_BENCH_TARGETS=500); --help lists them.
-import {existsSync, mkdirSync, readdirSync, rmSync, statSync} from 'node:fs';
+import {existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs';
 import {join} from 'node:path';
 import {parseArgs} from 'node:util';
 import {
@@ -59,6 +60,7 @@ const DEFAULTS = {
   'soak-rate': '2000',
   'sample-seconds': '10',
   'transfer-runs': '20',
+  'node-flags': '', // extra node flags for the agent, space-separated (e.g. --max-semi-space-size=4)
   'cpu-prof': '', // a directory: profile the agent of the tcp and http parts there (inflates their CPU figures)
 } as const;
 type Option = keyof typeof DEFAULTS;
@@ -83,6 +85,7 @@ const httpTargets = num('http-targets');
 const memTargets = num('mem-targets');
 const vipCount = num('vips');
 const profileDir = opt('cpu-prof');
+const nodeFlags = opt('node-flags').split(' ').filter(Boolean);
 
 /** One line per target, collected for the summary. */
 const verdicts: string[] = [];
@@ -117,7 +120,7 @@ interface Rate {
 
 /** Runs the agent on `yaml`, measures one window between two scrapes. */
 async function measureAgent(b: BenchLab, label: string, yaml: string, profile?: string): Promise<Rate & {m0: Metrics; m1: Metrics}> {
-  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  const flags = [...nodeFlags, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [])];
   const agent = await startAgent(b, yaml, flags);
   try {
     await sleep(num('warmup') * 1000);
@@ -259,11 +262,24 @@ async function httpPart(b: BenchLab): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------- memory
 
+/** The NODE_OPTIONS the shipped systemd unit runs the agent with (contrib/systemd/vipcheck-agent.service). */
+function unitNodeFlags(): string[] {
+  const unit = readFileSync(join(REPO, 'contrib/systemd/vipcheck-agent.service'), 'utf8');
+  return (/^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1] ?? '').split(' ').filter(Boolean);
+}
+
+/** Twice: as `vipcheck agent` runs bare, and with the V8 settings of the shipped systemd unit. */
 async function memoryPart(b: BenchLab): Promise<void> {
+  await memoryRun(b, 'bare `vipcheck agent`', nodeFlags);
+  const unit = unitNodeFlags();
+  if (unit.length > 0) await memoryRun(b, `as the systemd unit runs it (${unit.join(' ')})`, [...nodeFlags, ...unit]);
+}
+
+async function memoryRun(b: BenchLab, how: string, flags: readonly string[]): Promise<void> {
   const interval = num('mem-interval');
   const targets = targetsOver(b.vips, memTargets);
-  console.log(`\n## memory: ${targets.length} tcp targets every ${interval} s, RSS over ${num('mem-seconds')} s`);
-  const agent = await startAgent(b, agentYaml(b, targets, 'tcp', interval, 1));
+  console.log(`\n## memory: ${targets.length} tcp targets every ${interval} s, RSS over ${num('mem-seconds')} s, ${how}`);
+  const agent = await startAgent(b, agentYaml(b, targets, 'tcp', interval, 1), flags);
   try {
     await sleep(5000);
     const afterStart = rssBytes(agent.pid);
@@ -281,7 +297,7 @@ async function memoryPart(b: BenchLab): Promise<void> {
     console.log(`  RSS curve (MiB, every ${num('sample-seconds')} s): ${samples.map(mib).join(' ')}`);
     console.log(`  ${probes} probes so far, ${m.sum('vipcheck_probes_total', 'result="ok"')} ok; at the scrape ${memory(m)}`);
     const worst = Math.max(...samples, afterScrape);
-    verdict(`RSS with ${targets.length} targets <= 150 MiB`, `${mib(afterStart)} after start, ${mib(afterRun)} after ${num('mem-seconds')} s, ${mib(afterScrape)} after a scrape`, worst <= 150 * MIB);
+    verdict(`RSS with ${targets.length} targets <= 150 MiB, ${how}`, `${mib(afterStart)} after start, ${mib(afterRun)} after ${num('mem-seconds')} s, ${mib(afterScrape)} after a scrape`, worst <= 150 * MIB);
   } finally {
     await agent.stop();
   }
@@ -293,7 +309,7 @@ async function soakPart(b: BenchLab): Promise<void> {
   const interval = targets.length / rate;
   const seconds = num('soak-probes') / rate;
   console.log(`\n## soak: ${targets.length} tcp targets every ${interval} s (${rate} probes/s) for ${seconds.toFixed(0)} s (${num('soak-probes')} probes)`);
-  const agent = await startAgent(b, agentYaml(b, targets, 'tcp', interval, Math.min(1, interval / 2)));
+  const agent = await startAgent(b, agentYaml(b, targets, 'tcp', interval, Math.min(1, interval / 2)), nodeFlags);
   try {
     const samples: number[] = [];
     const started = Date.now();
@@ -331,7 +347,7 @@ async function transferPart(b: BenchLab): Promise<void> {
   for (let i = 0; i < Math.ceil(runs / 2); i++) curlTimes.push(await curl());
   const interval = 0.5;
   const target = [{vip: b.lab.vip4, port: BULK_PORT}];
-  const agent = await startAgent(b, agentYaml(b, target, 'http', interval, 0.45, `, path: /1mib, size: "${MIB}:${MIB}"`));
+  const agent = await startAgent(b, agentYaml(b, target, 'http', interval, 0.45, `, path: /1mib, size: "${MIB}:${MIB}"`), nodeFlags);
   const agentTimes: number[] = [];
   let m0: Metrics;
   let m1: Metrics;

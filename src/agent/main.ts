@@ -50,7 +50,6 @@ export async function agentMain(argv: readonly string[]): Promise<never> {
     log(USAGE);
     process.exit(1);
   }
-  if (process.env.VIPCHECK_EXPERIMENT_V8) (await import('node:v8')).setFlagsFromString(process.env.VIPCHECK_EXPERIMENT_V8);
   let agent: Agent;
   try {
     agent = await Agent.start({configPath: values.config, log, version: version(), openIpvs: (notice) => openIpvsControl({notice})});

@@ -434,7 +434,8 @@ describe('contrib/systemd/vipcheck-agent.service', () => {
     const settings = service();
     assert.deepEqual(Object.fromEntries(Object.keys(expected).map((key) => [key, settings[key]])), expected);
     // The home is readable under ProtectHome=yes (a home under /home is hidden: oclif then warns at every start).
-    assert.equal(service()['Environment'], 'HOME=/var/lib/vipcheck');
+    const environment = unit().split('\n').filter((l) => l.startsWith('Environment=')).map((l) => l.slice('Environment='.length));
+    assert.deepEqual(environment, ['HOME=/var/lib/vipcheck', 'NODE_OPTIONS=--max-semi-space-size=4']);
     for (const line of unit().split('\n')) assert.ok(line.length <= 120, `line too long: ${line}`);
   });
 
