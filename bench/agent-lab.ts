@@ -121,8 +121,14 @@ function lines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => v
 
 /** utime + stime of a process (all threads), in seconds. */
 export function cpuSeconds(pid: number): number {
+  const {user, system} = cpuSplit(pid);
+  return user + system;
+}
+
+/** User and system CPU seconds of a process (system time includes what the kernel does in its syscalls). */
+export function cpuSplit(pid: number): {user: number; system: number} {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
+  return {user: Number(fields[11]) / 100, system: Number(fields[12]) / 100}; // USER_HZ
 }
 
 export function rssBytes(pid: number): number {

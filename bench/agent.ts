@@ -23,6 +23,7 @@ import {
   REPO,
   bucketDelta,
   cpuSeconds,
+  cpuSplit,
   createBenchLab,
   median,
   mib,
@@ -131,10 +132,12 @@ async function measureAgent(b: BenchLab, label: string, yaml: string, profile?: 
     };
     const s0 = await scrape();
     if (s0.m.sum('vipcheck_probes_total', 'result="ok"') === 0) throw new Error(`${label}: no OK probe after the warm-up:\n${agent.log.slice(-10).join('\n')}`);
-    const cpu0 = cpuSeconds(agent.pid);
+    const split0 = cpuSplit(agent.pid);
+    const cpu0 = split0.user + split0.system;
     const t0 = performance.now();
     await sleep(num('seconds') * 1000);
-    const cpu1 = cpuSeconds(agent.pid);
+    const split1 = cpuSplit(agent.pid);
+    const cpu1 = split1.user + split1.system;
     const t1 = performance.now();
     const rss = rssBytes(agent.pid);
     const s1 = await scrape();
@@ -150,7 +153,7 @@ async function measureAgent(b: BenchLab, label: string, yaml: string, profile?: 
     const lag = (m: Metrics, q: string) => ms(m.sum(`nodejs_eventloop_lag_${q}_seconds`));
     console.log(`  agent (${label}): ${probes} probes in ${((s1.at - s0.at) / 1000).toFixed(1)} s = ${perSecond.toFixed(0)} checks/s, ${ok} ok, ${probes - ok} not ok`);
     if (probes > ok) await printFailures(agent);
-    console.log(`    CPU ${(cpu1 - cpu0).toFixed(2)} s in ${((t1 - t0) / 1000).toFixed(1)} s (${((100 * (cpu1 - cpu0)) / ((t1 - t0) / 1000)).toFixed(0)}% of a core) = ${us(cpuPerProbe)} per check; RSS ${mib(rss)} MiB`);
+    console.log(`    CPU ${(cpu1 - cpu0).toFixed(2)} s in ${((t1 - t0) / 1000).toFixed(1)} s (${((100 * (cpu1 - cpu0)) / ((t1 - t0) / 1000)).toFixed(0)}% of a core) = ${us(cpuPerProbe)} per check (user ${(split1.user - split0.user).toFixed(2)} s, system ${(split1.system - split0.system).toFixed(2)} s); RSS ${mib(rss)} MiB`);
     console.log(
       `    probe duration p50 ${ms(quantile(0.5, duration))}, p99 ${ms(quantile(0.99, duration))}, <= 5 ms: ${(100 * shareWithin(0.005, duration)).toFixed(2)}%;` +
         ` start delay p99 ${ms(quantile(0.99, late))}, <= 10 ms: ${(100 * shareWithin(0.01, late)).toFixed(2)}%`,
@@ -191,10 +194,12 @@ async function measureBlackbox(b: BenchLab, module: string, targets: readonly st
   try {
     await sleep(num('warmup') * 1000);
     const c0 = load.latest();
-    const cpu0 = cpuSeconds(exporter.pid);
+    const split0 = cpuSplit(exporter.pid);
+    const cpu0 = split0.user + split0.system;
     const t0 = performance.now();
     await sleep(num('seconds') * 1000);
-    const cpu1 = cpuSeconds(exporter.pid);
+    const split1 = cpuSplit(exporter.pid);
+    const cpu1 = split1.user + split1.system;
     const t1 = performance.now();
     const c1 = load.latest();
     const rss = rssBytes(exporter.pid);
@@ -203,7 +208,7 @@ async function measureBlackbox(b: BenchLab, module: string, targets: readonly st
     const perSecond = done / ((c1.at - c0.at) / 1000);
     const cpuPerProbe = (cpu1 - cpu0) / (perSecond * ((t1 - t0) / 1000));
     console.log(`  blackbox_exporter (${module}, ${targets.length} RIP targets): ${done} probes = ${perSecond.toFixed(0)}/s, ${failed} failed, ${c1.skipped - c0.skipped} turns skipped at ${num('concurrency')} in flight`);
-    console.log(`    CPU ${(cpu1 - cpu0).toFixed(2)} s in ${((t1 - t0) / 1000).toFixed(1)} s (${((100 * (cpu1 - cpu0)) / ((t1 - t0) / 1000)).toFixed(0)}% of a core) = ${us(cpuPerProbe)} per probe; RSS ${mib(rss)} MiB`);
+    console.log(`    CPU ${(cpu1 - cpu0).toFixed(2)} s in ${((t1 - t0) / 1000).toFixed(1)} s (${((100 * (cpu1 - cpu0)) / ((t1 - t0) / 1000)).toFixed(0)}% of a core) = ${us(cpuPerProbe)} per probe (user ${(split1.user - split0.user).toFixed(2)} s, system ${(split1.system - split0.system).toFixed(2)} s); RSS ${mib(rss)} MiB`);
     return {perSecond, cpuPerProbe, failed};
   } finally {
     await load.stop();

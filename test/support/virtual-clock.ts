@@ -36,6 +36,11 @@ export class VirtualClock implements DriveClock {
     return {cancel: () => void this.pending.delete(entry), unref: () => {}, ref: () => {}};
   }
 
+  /** As the real clock: after this turn of the (real) event loop, which run() lets settle before each jump. */
+  endOfTurn(callback: () => void): void {
+    setImmediate(callback);
+  }
+
   /**
    * Runs timers in order until `done()` holds; throws on a stall or when virtual time passes `limit`. Code that
    * also waits on real I/O (a state file on disk) passes `idle`, awaited before each jump: the thread pool's

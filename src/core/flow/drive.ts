@@ -11,6 +11,7 @@
 import {performance} from 'node:perf_hooks';
 import type {FrameLink, Millis} from '../link/link.js';
 import {describeFrame} from '../wire/frame.js';
+import {TcpFlags} from '../wire/tcp.js';
 import type {TcpFlow} from './tcp-flow.js';
 import type {OutgoingSegment, SansIoTcp} from '../tcp/segment.js';
 
@@ -27,11 +28,14 @@ export interface DriveClock {
   now(): Millis;
   /** Calls `callback` once at time `at` (at once if it has passed). */
   schedule(at: Millis, callback: () => void): ScheduledTimer;
+  /** Calls `callback` once this event-loop turn's callbacks, ticks and promise jobs have run (setImmediate). */
+  endOfTurn?(callback: () => void): void;
 }
 
 /** performance.now() and setTimeout: what production runs on. */
 export const realClock: DriveClock = {
   now: () => performance.now(),
+  endOfTurn: (callback) => void setImmediate(callback),
   schedule(at, callback) {
     const timer = setTimeout(callback, Math.max(0, at - performance.now()));
     return {cancel: () => clearTimeout(timer), unref: () => timer.unref(), ref: () => timer.ref()};
@@ -88,19 +92,48 @@ export function startDriving(link: FrameLink, flow: TcpFlow, machine: SansIoTcp,
     else resolveDone();
   };
 
-  const emit = (segments: OutgoingSegment[]) => {
-    for (const out of segments) {
-      const frame = flow.frame(out);
-      options.trace?.(`> ${describeFrame(frame)}`);
-      link.send(frame);
-    }
+  const send = (frame: Buffer) => {
+    options.trace?.(`> ${describeFrame(frame)}`);
+    link.send(frame);
   };
 
-  const step = (work: () => OutgoingSegment[], immediatePoll = false) => {
+  /**
+   * A pure ACK of a segment shorter than our MSS waits for the end of the event-loop turn, and is dropped if
+   * another segment leaves first (every segment carries the newest acknowledgement and window). The data was
+   * usually the end of a response: the application reads it in this same turn and answers, or closes with a
+   * FIN or RST, which then carries the ACK. That is one frame fewer per HTTP check (measured: the send is a
+   * quarter of the agent's CPU). Full-sized segments are acknowledged at once, so a bulk transfer's pace
+   * never waits for the application's processing.
+   */
+  let heldAck: Buffer | undefined;
+  const hold = (frame: Buffer, endOfTurn: (callback: () => void) => void) => {
+    heldAck = frame;
+    endOfTurn(() => {
+      if (heldAck !== frame) return;
+      heldAck = undefined;
+      try {
+        send(frame);
+      } catch {
+        // the link closed meanwhile: the flow is over and the ACK is moot
+      }
+    });
+  };
+
+  const emit = (segments: OutgoingSegment[], ackMayWait: boolean) => {
+    if (segments.length > 0) heldAck = undefined;
+    const only = segments.length === 1 ? segments[0]! : undefined;
+    if (ackMayWait && only && only.payload.length === 0 && only.repr.flags === TcpFlags.ACK && clock.endOfTurn) {
+      hold(flow.frame(only), clock.endOfTurn);
+      return;
+    }
+    for (const out of segments) send(flow.frame(out));
+  };
+
+  const step = (work: () => OutgoingSegment[], immediatePoll = false, shortSegmentIn = false) => {
     if (settled) return;
     try {
       const segments = work();
-      emit(segments);
+      emit(segments, shortSegmentIn && !machine.finished);
       idleImmediatePolls = immediatePoll && segments.length === 0 ? idleImmediatePolls + 1 : 0;
       options.afterStep?.();
       if (idleImmediatePolls > MAX_IDLE_IMMEDIATE_POLLS) throw new Error('TCP machine keeps asking for a poll without doing anything (bug)');
@@ -115,10 +148,15 @@ export function startDriving(link: FrameLink, flow: TcpFlow, machine: SansIoTcp,
     arm();
   };
 
+  let timerAt = Infinity;
   const arm = () => {
+    const at = machine.pollAt();
+    // Most steps leave the next poll where it was (the retransmission or deadline timer): keep that timer
+    // rather than cancel and re-create one per frame.
+    if (timer && at === timerAt && at > clock.now()) return;
     timer?.cancel();
     timer = undefined;
-    const at = machine.pollAt();
+    timerAt = at;
     if (!Number.isFinite(at)) return;
     const immediate = at <= clock.now();
     timer = clock.schedule(at, () => {
@@ -133,7 +171,8 @@ export function startDriving(link: FrameLink, flow: TcpFlow, machine: SansIoTcp,
     const inbound = flow.match(frame);
     if (!inbound) return;
     options.trace?.(`< ${describeFrame(frame)} [checksum ${trust}]`);
-    step(() => machine.receive(receivedAt, inbound.segment));
+    const length = inbound.segment.payload.length;
+    step(() => machine.receive(receivedAt, inbound.segment), false, length > 0 && machine.receiveMss !== undefined && length < machine.receiveMss);
   });
 
   step(() => machine.start(clock.now()));

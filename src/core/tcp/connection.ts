@@ -320,6 +320,11 @@ export class TcpConnection implements SansIoTcp {
 
   // ---- Driver side (SansIoTcp) -----------------------------------------------------------------------------
 
+  /** The data of a full-sized segment the peer sends us: our MSS less the timestamp option when in use. */
+  get receiveMss(): number {
+    return this.config.mss - (this.negotiatedOptions?.timestamps ? TIMESTAMP_OPTION_BYTES : 0);
+  }
+
   get finished(): boolean {
     return this.started && this.current === 'closed';
   }

@@ -22,6 +22,12 @@ export interface SansIoTcp {
   pollAt(): Millis;
   /** Nothing more will be sent or accepted; the driver can stop. */
   readonly finished: boolean;
+  /**
+   * The data of a full-sized segment the peer may send (our MSS less the options every segment carries), when
+   * the machine receives data: a pure ACK of a shorter segment may wait for the end of the event-loop turn
+   * (drive.ts).
+   */
+  readonly receiveMss?: number;
 }
 
 export const EMPTY_PAYLOAD: Buffer = Buffer.alloc(0);
