@@ -28,11 +28,11 @@ function kernelError(code: string, text: string): Error {
 }
 
 export function tcpService(vip: string, port: number, scheduler = 'wrr'): IpvsService {
-  return {key: {kind: 'address', protocol: 'tcp', address: IpAddress.parse(vip)!, port}, scheduler, flags: 0, timeout: 0, netmask: 0xffffffff, persistenceEngine: ''};
+  return {key: {kind: 'address', protocol: 'tcp', address: IpAddress.parse(vip)!, port}, scheduler, flags: 0, timeout: 0, persistenceEngine: ''};
 }
 
 export function fwmarkService(fwmark: number, family: 4 | 6 = 4): IpvsService {
-  return {key: {kind: 'fwmark', family, fwmark}, scheduler: 'wrr', flags: 0, timeout: 0, netmask: 0xffffffff, persistenceEngine: ''};
+  return {key: {kind: 'fwmark', family, fwmark}, scheduler: 'wrr', flags: 0, timeout: 0, persistenceEngine: ''};
 }
 
 export function destination(address: string, port: number, weight: number, more: Partial<DestinationFields> = {}): IpvsDestination {

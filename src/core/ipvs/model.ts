@@ -24,7 +24,6 @@ export interface IpvsService {
   readonly flags: number;
   /** Persistence timeout, seconds (0 when not persistent). */
   readonly timeout: number;
-  readonly netmask: number;
   /** Persistence engine name ("sip"), empty when none. */
   readonly persistenceEngine: string;
 }

@@ -146,10 +146,9 @@ export function decodeService(attributes: AttributeSet): Parsed<IpvsService> {
   const flags = attributes.raw(SVC.FLAGS);
   const scheduler = attributes.string(SVC.SCHED_NAME);
   const timeout = attributes.u32(SVC.TIMEOUT);
-  const netmask = attributes.u32(SVC.NETMASK);
   if (flags === undefined || flags.length !== 8) return fail('IPVS service: the flags attribute is missing or malformed');
-  if (scheduler === undefined || timeout === undefined || netmask === undefined) return fail('IPVS service: the scheduler, timeout or netmask attribute is missing');
-  return ok({key, scheduler, flags: flags.readUInt32LE(0), timeout, netmask, persistenceEngine: attributes.string(SVC.PE_NAME) ?? ''});
+  if (scheduler === undefined || timeout === undefined) return fail('IPVS service: the scheduler or timeout attribute is missing');
+  return ok({key, scheduler, flags: flags.readUInt32LE(0), timeout, persistenceEngine: attributes.string(SVC.PE_NAME) ?? ''});
 }
 
 /** One destination of a GET_DEST reply (inside IPVS_CMD_ATTR_DEST); its family defaults to the service's. */

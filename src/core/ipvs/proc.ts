@@ -93,19 +93,17 @@ function parseServiceLine(fields: readonly string[]): IpvsService | undefined {
   }
   let flags = 0;
   let timeout = 0;
-  let netmask = 0;
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === 'ops') flags |= IP_VS_SVC_F_ONEPACKET;
     else if (rest[i] === 'persistent') {
       flags |= IP_VS_SVC_F_PERSISTENT;
       timeout = Number(rest[++i]);
-      // IPv4: the mask in hex; IPv6: the prefix length in decimal.
-      const mask = rest[++i] ?? '';
-      netmask = key.kind === 'address' && key.address.family === 6 ? Number(mask) : Number.parseInt(mask, 16);
-      if (!Number.isInteger(timeout) || !Number.isInteger(netmask)) return undefined;
+      // Then the persistence mask, "%08X" of ntohl(netmask) in ip_vs_ctl.c for either family (for IPv6 the
+      // prefix length, byte-swapped): nothing here uses it, so it is only checked to be hex.
+      if (!Number.isInteger(timeout) || !/^[0-9A-F]{8}$/.test(rest[++i] ?? '')) return undefined;
     } else return undefined;
   }
-  return {key, scheduler, flags, timeout, netmask, persistenceEngine: ''};
+  return {key, scheduler, flags, timeout, persistenceEngine: ''};
 }
 
 /** CONFIG_HZ of the running kernel from /boot/config-<release>, or DEFAULT_HZ. */

@@ -10,7 +10,7 @@ import {auditIpvsTable, kernelAtLeast, type IpvsAuditFacts} from '../../../src/p
 const ip = (text: string): IpAddress => IpAddress.parse(text)!;
 
 function service(vip: string, port: number, more: Partial<IpvsService> = {}): IpvsService {
-  return {key: {kind: 'address', protocol: 'tcp', address: ip(vip), port}, scheduler: 'wrr', flags: 2, timeout: 0, netmask: 0xffffffff, persistenceEngine: '', ...more};
+  return {key: {kind: 'address', protocol: 'tcp', address: ip(vip), port}, scheduler: 'wrr', flags: 2, timeout: 0, persistenceEngine: '', ...more};
 }
 
 function dest(rip: string, port: number, more: Partial<IpvsDestination> = {}): IpvsDestination {

@@ -53,6 +53,28 @@ describe('IPVS /proc/net/ip_vs fallback', function () {
     assert.deepEqual(parsed.value.services[0]!.service.key, {kind: 'fwmark', family: 6, fwmark: 9});
   });
 
+  it('reads persistent services of both families whatever their mask (IPv6: the prefix length, byte-swapped)', function () {
+    // As ip_vs_ctl.c prints them: "persistent %d %08X" of the timeout in ticks and ntohl(netmask); an IPv6
+    // service's netmask is a prefix length, so /127 prints 7F000000 (read as a decimal number, it was refused).
+    const text = [
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port Forward Weight ActiveConn InActConn',
+      'TCP  [2001:0db8:0000:0000:0000:0000:0000:0100]:01BB wrr persistent 75000 7F000000',
+      '  -> [2001:0db8:0000:0000:0000:0000:0000:0011]:01BB      Route   4      0          0         ',
+      'TCP  C6336465:0050 rr  persistent 25000 FFFFFF00',
+      '  -> C633640B:0050      Route   1      0          0         ',
+      '',
+    ].join('\n');
+    const parsed = parseProcIpvs(text, 250);
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.error);
+    assert.deepEqual(
+      parsed.value.services.map(({service}) => [describeServiceKey(service.key), service.flags & 1, service.timeout]),
+      [['TCP [2001:db8::100]:443', 1, 300], ['TCP 198.51.100.101:80', 1, 100]],
+    );
+    assert.match((parseProcIpvs(text.replace('7F000000', '7F00')) as {error: string}).error, /line 4: not a virtual service line/);
+  });
+
   it('rejects a malformed file with one line naming the line', function () {
     assert.deepEqual(parseProcIpvs('hello'), {ok: false, error: '/proc/net/ip_vs: the first line is not "IP Virtual Server version ..."'});
     const broken = procText.replace('Route   3', 'Sideways 3');
