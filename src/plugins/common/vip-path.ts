@@ -188,6 +188,16 @@ export function describeHop(target: TargetOptions, path: VipPath): string {
   return `via ${target.rs} (${path.tunnel ? `${path.tunnel.type} tunnel` : path.rsMac})`;
 }
 
+/**
+ * Why a real server may have said nothing, for a timeout's summary: in DR the VIP on its loopback; in tunnel mode
+ * also the decapsulation and rp_filter, which arp-audit checks on the real server. `also` is one more question.
+ */
+export function silenceHint(path: Pick<VipPath, 'tunnel'>, also = ''): string {
+  return path.tunnel
+    ? `(is the VIP on the real server's loopback, its ${path.tunnel.type} decapsulation up, rp_filter relaxed${also}? vipcheck arp-audit --local --forwarding tun there says)`
+    : `(is the VIP configured on the real server's loopback${also}?)`;
+}
+
 /** The facts of a VIP-path run that every check reports in --json. */
 export function vipPathFacts(target: TargetOptions, path: VipPath, reason: string): Record<string, unknown> {
   return {

@@ -17,7 +17,7 @@ import {formatSeconds} from '../../plugin-api/run-check.js';
 import {formatHostPort} from './rip-connect.js';
 import type {TargetOptions} from './target.js';
 import {packetTrace} from './trace.js';
-import {openVipPath, vipPathFacts, type VipPath} from './vip-path.js';
+import {describeHop, openVipPath, silenceHint, vipPathFacts, type VipPath} from './vip-path.js';
 
 export interface VipUdpExchange {
   readonly target: TargetOptions;
@@ -56,7 +56,7 @@ export async function exchangeThroughVip(
     path,
     outcome,
     service: formatHostPort(target.vip, target.port),
-    via: `via ${target.rs} (${path.rsMac})`,
+    via: describeHop(target, path),
     details: [`path: VIP path to ${formatHostPort(target.vip, target.port)} on ${path.interfaceName}`],
     data: {...vipPathFacts(target, path, reason), protocol: 'udp', attempts: outcome.attempts, outcome: outcome.kind},
   };
@@ -85,7 +85,7 @@ export function noReplyResult(check: string, exchange: VipUdpExchange, context: 
       ...base,
       summary:
         `no answer from ${service} ${via} within ${formatSeconds(context.timeoutMs)} to ${outcome.attempts} datagram${outcome.attempts === 1 ? '' : 's'} ` +
-        "(is the VIP configured on the real server's loopback, and the service running?)",
+        silenceHint(exchange.path, ', and the service running'),
       perfdata: perf(undefined),
     };
   }

@@ -12,7 +12,7 @@ import type {RunContext} from '../../plugin-api/plugin.js';
 import {decidePath} from '../common/role.js';
 import {packetTrace} from '../common/trace.js';
 import {formatHostPort, ripConnect, ripSource, type RipConnectOutcome} from '../common/rip-connect.js';
-import {describeHop, vipPathFacts, type VipPath} from '../common/vip-path.js';
+import {describeHop, silenceHint, vipPathFacts, type VipPath} from '../common/vip-path.js';
 import {openVipFlow} from '../common/vip-flow.js';
 import type {TcpCheckOptions} from './options.js';
 import {formatMs, judgeTime, timePerf} from './perf.js';
@@ -98,9 +98,7 @@ function vipResult(
         state: State.Critical,
         summary:
           `no answer from ${service} ${via} within ${formatSeconds(context.timeoutMs)} to ${outcome.attempts} SYN${outcome.attempts === 1 ? '' : 's'} ` +
-          (path.tunnel
-            ? `(is the VIP on the real server's loopback, its ${path.tunnel.type} decapsulation up, rp_filter relaxed? vipcheck arp-audit --local --forwarding tun there says)`
-            : "(is the VIP configured on the real server's loopback?)"),
+          silenceHint(path),
         details,
         perfdata: [timePerf(undefined, options, context)],
       };
