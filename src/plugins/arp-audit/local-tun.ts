@@ -6,8 +6,8 @@
  *   every tunnelled packet (ICMP protocol unreachable at most);
  * - T2 (CRITICAL): GUE only, no `ip fou add port N gue` receiving on the port (any port when none is given) in
  *   the VIP's family;
- * - A12 (WARNING): strict rp_filter (effective max(all, device) = 1) on that device; the decapsulated packet's
- *   source is the client, which the reverse path through the tunnel does not reach;
+ * - strict rp_filter on the device (A12) is local.ts's, judged there for every IP tunnel and only for an IPv4 VIP:
+ *   rp_filter is IPv4's, and an IPv6 VIP's decapsulated packets are IPv6;
  * - the VIP's placement (lo or the device) and the ARP sysctls stay local.ts's, the latter only for interfaces
  *   on the VIP's own segment: a TUN real server elsewhere never sees ARP for the VIP.
  */
@@ -17,7 +17,6 @@ import type {TunnelType} from '../../core/wire/tunnel.js';
 import type {TunnelOptions} from '../common/target.js';
 import {finding, type Finding} from './finding.js';
 import type {LocalFacts} from './local.js';
-import {effectiveConf, raiseCommand} from './sysctl.js';
 
 export type LocalTunnel = TunnelOptions;
 
@@ -38,13 +37,6 @@ export function auditTunnelDecapsulation(facts: LocalFacts, vipFamily: IpFamily,
     findings.push(finding('T1', `${name} does not exist: ${what}, so the kernel drops every packet the director tunnels here`, {interfaceName: name, fix: `modprobe ${MODULE[name]} && ip link set ${name} up`}));
   } else if (!device.up) {
     findings.push(finding('T1', `${name} is down: ${what}, so the kernel drops every packet the director tunnels here`, {interfaceName: name, fix: `ip link set ${name} up`}));
-  } else if (effectiveConf('rp_filter', facts.all, device.conf) === 1) {
-    findings.push(
-      finding('A12', `strict rp_filter on ${name} (all=${facts.all.rp_filter ?? '?'}, ${name}=${device.conf.rp_filter ?? '?'}): IPVS-TUN packets decapsulated there are dropped`, {
-        interfaceName: name,
-        fix: raiseCommand('rp_filter', 2, name),
-      }),
-    );
   }
   if (tunnel.type === 'gue') {
     // The outer family is taken to be the VIP's, as for the device above.

@@ -8,11 +8,12 @@
  *
  * Real server: A8 effective arp_ignore < 1 and A9 arp_announce < 2 on every ARP-capable interface, A13
  * proxy_arp on one, A10 the VIP missing, A11 the VIP with a prefix shorter than /32 (the whole prefix becomes
- * local) or on an ARP-capable interface, A12 strict rp_filter on an IP tunnel (TUN ingress).
+ * local) or on an ARP-capable interface, A12 strict rp_filter on an IP tunnel (TUN ingress; IPv4 VIPs only, since
+ * rp_filter is IPv4's).
  * Director: A14 accept_local on the egress interface (the kernel would answer the real server's SYN-ACK to a raw
  * check with RST).
  * An IPv6 VIP: A10 and N4 on a real server, N5 (VIP tentative or failed DAD) on a director.
- * A TUN real server (--forwarding tun): T1, T2 and A12 on its decapsulation device (local-tun.ts), and A8/A9/A13
+ * A TUN real server (--forwarding tun): T1 and T2 on its decapsulation device (local-tun.ts), and A8/A9/A13
  * only on interfaces of the VIP's own segment.
  */
 import type {InterfaceAddress} from '../../core/neighbor/interfaces.js';
@@ -107,7 +108,7 @@ export interface LocalAuditInput {
 export function auditLocal(input: LocalAuditInput): Finding[] {
   if (input.role === 'director') return input.vip.family === 6 ? auditDirector6(input) : auditDirector(input);
   const tunnel = input.tunnel ? auditTunnelDecapsulation(input.facts, input.vip.family, input.tunnel) : [];
-  return [...tunnel, ...(input.vip.family === 6 ? vipPlacement6(input.facts, input.vip) : auditRealServer(input, tunnel))];
+  return [...tunnel, ...(input.vip.family === 6 ? vipPlacement6(input.facts, input.vip) : auditRealServer(input))];
 }
 
 /**
@@ -164,8 +165,7 @@ function auditDirector6({facts, vip}: LocalAuditInput): Finding[] {
     );
 }
 
-/** `tunnelFindings`: what local-tun.ts already said, so A12 is not said twice of one device. */
-function auditRealServer({facts, vip, tunnel}: LocalAuditInput, tunnelFindings: readonly Finding[]): Finding[] {
+function auditRealServer({facts, vip, tunnel}: LocalAuditInput): Finding[] {
   const findings: Finding[] = [...vipPlacement(facts, vip)];
   // A TUN real server need not share the VIP's segment; where it does not, nobody asks it for the VIP by ARP.
   const onVipSegment = (i: LocalInterface) => i.addresses.some((a) => a.address.family === vip.family && vip.inPrefix(a.address, a.prefixLength) && a.prefixLength < 32);
@@ -199,8 +199,8 @@ function auditRealServer({facts, vip, tunnel}: LocalAuditInput, tunnelFindings: 
       );
     }
   }
-  const reported = new Set(tunnelFindings.map((f) => f.interfaceName));
-  for (const t of facts.interfaces.filter((i) => i.tunnel && i.up && !reported.has(i.name))) {
+  // A12: the decapsulated packet's source is the client, which the reverse path through the tunnel does not reach.
+  for (const t of facts.interfaces.filter((i) => i.tunnel && i.up)) {
     if (effectiveConf('rp_filter', facts.all, t.conf) === 1) {
       findings.push(
         finding('A12', `strict rp_filter on tunnel ${t.name} (all=${show(facts.all.rp_filter)}, ${t.name}=${show(t.conf.rp_filter)}): IPVS-TUN packets decapsulated there are dropped`, {

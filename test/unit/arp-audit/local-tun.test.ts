@@ -77,6 +77,16 @@ describe('arp-audit --local --forwarding tun', () => {
     assert.deepEqual(ids(tunServer({all: {rp_filter: 2}}), {type: 'ipip'}), [], 'loose (2) is relaxed enough');
   });
 
+  it('A12 is not raised for an IPv6 VIP: rp_filter is IPv4\'s, and its decapsulated packets are IPv6', () => {
+    const vip6 = ip('2001:db8:100::100');
+    const facts: LocalFacts = {
+      all: {...TUN_CONF, rp_filter: 1},
+      interfaces: [device('lo', {addresses: [{address: vip6, prefixLength: 128}]}), device('ip6tnl0'), device('ip6gre0')],
+    };
+    assert.deepEqual(ids(facts, {type: 'ipip'}, vip6), []);
+    assert.deepEqual(ids(facts, {type: 'gre'}, vip6), []);
+  });
+
   it('judges the ARP sysctls only where the server shares the VIP segment', () => {
     const lax: ConfValues = {...TUN_CONF, arp_ignore: 0, arp_announce: 0};
     const onSegment = tunServer({all: lax, eth0Conf: lax});
