@@ -200,6 +200,7 @@ export class IpvsIntegration {
     if (!this.weights) return;
     await this.weights.observe(table, this.managed, readStartedAt);
     await this.weights.act(this.managed, (d) => this.verdict(d));
+    await this.weights.release(table, this.managed);
   }
 
   private verdict(destination: DestinationRef): Verdict {

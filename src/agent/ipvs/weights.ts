@@ -232,9 +232,37 @@ export class WeightManager {
             delete entry.yielded;
           }
           if (desired === 'out' && entry.state === 'serving') await (service.onDown === 'remove' ? this.remove(service, entry) : this.drain(service, entry));
-          else if (desired === 'serve' && (entry.state === 'drained' || entry.state === 'removed')) await this.restore(service, entry, panic);
+          else if (desired === 'serve' && (entry.state === 'drained' || entry.state === 'removed')) await this.restore(service, entry, panic ? 'panic' : 'up');
         }
       }
+    });
+  }
+
+  /**
+   * Gives back what the agent took from destinations of services it no longer manages (a reload turned
+   * ipvs-weights off or dropped the service) while the table still has the service: a drained one gets the
+   * operator's weight again, a removed one is added back. Each is then forgotten; a failed write is retried on
+   * the next turn. A service gone from the table is left alone: there is nothing to give back into.
+   */
+  release(table: IpvsTable, services: readonly ManagedService[]): Promise<void> {
+    return this.serialized(async () => {
+      let forgotten = false;
+      for (const [id, entry] of [...this.entries]) {
+        if (services.some((s) => sameServiceKey(s.key, entry.service))) continue;
+        const inTable = table.services.find((s) => sameServiceKey(s.service.key, entry.service));
+        if (!inTable) continue;
+        const service: ManagedService = {name: 'no longer managed:', key: entry.service, onDown: 'drain', panicThreshold: 0};
+        const present = inTable.destinations.some((d) => d.address.equals(entry.address) && d.port === entry.port);
+        if (entry.state !== 'serving' && (present || entry.fields)) {
+          const why = 'ipvs-weights is no longer manage for this service';
+          entry.state = present ? 'drained' : 'removed';
+          await this.restore(service, entry, why);
+          if ((entry.state as ManagedState) !== 'serving') continue; // the write failed (logged): tried again next turn
+        }
+        this.entries.delete(id);
+        forgotten = true;
+      }
+      if (forgotten) await this.save().catch((error: unknown) => this.hooks.log(`state file ${this.stateFile.path} not written: ${oneLine(error)}`));
     });
   }
 
@@ -275,8 +303,7 @@ export class WeightManager {
     });
   }
 
-  private async restore(service: ManagedService, entry: Entry, panic: boolean): Promise<void> {
-    const why = panic ? 'panic' : 'up';
+  private async restore(service: ManagedService, entry: Entry, why: string): Promise<void> {
     if (entry.state === 'removed') {
       const fields = entry.fields;
       if (!fields) return;

@@ -202,6 +202,54 @@ describe('agent ipvs weight manager', () => {
     assert.deepEqual(actions, ['remove', 'add']);
   });
 
+  it('gives back a drained and a removed real server when a reload stops managing the service, and forgets them', async () => {
+    const m = manager();
+    await m.load();
+    await turn(m);
+    const removedBefore = ipvs.get(web.key, '198.51.100.13', 80)!;
+    verdicts.set('198.51.100.12', 'down');
+    await turn(m);
+    verdicts.set('198.51.100.13', 'down');
+    await turn(m, [{...managed, onDown: 'remove', panicThreshold: 0}]);
+    assert.deepEqual(weights(), [5, 0, undefined]);
+    // The reload: ipvs-weights off for web (no managed service any more); the servers are still down.
+    const table = await ipvs.read();
+    await m.observe(table, []);
+    await m.act([], verdict);
+    await m.release(table, []);
+    assert.deepEqual(weights(), [5, 3, 2], 'the operator weights are back');
+    assert.deepEqual(ipvs.get(web.key, '198.51.100.13', 80), removedBefore, 'added back whole');
+    assert.match(logs.join('\n'), /no longer managed: TCP 198\.51\.100\.100:80 rs 198\.51\.100\.12:80: restored: weight 0 -> 3 \(ipvs-weights is no longer manage for this service\)/);
+    assert.equal(m.view({service: web.key, address: removedBefore.address, port: 80}), undefined, 'forgotten');
+    const file = JSON.parse(await readFile(join(dir, STATE_FILE_NAME), 'utf8')) as {destinations: unknown[]};
+    assert.equal(file.destinations.length, 0);
+    // Nothing more happens on later turns, whatever the verdicts.
+    const writes = ipvs.writes.length;
+    await m.release(await ipvs.read(), []);
+    assert.equal(ipvs.writes.length, writes);
+  });
+
+  it('retries giving a weight back when the write fails, and leaves a service gone from the table alone', async () => {
+    const m = manager();
+    await m.load();
+    await turn(m);
+    verdicts.set('198.51.100.12', 'down');
+    await turn(m);
+    ipvs.failWrites.push(new Error('EBUSY: device or resource busy'));
+    await m.release(await ipvs.read(), []);
+    assert.deepEqual(weights(), [5, 0, 2]);
+    const rs12 = ipvs.get(web.key, '198.51.100.12', 80)!.address;
+    assert.equal(m.view({service: web.key, address: rs12, port: 80})?.state, 'drained', 'still remembered');
+    assert.match(logs.join('\n'), /cannot restore: EBUSY/);
+    // The service left the table meanwhile: nothing to give back into, and nothing forgotten.
+    const table = await ipvs.read();
+    await m.release({...table, services: table.services.filter((s) => s.service.key !== web.key)}, []);
+    assert.equal(m.view({service: web.key, address: rs12, port: 80})?.state, 'drained');
+    await m.release(await ipvs.read(), []);
+    assert.deepEqual(weights(), [5, 3, 2]);
+    assert.equal(m.view({service: web.key, address: rs12, port: 80}), undefined);
+  });
+
   it('forgets a destination someone else removed', async () => {
     const m = manager();
     await m.load();
