@@ -11,9 +11,9 @@
  *   destination) is skipped with a note, which the agent logs once.
  */
 import {describeServiceKey, sameServiceKey, type IpvsServiceKey, type IpvsTable} from '../../core/ipvs/model.js';
-import type {IpAddress} from '../../core/wire/address.js';
+import {formatHostPort, type IpAddress} from '../../core/wire/address.js';
 import type {DiscoveredDestination, IpvsSource, TargetConfig} from '../config.js';
-import {destinationName, hostPort, type ManagedService} from './weights.js';
+import {destinationName, type ManagedService} from './weights.js';
 
 export interface Discovery {
   readonly targets: TargetConfig[];
@@ -49,7 +49,7 @@ export function discover(table: IpvsTable, sources: readonly IpvsSource[], remov
         continue;
       }
       const selected = [...destinations, ...removedByAgent(key)].filter((d) => (match.forwarding as readonly string[]).includes(d.forwarding));
-      addService(result, source, `${source.name}:${hostPort(key.address, key.port)}`, key.address, key.port, key, selected);
+      addService(result, source, `${source.name}:${formatHostPort(key.address, key.port)}`, key.address, key.port, key, selected);
     }
   }
   return result;

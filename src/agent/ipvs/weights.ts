@@ -19,7 +19,7 @@
  * - A failed write is logged once per streak, counted, and retried on the next turn; nothing is forgotten.
  */
 import {describeServiceKey, sameServiceKey, type IpvsControl, type IpvsDestination, type IpvsServiceKey, type IpvsTable} from '../../core/ipvs/model.js';
-import type {IpAddress} from '../../core/wire/address.js';
+import {formatHostPort, type IpAddress} from '../../core/wire/address.js';
 import {WeightStateFile, type DestinationFields, type ManagedState, type RememberedDestination} from './state-file.js';
 
 /** What the configuration says about one managed IPVS service. */
@@ -388,16 +388,13 @@ export class WeightManager {
 }
 
 export function destinationId(destination: DestinationRef): string {
-  return `${describeServiceKey(destination.service)} ${hostPort(destination.address, destination.port)}`;
+  return `${describeServiceKey(destination.service)} ${formatHostPort(destination.address, destination.port)}`;
 }
 
-export function hostPort(address: IpAddress, port: number): string {
-  return address.family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 /** How logs name a destination: `web TCP 198.51.100.100:80 rs 198.51.100.11:80`. */
 export function destinationName(service: string, key: IpvsServiceKey, destination: {address: IpAddress; port: number}): string {
-  return `${service} ${describeServiceKey(key)} rs ${hostPort(destination.address, destination.port)}`;
+  return `${service} ${describeServiceKey(key)} rs ${formatHostPort(destination.address, destination.port)}`;
 }
 
 function fieldsOf(destination: IpvsDestination): DestinationFields {

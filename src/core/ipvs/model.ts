@@ -4,7 +4,7 @@
  * thresholds). The agent's discovery and weight management and `ipvs-audit` all work on these types, so they
  * can be tested against a table built in memory.
  */
-import type {IpAddress, IpFamily} from '../wire/address.js';
+import {formatHostPort, type IpAddress, type IpFamily} from '../wire/address.js';
 
 /** IP_VS_CONN_F_FWD_MASK values: 0 masq (NAT), 1 local, 2 tunnel, 3 droute (DR), 4 bypass. */
 export type IpvsForwarding = 'nat' | 'local' | 'tun' | 'dr' | 'bypass';
@@ -89,6 +89,5 @@ export function sameServiceKey(a: IpvsServiceKey, b: IpvsServiceKey): boolean {
 /** The form ipvsadm prints: `TCP 198.51.100.100:80`, `TCP [2001:db8::100]:80`, `FWM 7 (IPv4)`. */
 export function describeServiceKey(key: IpvsServiceKey): string {
   if (key.kind === 'fwmark') return `FWM ${key.fwmark} (IPv${key.family})`;
-  const host = key.address.family === 6 ? `[${key.address}]` : key.address.toString();
-  return `${key.protocol.toUpperCase()} ${host}:${key.port}`;
+  return `${key.protocol.toUpperCase()} ${formatHostPort(key.address, key.port)}`;
 }

@@ -6,7 +6,7 @@ import {EnvironmentError, UsageError} from '../errors.js';
 import {addonTransport, NETLINK_GENERIC, NetlinkConnection, NetlinkError, type NetlinkTransportFactory} from '../netlink/connection.js';
 import {resolveFamily} from '../netlink/controller.js';
 import {encodeGeneric, parseGeneric, type AttributeSet, type NetlinkMessage} from '../netlink/message.js';
-import type {IpAddress} from '../wire/address.js';
+import {formatHostPort, type IpAddress} from '../wire/address.js';
 import {fail, ok, type Parsed} from '../wire/parsed.js';
 import {
   decodeDestination,
@@ -178,7 +178,7 @@ function checked<T>(parsed: Parsed<T>): T {
 }
 
 export function describeDestination(destination: {address: IpAddress; port: number}): string {
-  return destination.address.family === 6 ? `[${destination.address}]:${destination.port}` : `${destination.address}:${destination.port}`;
+  return formatHostPort(destination.address, destination.port);
 }
 
 /** The entry of `key` in a table, if any. */

@@ -74,6 +74,11 @@ export class MacAddress {
 const parsedAddresses = new Map<string, IpAddress>();
 const PARSED_ADDRESSES_MAX = 4096;
 
+/** `198.51.100.100:80`, `[2001:db8::100]:80`: an address and port as URLs and ipvsadm write them. */
+export function formatHostPort(address: IpAddress, port: number): string {
+  return address.family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
 export class IpAddress {
   /** The text form, made on first use: the agent formats the same few addresses for every probe's output. */
   #text: string | undefined; // an ES private field: deepStrictEqual of two equal addresses ignores it

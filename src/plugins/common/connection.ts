@@ -6,10 +6,11 @@
 import {connect as netConnect} from 'node:net';
 import {isLocalAddress} from '../../core/neighbor/interfaces.js';
 import type {RunContext} from '../../plugin-api/plugin.js';
-import {formatHostPort, ripSource} from './rip-connect.js';
+import {ripSource} from './rip-connect.js';
 import {decidePath, type RoleOptions} from './role.js';
 import type {TargetOptions} from './target.js';
 import {openVipConnector, type ConnectorOptions, type OpenedConnector} from './vip-connector.js';
+import {formatHostPort} from '../../core/wire/address.js';
 
 export type {ConnectorOptions, OpenedConnector} from './vip-connector.js';
 

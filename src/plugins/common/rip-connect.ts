@@ -65,6 +65,3 @@ export function ripSource(target: TargetOptions): IpAddress | undefined {
   }
 }
 
-export function formatHostPort(address: IpAddress, port: number): string {
-  return address.family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
-}

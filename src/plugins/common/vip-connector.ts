@@ -8,11 +8,11 @@ import {TcpDuplex} from '../../core/flow/duplex.js';
 import type {RunContext} from '../../plugin-api/plugin.js';
 import type {Duplex} from 'node:stream';
 import type {ProbePath} from '../../core/result/check-result.js';
-import {formatHostPort} from './rip-connect.js';
 import {packetTrace} from './trace.js';
 import type {TargetOptions} from './target.js';
 import {describeHop, vipPathFacts} from './vip-path.js';
 import {openVipFlow} from './vip-flow.js';
+import {formatHostPort} from '../../core/wire/address.js';
 
 export interface ConnectorOptions {
   /** Bytes the userspace TCP accepts before it gives up on the connection (hostile servers). */

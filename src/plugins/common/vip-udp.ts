@@ -14,10 +14,10 @@ import {State} from '../../core/result/state.js';
 import {randomUint32} from '../../core/random.js';
 import type {RunContext} from '../../plugin-api/plugin.js';
 import {formatSeconds} from '../../plugin-api/run-check.js';
-import {formatHostPort} from './rip-connect.js';
 import type {TargetOptions} from './target.js';
 import {packetTrace} from './trace.js';
 import {describeHop, openVipPath, silenceHint, vipPathFacts, type VipPath} from './vip-path.js';
+import {formatHostPort} from '../../core/wire/address.js';
 
 export interface VipUdpExchange {
   readonly target: TargetOptions;

@@ -17,7 +17,7 @@
  */
 import {State, stateName, worst} from '../../core/result/state.js';
 import {describeServiceKey, type IpvsDestination, type IpvsServiceEntry, type IpvsServiceKey, type IpvsTable} from '../../core/ipvs/model.js';
-import type {IpAddress} from '../../core/wire/address.js';
+import {formatHostPort, type IpAddress} from '../../core/wire/address.js';
 
 export const IPVS_FINDING_IDS = ['I1', 'I2', 'I3', 'I4', 'I5', 'I6', 'I7', 'I8'] as const;
 export type IpvsFindingId = (typeof IPVS_FINDING_IDS)[number];
@@ -52,12 +52,9 @@ export interface IpvsAuditOptions {
 export function ipvsadmService(key: IpvsServiceKey): string {
   if (key.kind === 'fwmark') return `-f ${key.fwmark}${key.family === 6 ? ' -6' : ''}`;
   const flag = key.protocol === 'tcp' ? '-t' : key.protocol === 'udp' ? '-u' : '--sctp-service';
-  return `${flag} ${hostPort(key.address, key.port)}`;
+  return `${flag} ${formatHostPort(key.address, key.port)}`;
 }
 
-function hostPort(address: IpAddress, port: number): string {
-  return address.family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 const FORWARDING_FLAG: Readonly<Record<IpvsDestination['forwarding'], string>> = {dr: '-g', tun: '-i', nat: '-m', local: '-g', bypass: '-g'};
 
@@ -65,7 +62,7 @@ const FORWARDING_FLAG: Readonly<Record<IpvsDestination['forwarding'], string>> =
 function ipvsadmDestination(d: IpvsDestination, override: {port?: number; weight?: number} = {}): string {
   const tunnel = d.forwarding === 'tun' ? ` --tun-type ${d.tunnelType}${d.tunnelType === 'gue' ? ` --tun-port ${d.tunnelPort}` : ''}` : '';
   const thresholds = `${d.upperThreshold ? ` -x ${d.upperThreshold}` : ''}${d.lowerThreshold ? ` -y ${d.lowerThreshold}` : ''}`;
-  return `-r ${hostPort(d.address, override.port ?? d.port)} ${FORWARDING_FLAG[d.forwarding]} -w ${override.weight ?? d.weight}${thresholds}${tunnel}`;
+  return `-r ${formatHostPort(d.address, override.port ?? d.port)} ${FORWARDING_FLAG[d.forwarding]} -w ${override.weight ?? d.weight}${thresholds}${tunnel}`;
 }
 
 /** Linux release `a.b` at least `major.minor`. */
@@ -113,18 +110,18 @@ function auditService({service, destinations}: IpvsServiceEntry, facts: IpvsAudi
   if (persistent && quiescent.length > 0 && facts.sysctl.expireQuiescentTemplate === 0) {
     add(
       'I5',
-      `${name} is persistent (${service.timeout} s) and ${quiescent.map((d) => hostPort(d.address, d.port)).join(', ')} has weight 0 while net.ipv4.vs.expire_quiescent_template=0: clients stay stuck to the drained server`,
-      `${name} -> ${hostPort(quiescent[0]!.address, quiescent[0]!.port)}`,
+      `${name} is persistent (${service.timeout} s) and ${quiescent.map((d) => formatHostPort(d.address, d.port)).join(', ')} has weight 0 while net.ipv4.vs.expire_quiescent_template=0: clients stay stuck to the drained server`,
+      `${name} -> ${formatHostPort(quiescent[0]!.address, quiescent[0]!.port)}`,
       'sysctl -w net.ipv4.vs.expire_quiescent_template=1',
     );
   }
   for (const d of destinations) {
-    const entry = `${name} -> ${hostPort(d.address, d.port)}`;
+    const entry = `${name} -> ${formatHostPort(d.address, d.port)}`;
     const directOrTunnel = d.forwarding === 'dr' || d.forwarding === 'tun';
     // A port-0 service (all ports, or an fwmark one) forwards every port unchanged: nothing to compare.
     if (directOrTunnel && key.kind === 'address' && key.port !== 0 && d.port !== key.port) {
       const kind = d.forwarding === 'dr' ? 'DR' : 'TUN';
-      add('I1', `${entry}: ${kind} cannot change the port, packets reach the real server on port ${key.port}, not ${d.port}`, entry, `ipvsadm -d ${svc} -r ${hostPort(d.address, d.port)} && ipvsadm -a ${svc} ${ipvsadmDestination(d, {port: key.port})}`);
+      add('I1', `${entry}: ${kind} cannot change the port, packets reach the real server on port ${key.port}, not ${d.port}`, entry, `ipvsadm -d ${svc} -r ${formatHostPort(d.address, d.port)} && ipvsadm -a ${svc} ${ipvsadmDestination(d, {port: key.port})}`);
     }
     if (d.forwarding === 'dr' && facts.onLink(d.address) !== true) {
       const why = facts.onLink(d.address) === undefined ? 'there is no route to it' : 'the route to it goes through a gateway';

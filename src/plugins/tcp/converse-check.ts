@@ -6,11 +6,11 @@ import {State, worst} from '../../core/result/state.js';
 import {formatSeconds} from '../../plugin-api/run-check.js';
 import type {RunContext} from '../../plugin-api/plugin.js';
 import {openConnector} from '../common/connection.js';
-import {formatHostPort} from '../common/rip-connect.js';
 import {snippet} from '../http/judge.js';
 import {converse, quoteFirstLine, type ConversationSpec} from './conversation.js';
 import type {TcpCheckOptions} from './options.js';
 import {formatMs, judgeTime, timePerf} from './perf.js';
+import {formatHostPort} from '../../core/wire/address.js';
 
 const MISMATCH: Record<ConversationSpec['mismatch'], State> = {ok: State.Ok, warning: State.Warning, critical: State.Critical};
 

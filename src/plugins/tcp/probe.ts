@@ -11,11 +11,12 @@ import {formatSeconds} from '../../plugin-api/run-check.js';
 import type {RunContext} from '../../plugin-api/plugin.js';
 import {decidePath} from '../common/role.js';
 import {packetTrace} from '../common/trace.js';
-import {formatHostPort, ripConnect, ripSource, type RipConnectOutcome} from '../common/rip-connect.js';
+import {ripConnect, ripSource, type RipConnectOutcome} from '../common/rip-connect.js';
 import {describeHop, silenceHint, vipPathFacts, type VipPath} from '../common/vip-path.js';
 import {openVipFlow} from '../common/vip-flow.js';
 import type {TcpCheckOptions} from './options.js';
 import {formatMs, judgeTime, timePerf} from './perf.js';
+import {formatHostPort} from '../../core/wire/address.js';
 
 /** First SYN retransmission; doubles each time (RFC 6298 backoff), bounded by the deadline. */
 const INITIAL_SYN_RTO_MS = 200;
