@@ -16,6 +16,7 @@ import type {IpAddress} from '../wire/address.js';
 import {EthernetFrame, EtherType} from '../wire/ethernet.js';
 import {Icmpv6Type} from '../wire/icmpv6.js';
 import {IpProtocol} from '../wire/ip.js';
+import {ICMPV4_DESTINATION_UNREACHABLE, ICMPV6_DESTINATION_UNREACHABLE} from '../wire/icmp-unreachable.js';
 
 /** `(load `size` bytes at `offset` [past the IPv4 header]) & mask == equals`. */
 interface FieldTest {
@@ -202,8 +203,6 @@ export function udpUnreachablesQuoting(localPort: number, blockSize = 1): BpfFil
   const mask = 0xffff & ~(blockSize - 1);
   const portTest = (offset: number, afterIpv4Header: boolean): FieldTest =>
     blockSize === 1 ? {size: 2, offset, afterIpv4Header, equals: localPort} : {size: 2, offset, afterIpv4Header, mask, equals: localPort};
-  const ICMP_DESTINATION_UNREACHABLE = 3;
-  const ICMPV6_DESTINATION_UNREACHABLE = 1;
   const ports = blockSize === 1 ? `${localPort}` : `${localPort}-${localPort + blockSize - 1}`;
   return BpfFilter.of(
     [
@@ -211,7 +210,7 @@ export function udpUnreachablesQuoting(localPort: number, blockSize = 1): BpfFil
         etherType(EtherType.IPv4),
         {size: 1, offset: 23, equals: IpProtocol.ICMP},
         {size: 2, offset: 20, mask: 0x1fff, equals: 0},
-        {size: 1, offset: 0, afterIpv4Header: true, equals: ICMP_DESTINATION_UNREACHABLE},
+        {size: 1, offset: 0, afterIpv4Header: true, equals: ICMPV4_DESTINATION_UNREACHABLE},
         {size: 1, offset: 8, afterIpv4Header: true, equals: 0x45},
         {size: 1, offset: 8 + 9, afterIpv4Header: true, equals: IpProtocol.UDP},
         portTest(8 + 20, true),

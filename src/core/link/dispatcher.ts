@@ -15,6 +15,7 @@ import {Icmpv6Type} from '../wire/icmpv6.js';
 import {IpProtocol} from '../wire/ip.js';
 import type {FrameIntegrity} from './frame-integrity.js';
 import {LinkError, type FrameHandler, type FrameLink} from './link.js';
+import {ICMPV4_DESTINATION_UNREACHABLE, ICMPV6_DESTINATION_UNREACHABLE} from '../wire/icmp-unreachable.js';
 
 export type FlowProtocol = 'tcp' | 'udp';
 
@@ -143,15 +144,13 @@ export class FrameDispatcher {
   }
 }
 
-const ICMP_DESTINATION_UNREACHABLE = 3;
-const ICMPV6_DESTINATION_UNREACHABLE = 1;
 const ICMP_HEADER = 8;
 
 /** The source port of the UDP datagram a destination unreachable at `transport` quotes, if it quotes one. */
 function quotedUdpSourcePort(frame: Buffer, transport: number, protocol: number): number | undefined {
   const quote = transport + ICMP_HEADER;
   if (protocol === IpProtocol.ICMP) {
-    if (frame.length < quote + 20 || frame[transport] !== ICMP_DESTINATION_UNREACHABLE || frame[quote + 9] !== IpProtocol.UDP) return undefined;
+    if (frame.length < quote + 20 || frame[transport] !== ICMPV4_DESTINATION_UNREACHABLE || frame[quote + 9] !== IpProtocol.UDP) return undefined;
     const headerLength = (frame[quote]! & 0x0f) * 4;
     return headerLength >= 20 && frame.length >= quote + headerLength + 2 ? frame.readUInt16BE(quote + headerLength) : undefined;
   }

@@ -18,8 +18,9 @@ export const Icmpv4UnreachableCode = {Network: 0, Host: 1, Protocol: 2, Port: 3,
 /** ICMPv6 type 1 codes (RFC 4443 section 3.1). */
 export const Icmpv6UnreachableCode = {NoRoute: 0, AdministrativelyProhibited: 1, BeyondScope: 2, Address: 3, Port: 4, Policy: 5, RejectRoute: 6} as const;
 
-const ICMPV4_DESTINATION_UNREACHABLE = 3;
-const ICMPV6_DESTINATION_UNREACHABLE = 1;
+/** The ICMP types of "destination unreachable" (RFC 792, RFC 4443); the link layer's filters use them too. */
+export const ICMPV4_DESTINATION_UNREACHABLE = 3;
+export const ICMPV6_DESTINATION_UNREACHABLE = 1;
 const ICMP_HEADER = 8;
 
 /** What the quoted packet says about itself: the flow it belonged to. */
