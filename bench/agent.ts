@@ -61,7 +61,7 @@ const DEFAULTS = {
   'soak-rate': '2000',
   'sample-seconds': '10',
   'transfer-runs': '20',
-  'node-flags': '', // extra node flags for the agent, space-separated (e.g. --max-semi-space-size=4)
+  'node-flags': '', // extra node flags for the agent, space-separated (e.g. --max-semi-space-size=8)
   'cpu-prof': '', // a directory: profile the agent of the tcp and http parts there (inflates their CPU figures)
 } as const;
 type Option = keyof typeof DEFAULTS;

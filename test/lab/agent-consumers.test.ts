@@ -435,7 +435,7 @@ describe('contrib/systemd/vipcheck-agent.service', () => {
     assert.deepEqual(Object.fromEntries(Object.keys(expected).map((key) => [key, settings[key]])), expected);
     // The home is readable under ProtectHome=yes (a home under /home is hidden: oclif then warns at every start).
     const environment = unit().split('\n').filter((l) => l.startsWith('Environment=')).map((l) => l.slice('Environment='.length));
-    assert.deepEqual(environment, ['HOME=/var/lib/vipcheck', 'NODE_OPTIONS=--max-semi-space-size=4']);
+    assert.deepEqual(environment, ['HOME=/var/lib/vipcheck', 'NODE_OPTIONS=--max-semi-space-size=8']);
     for (const line of unit().split('\n')) assert.ok(line.length <= 120, `line too long: ${line}`);
   });
 
