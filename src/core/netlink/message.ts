@@ -152,7 +152,11 @@ export const be16Attribute = (type: number, value: number): Buffer => integerAtt
 /** NUL-terminated, as NLA_NUL_STRING and NLA_STRING policies both accept. */
 export const stringAttribute = (type: number, value: string): Buffer => attribute(type, Buffer.from(`${value}\0`, 'utf8'));
 
-/** A nest, flagged NLA_F_NESTED as libnl (and so ipvsadm) sends it. */
+/**
+ * A nest, without NLA_F_NESTED: ipvsadm (libnl 3's nla_nest_start) does not set it, the IPVS family's policy
+ * accepts both, and the captured SET_DEST bytes (test/fixtures/ipvs) are matched byte for byte. Replies may carry
+ * the flag; reading masks it off (NLA_TYPE_MASK).
+ */
 export function nestedAttribute(type: number, children: readonly Buffer[]): Buffer {
   return attribute(type, Buffer.concat(children));
 }
