@@ -153,9 +153,9 @@ export const be16Attribute = (type: number, value: number): Buffer => integerAtt
 export const stringAttribute = (type: number, value: string): Buffer => attribute(type, Buffer.from(`${value}\0`, 'utf8'));
 
 /**
- * A nest, without NLA_F_NESTED: ipvsadm (libnl 3's nla_nest_start) does not set it, the IPVS family's policy
- * accepts both, and the captured SET_DEST bytes (test/fixtures/ipvs) are matched byte for byte. Replies may carry
- * the flag; reading masks it off (NLA_TYPE_MASK).
+ * A nest, without NLA_F_NESTED: the ipvsadm 1.31 traffic captured in test/fixtures/ipvs carries none, the IPVS
+ * family's policy accepts both, and our SET_DEST is tested byte for byte against ipvsadm's. Replies may carry the
+ * flag; reading masks it off (NLA_TYPE_MASK).
  */
 export function nestedAttribute(type: number, children: readonly Buffer[]): Buffer {
   return attribute(type, Buffer.concat(children));
