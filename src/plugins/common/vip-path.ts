@@ -72,7 +72,8 @@ export async function openVipPath(target: TargetOptions, context: RunContext, pr
   const network = context.network ?? oneShotNetwork;
   const key = `${target.rs}|${target.vip}|${target.interfaceName ?? ''}|${target.source ?? ''}|${target.tunnel ? 'tun' : 'dr'}`;
   const {info, source, vipIsLocal} = network.hostFacts(key, () => locateVipPath(target, network));
-  context.note(2, `egress ${info.name} (${info.mac}), source ${source}, real server ${target.rs}, VIP ${target.vip}:${target.port}`);
+  // The texts of every probe's notes are built only when they will be shown (the agent runs at verbosity 0).
+  if (context.verbosity >= 2) context.note(2, `egress ${info.name} (${info.mac}), source ${source}, real server ${target.rs}, VIP ${target.vip}:${target.port}`);
 
   const tunnel: TunnelEndpoint | undefined = target.tunnel && {...target.tunnel, remote: target.rs};
   const {link, localPort} = network.openFlowLink(
@@ -105,7 +106,7 @@ export async function openVipPath(target: TargetOptions, context: RunContext, pr
       rsMac = resolution.mac;
       resolveMs = resolution.elapsedMs;
       resolvedBy = resolution.protocol === 'ARP' ? 'arp' : 'ndp';
-      context.note(
+      if (context.verbosity >= 1) context.note(
         1,
         resolution.requests === 0
           ? `${target.rs} is at ${rsMac} (${resolution.protocol}, from the neighbour cache)`
