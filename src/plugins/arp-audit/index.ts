@@ -7,6 +7,9 @@
 import {AUDIT_OUTPUT_FLAGS, TARGET_FLAGS, type FlagSpec, type FlagValues} from '../../plugin-api/flag-spec.js';
 import type {CheckPlugin} from '../../plugin-api/plugin.js';
 import {arpAuditOptions, type ArpAuditOptions} from './options.js';
+import {lazyModule} from '../common/lazy-module.js';
+
+const runModule = lazyModule(() => import('./audit.js'));
 
 /** With --local: the TUN real-server checks (T1, T2, A12 on the decapsulation device; docs/tun.md). */
 const TUNNEL_FLAGS: readonly FlagSpec[] = TARGET_FLAGS.filter((f) => f.name === 'forwarding' || f.name === 'tun-type' || f.name === 'tun-port').map((f) =>
@@ -50,7 +53,7 @@ export const arpAuditPlugin: CheckPlugin<ArpAuditOptions> = {
     return arpAuditOptions(values);
   },
   async run(options, context) {
-    const {runArpAudit} = await import('./audit.js');
+    const {runArpAudit} = await runModule();
     return runArpAudit(options, context);
   },
 };

@@ -9,6 +9,9 @@ import type {CheckPlugin} from '../../plugin-api/plugin.js';
 import {targetOptions, thresholdOptions} from '../common/target.js';
 import {QUERY_TYPES, RCODES, normalizeExpected, type QueryType} from './vocabulary.js';
 import type {DnsCheckOptions} from './options.js';
+import {lazyModule} from '../common/lazy-module.js';
+
+const runModule = lazyModule(() => import('./run.js'));
 
 const MAX_NAME_LENGTH = 253;
 const MAX_LABEL_LENGTH = 63;
@@ -51,7 +54,7 @@ export const dnsPlugin: CheckPlugin<DnsCheckOptions> = {
     };
   },
   async run(options, context) {
-    const {runDnsCheck} = await import('./run.js');
+    const {runDnsCheck} = await runModule();
     return runDnsCheck(options, context);
   },
 };

@@ -6,6 +6,9 @@ import {OUTPUT_FLAGS, ROLE_FLAGS, TARGET_FLAGS, type FlagValues} from '../../plu
 import type {CheckPlugin} from '../../plugin-api/plugin.js';
 import {REQUEST_FLAGS, TLS_FLAGS} from '../http/flags.js';
 import {httpCheckOptions, type HttpCheckOptions} from '../http/options.js';
+import {lazyModule} from '../common/lazy-module.js';
+
+const runModule = lazyModule(() => import('../http/run.js'));
 
 export const httpStatusPlugin: CheckPlugin<HttpCheckOptions> = {
   id: 'http-status',
@@ -31,7 +34,7 @@ export const httpStatusPlugin: CheckPlugin<HttpCheckOptions> = {
     return httpCheckOptions(values, false, ['GET', 'HEAD']);
   },
   async run(options, context) {
-    const {runHttpCheck} = await import('../http/run.js');
+    const {runHttpCheck} = await runModule();
     return runHttpCheck(options, context, 'HTTP-STATUS');
   },
 };

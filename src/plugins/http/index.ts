@@ -7,6 +7,9 @@ import {OUTPUT_FLAGS, ROLE_FLAGS, TARGET_FLAGS, type FlagValues} from '../../plu
 import type {CheckPlugin} from '../../plugin-api/plugin.js';
 import {CONTENT_FLAGS, REQUEST_FLAGS, TLS_FLAGS} from './flags.js';
 import {httpCheckOptions, type HttpCheckOptions} from './options.js';
+import {lazyModule} from '../common/lazy-module.js';
+
+const runModule = lazyModule(() => import('./run.js'));
 
 export const httpPlugin: CheckPlugin<HttpCheckOptions> = {
   id: 'http',
@@ -26,7 +29,7 @@ export const httpPlugin: CheckPlugin<HttpCheckOptions> = {
     return httpCheckOptions(values, true);
   },
   async run(options, context) {
-    const {runHttpCheck} = await import('./run.js');
+    const {runHttpCheck} = await runModule();
     return runHttpCheck(options, context, 'HTTP');
   },
 };

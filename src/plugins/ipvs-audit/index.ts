@@ -8,6 +8,9 @@ import {AUDIT_OUTPUT_FLAGS, type FlagValues} from '../../plugin-api/flag-spec.js
 import type {CheckPlugin} from '../../plugin-api/plugin.js';
 import {stringFlag} from '../../plugin-api/convert.js';
 import type {IpvsAuditOptions} from './judge.js';
+import {lazyModule} from '../common/lazy-module.js';
+
+const runModule = lazyModule(() => import('./audit.js'));
 
 export const ipvsAuditPlugin: CheckPlugin<IpvsAuditOptions> = {
   id: 'ipvs-audit',
@@ -36,7 +39,7 @@ export const ipvsAuditPlugin: CheckPlugin<IpvsAuditOptions> = {
     return {onDown};
   },
   async run(options, context) {
-    const {runIpvsAudit} = await import('./audit.js');
+    const {runIpvsAudit} = await runModule();
     return runIpvsAudit(options, context);
   },
 };

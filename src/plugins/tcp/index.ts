@@ -8,6 +8,9 @@ import type {CheckPlugin} from '../../plugin-api/plugin.js';
 import {roleOptions, targetOptions, thresholdOptions} from '../common/target.js';
 import {CONVERSATION_FLAGS, conversationOptions} from './conversation-options.js';
 import type {TcpCheckOptions} from './options.js';
+import {lazyModule} from '../common/lazy-module.js';
+
+const runModule = lazyModule(() => import('./probe.js'));
 
 export const tcpPlugin: CheckPlugin<TcpCheckOptions> = {
   id: 'tcp',
@@ -42,7 +45,7 @@ export const tcpPlugin: CheckPlugin<TcpCheckOptions> = {
     };
   },
   async run(options, context) {
-    const {runTcpCheck} = await import('./probe.js');
+    const {runTcpCheck} = await runModule();
     return runTcpCheck(options, context);
   },
 };

@@ -8,6 +8,9 @@ import type {CheckPlugin} from '../../plugin-api/plugin.js';
 import {targetOptions, thresholdOptions} from '../common/target.js';
 import {CONVERSATION_FLAGS, conversationOptions} from '../tcp/conversation-options.js';
 import type {UdpCheckOptions} from './run.js';
+import {lazyModule} from '../common/lazy-module.js';
+
+const runModule = lazyModule(() => import('./run.js'));
 
 /** tcp's --send/--expect flags, less those that only make sense on a stream (--quit). */
 const DATAGRAM_FLAGS = CONVERSATION_FLAGS.filter((f) => f.name !== 'quit').map((f) =>
@@ -35,7 +38,7 @@ export const udpPlugin: CheckPlugin<UdpCheckOptions> = {
     return {target: targetOptions(values), thresholds: thresholdOptions(values), spec: conversation};
   },
   async run(options, context) {
-    const {runUdpCheck} = await import('./run.js');
+    const {runUdpCheck} = await runModule();
     return runUdpCheck(options, context);
   },
 };
