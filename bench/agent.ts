@@ -14,6 +14,7 @@
 // Usage (root, after `npm run build`; needs prometheus-blackbox-exporter and curl):
 //   npx tsx bench/agent.ts [--parts tcp,http,memory,soak,transfer] [--targets 2000] [--seconds 20] ...
 // Every option also reads AGENT_BENCH_<NAME> (e.g. AGENT_BENCH_TARGETS=500); --help lists them.
+// AGENT_BENCH_STDOUT=FILE keeps the agent's stdout there (with --node-flags=--trace-gc-nvp: every GC's figures).
 import {existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs';
 import {join} from 'node:path';
 import {parseArgs} from 'node:util';
