@@ -5,8 +5,7 @@
  * directory and renamed over the old one, and it is never deleted: not at reload, not at shutdown (a stopped
  * agent leaves every real server in its last known state, which keepalived keeps acting on).
  */
-import {mkdir, open, rename, unlink} from 'node:fs/promises';
-import {basename, dirname, join} from 'node:path';
+import {replaceFileAtomically} from './atomic-file.js';
 import type {Health} from './health.js';
 
 export function fileCheckContent(health: Health): string {
@@ -14,23 +13,7 @@ export function fileCheckContent(health: Health): string {
 }
 
 export async function writeFileCheck(path: string, health: Health): Promise<void> {
-  const directory = dirname(path);
-  await mkdir(directory, {recursive: true});
-  const temporary = join(directory, `.${basename(path)}.${process.pid}.tmp`);
-  // 'wx': never through a file (or symlink) that is already there.
-  const handle = await open(temporary, 'wx', 0o644);
-  try {
-    await handle.writeFile(fileCheckContent(health));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temporary, path);
-  } catch (error) {
-    await unlink(temporary).catch(() => {});
-    throw error;
-  }
+  await replaceFileAtomically(path, fileCheckContent(health));
 }
 
 /**

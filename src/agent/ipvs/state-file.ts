@@ -4,11 +4,12 @@
  * /var/lib/vipcheck), so a restart, even after `kill -9` in mid-drain, knows which weight-0 entries are the
  * agent's doing (to be restored) and which are the operator's (left alone).
  *
- * Written atomically: a temporary file in the same directory, fsync, rename over the old one, fsync of the
- * directory. A crash at any point leaves either the old file or the new one, never half of one.
+ * Written atomically (atomic-file.ts): a temporary file in the same directory, fsync, rename over the old one,
+ * fsync of the directory. A crash at any point leaves either the old file or the new one, never half of one.
  */
-import {mkdir, open, readFile, rename, unlink} from 'node:fs/promises';
+import {readFile} from 'node:fs/promises';
 import {join} from 'node:path';
+import {replaceFileAtomically} from '../atomic-file.js';
 import {IpAddress} from '../../core/wire/address.js';
 import type {IpvsDestination, IpvsForwarding, IpvsServiceKey, IpvsTunnelType} from '../../core/ipvs/model.js';
 
@@ -70,28 +71,7 @@ export class WeightStateFile {
   async save(entries: readonly RememberedDestination[]): Promise<void> {
     const text = formatStateFile(entries);
     if (text === this.written) return;
-    await mkdir(this.directory, {recursive: true, mode: 0o755});
-    const temporary = `${this.path}.${process.pid}.tmp`;
-    const file = await open(temporary, 'w', 0o644);
-    try {
-      await file.writeFile(text);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    try {
-      await rename(temporary, this.path);
-    } catch (error) {
-      await unlink(temporary).catch(() => {});
-      throw error;
-    }
-    // The rename is durable only once the directory entry is on disk.
-    const directory = await open(this.directory, 'r');
-    try {
-      await directory.sync();
-    } finally {
-      await directory.close();
-    }
+    await replaceFileAtomically(this.path, text);
     this.written = text;
   }
 }

@@ -13,6 +13,7 @@ import {EtherType} from './ethernet.js';
 import {IpProtocol} from './ip.js';
 import {fail, ok, type Parsed} from './parsed.js';
 import {hex, truncated} from './text.js';
+import {UdpDatagram} from './udp.js';
 
 export type TunnelType = 'ipip' | 'gue' | 'gre';
 
@@ -30,11 +31,10 @@ export function outerIpProtocol(type: TunnelType, innerFamily: IpFamily): number
 
 export const GUE_HEADER_LENGTH = 4;
 export const GRE_HEADER_LENGTH = 4;
-const UDP_HEADER_LENGTH = 8;
 
 /** Bytes between the outer IP header and the inner packet (the outer IP header itself not included). */
 export function encapsulationLength(type: TunnelType): number {
-  if (type === 'gue') return UDP_HEADER_LENGTH + GUE_HEADER_LENGTH;
+  if (type === 'gue') return UdpDatagram.HEADER_LENGTH + GUE_HEADER_LENGTH;
   if (type === 'gre') return GRE_HEADER_LENGTH;
   return 0;
 }
