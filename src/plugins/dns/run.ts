@@ -24,18 +24,20 @@ export async function runDnsCheck(options: DnsCheckOptions, context: RunContext)
     recursionDesired: options.recursionDesired,
   };
   const bytes = encodeQuery(query);
+  // The reply the exchange accepted, decoded once: the accept test already decoded it.
+  let accepted: {payload: Buffer; reply: DnsReply} | undefined;
   const exchange = await exchangeThroughVip(options.target, context, bytes, (payload) => {
     const reply = decodeReply(payload, query);
     if (!reply.ok) context.note(2, `ignored a datagram: ${reply.error}`);
+    else accepted = {payload, reply: reply.value};
     return reply.ok;
   });
   const {outcome} = exchange;
   const answersPerf = (count: number | undefined): PerfDatum => ({label: 'answers', value: count, min: 0});
   if (outcome.kind !== 'reply') return noReplyResult('DNS', exchange, context, options.thresholds, [answersPerf(undefined)]);
 
-  const udpReply = decodeReply(outcome.payload, query);
-  if (!udpReply.ok) throw new TypeError(`accepted reply does not decode: ${udpReply.error}`);
-  let reply: DnsReply = udpReply.value;
+  if (accepted?.payload !== outcome.payload) throw new TypeError('the exchange ended on a reply its accept test did not pass');
+  let reply: DnsReply = accepted.reply;
   let elapsedMs = outcome.elapsedMs;
   let transport = 'UDP';
   const details = [...exchange.details];
