@@ -7,6 +7,8 @@
  * The temporary name is hidden (a leading dot) and carries our PID, so two agents never share one. It is
  * opened with O_EXCL, never through a file or symlink already there; one left by a crashed process that had
  * our PID (the PID came round again) is removed and the open tried once more, or every later write would fail.
+ * Callers serialise the writes of one path (FileCheckWriter, the weight manager's queue): two at once would
+ * share that temporary name.
  */
 import {mkdir, open, rename, unlink} from 'node:fs/promises';
 import {basename, dirname, join} from 'node:path';
