@@ -47,6 +47,14 @@ interface SharedInterface {
 
 /** Closed-port RSTs per interface and second, at most. */
 const MAX_RESETS_PER_SECOND = 200;
+/**
+ * How long after a flow ends its port stays silent to strays. A check that has its answer aborts with a RST
+ * while the server's FIN is often already on the wire (every HTTP check: the response, then the FIN): answering
+ * that FIN with a second RST cost one send per check, and a send is the agent's largest CPU item (measured:
+ * docs/benchmarks.md). The server's connection is gone with our first RST. A segment after the grace, such as a
+ * retransmission because our RST was lost (RTO >= 200 ms on Linux), still gets the closed port's RST.
+ */
+const STRAY_GRACE_MS = 100;
 
 /** How long the agent trusts what it read about routes and interfaces. */
 const HOST_FACTS_TTL_MS = 5000;
@@ -252,7 +260,7 @@ export class AgentNetwork implements VipNetwork {
     let resets = 0;
     dispatcher.onUnclaimedTcp = (frame, localPort) => {
       // Only ports the agent holds: a port of the block that another program had is that program's business.
-      if (!this.ports.holds(localPort)) return;
+      if (!this.ports.holds(localPort) || this.ports.sinceReleased(localPort) < STRAY_GRACE_MS) return;
       const second = Math.floor(performance.now() / 1000);
       if (second !== window) {
         window = second;

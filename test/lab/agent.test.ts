@@ -204,6 +204,31 @@ services:${many}`;
       }
     });
 
+    it('sends no second RST for the FIN a server had on the wire when an HTTP check aborted (one send fewer per check)', async () => {
+      // The fixture server answers and closes: its FIN follows the response, and the check resets the
+      // connection as soon as it has the status. That FIN reaches a port no flow owns any more.
+      const a2 = await AgentProcess.start(s.lab, 'director', `listen: 127.0.0.1:9472
+defaults: {interval: 0.1, timeout: 0.09, rise: 1, fall: 1}
+services:
+  - name: plain
+    vip: ${s.lab.vip4}
+    port: 80
+    check: http-status
+    real-servers: [${s.lab.hosts.good.ipv4}]
+`, 9472);
+      try {
+        const valueOf = (metrics: Awaited<ReturnType<AgentProcess['metrics']>>, name: string, result?: string) =>
+          metrics.filter((m) => m.name === name && (result === undefined || m.labels['result'] === result)).reduce((sum, m) => sum + m.value, 0);
+        await a2.until(async () => valueOf(await a2.metrics(), 'vipcheck_probes_total', 'ok') >= 15, 10_000, '15 OK probes');
+        await new Promise((resolve) => setTimeout(resolve, 300)); // strays of the last probes have arrived
+        const metrics = await a2.metrics();
+        assert.equal(valueOf(metrics, 'vipcheck_probes_total') - valueOf(metrics, 'vipcheck_probes_total', 'ok'), 0, 'every probe OK');
+        assert.equal(valueOf(metrics, 'vipcheck_agent_late_segment_resets_total'), 0, 'no RST for segments already on their way');
+      } finally {
+        await a2.stop();
+      }
+    });
+
     it('refuses to start without CAP_NET_RAW, in one line, instead of probing UNKNOWN forever', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'vipcheck-agent-unprivileged-'));
       try {

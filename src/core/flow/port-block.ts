@@ -37,6 +37,8 @@ export class PortBlock {
   private freeHead = 0;
   private freeCount = 0;
   private readonly inUse = new Set<number>();
+  /** When each port of the block (index: port - base) was last released; -Infinity if never. */
+  private readonly lastReleased: Float64Array;
   private closed = false;
 
   private constructor(
@@ -48,6 +50,7 @@ export class PortBlock {
   ) {
     this.freePorts = new Int32Array(held.size);
     this.freeSince = new Float64Array(held.size);
+    this.lastReleased = new Float64Array(size).fill(-Infinity);
     for (const port of held.keys()) this.pushFree(port, -Infinity);
   }
 
@@ -122,7 +125,15 @@ export class PortBlock {
 
   release(port: number): void {
     if (!this.inUse.delete(port)) return;
-    this.pushFree(port, (this.options.now ?? performance.now.bind(performance))());
+    const now = (this.options.now ?? performance.now.bind(performance))();
+    this.lastReleased[port - this.base] = now;
+    this.pushFree(port, now);
+  }
+
+  /** Milliseconds since `port`'s last flow gave it back (Infinity if it never had one, or is not of the block). */
+  sinceReleased(port: number): number {
+    const at = this.lastReleased[port - this.base];
+    return at === undefined ? Infinity : (this.options.now ?? performance.now.bind(performance))() - at;
   }
 
   /**

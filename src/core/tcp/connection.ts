@@ -174,8 +174,13 @@ export class TcpConnection implements SansIoTcp {
 
   constructor(config: TcpConnectionConfig) {
     // An explicit `windowScale: undefined` means "offer none"; other undefined fields take their defaults.
-    const given = Object.fromEntries(Object.entries(config).filter(([key, value]) => value !== undefined || key === 'windowScale'));
-    this.config = {...DEFAULTS, ...given} as ResolvedConfig;
+    // A plain loop: entries/filter/fromEntries cost ~10 µs per connection, a visible share of an HTTP check.
+    const resolved: Record<string, unknown> = {...DEFAULTS};
+    for (const key in config) {
+      const value = config[key as keyof TcpConnectionConfig];
+      if (value !== undefined || key === 'windowScale') resolved[key] = value;
+    }
+    this.config = resolved as ResolvedConfig;
     this.sender = new Sender({
       bufferSize: this.config.sendBufferSize,
       initialRtoMs: this.config.initialRtoMs,
