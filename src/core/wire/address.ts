@@ -82,6 +82,7 @@ export function formatHostPort(address: IpAddress, port: number): string {
 export class IpAddress {
   /** The text form, made on first use: the agent formats the same few addresses for every probe's output. */
   #text: string | undefined; // an ES private field: deepStrictEqual of two equal addresses ignores it
+  #wordSum: number | undefined;
 
   private constructor(
     readonly family: IpFamily,
@@ -117,6 +118,16 @@ export class IpAddress {
 
   get bytes(): Buffer {
     return Buffer.from(this.octets);
+  }
+
+  /** The sum of the address's 16-bit big-endian words, unfolded: its share of every pseudo-header checksum. */
+  get wordSum(): number {
+    if (this.#wordSum === undefined) {
+      let sum = 0;
+      for (let i = 0; i < this.octets.length; i += 2) sum += (this.octets[i]! << 8) | this.octets[i + 1]!;
+      this.#wordSum = sum;
+    }
+    return this.#wordSum;
   }
 
   writeTo(target: Uint8Array, offset: number): void {

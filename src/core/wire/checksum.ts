@@ -45,15 +45,10 @@ export function pseudoHeaderSum(source: IpAddress, destination: IpAddress, proto
   if (source.family !== destination.family) {
     throw new TypeError(`pseudo-header with mixed families: ${source} and ${destination}`);
   }
-  const tail = Buffer.alloc(source.family === 4 ? 4 : 8);
-  if (source.family === 4) {
-    tail.writeUInt8(protocol, 1);
-    tail.writeUInt16BE(length & 0xffff, 2);
-  } else {
-    tail.writeUInt32BE(length >>> 0, 0);
-    tail.writeUInt8(protocol, 7);
-  }
-  return onesComplementSum([source.bytes, destination.bytes, tail]);
+  // The tail's 16-bit words summed directly (no buffer for it): IPv4 [0, protocol] [length]; IPv6 the 32-bit
+  // length as two words, then [0, 0] [0, next header].
+  const tail = source.family === 4 ? (protocol & 0xff) + (length & 0xffff) : (length >>> 16) + (length & 0xffff) + (protocol & 0xff);
+  return fold(source.wordSum + destination.wordSum + tail);
 }
 
 /**

@@ -6,6 +6,7 @@
  * Values below 0x0600 in the type field are IEEE 802.3 lengths, not EtherTypes. They are passed through as
  * `etherType` unchanged: no frame vipcheck cares about uses them, and callers dispatch on known types anyway.
  */
+import {zeroedBuffer} from './bytes.js';
 import {MacAddress} from './address.js';
 import {fail, ok, type Parsed} from './parsed.js';
 import {truncated} from './text.js';
@@ -78,7 +79,7 @@ export class EthernetFrame {
 /** Emits header + payload, zero-padded to the 60-byte minimum a NIC would otherwise pad to. */
 export function buildEthernet(repr: EthernetRepr, payload: Uint8Array): Buffer {
   const headerLength = EthernetFrame.HEADER_LENGTH + (repr.vlanId === undefined ? 0 : VLAN_TAG_LENGTH);
-  const frame = Buffer.alloc(Math.max(headerLength + payload.length, EthernetFrame.MIN_LENGTH));
+  const frame = zeroedBuffer(Math.max(headerLength + payload.length, EthernetFrame.MIN_LENGTH));
   repr.destination.writeTo(frame, 0);
   repr.source.writeTo(frame, 6);
   if (repr.vlanId !== undefined) {

@@ -9,6 +9,7 @@
  * by the sending kernel in software (it is not left to offload, so captures show it right), and Linux's
  * ip_rcv drops a packet whose header checksum is wrong. A bad one therefore means corruption or a forged packet.
  */
+import {zeroedBuffer} from './bytes.js';
 import {IpAddress} from './address.js';
 import {internetChecksum} from './checksum.js';
 import type {IpPacketView} from './ip.js';
@@ -180,7 +181,7 @@ export function buildIpv4(repr: Ipv4Repr, payload: Uint8Array): Buffer {
   const headerLength = Ipv4Packet.MIN_HEADER_LENGTH;
   const totalLength = headerLength + payload.length;
   if (totalLength > MAX_TOTAL_LENGTH) throw new RangeError(`IPv4 packet of ${totalLength} bytes exceeds 65535`);
-  const packet = Buffer.alloc(totalLength);
+  const packet = zeroedBuffer(totalLength);
   packet[field.versionIhl] = 0x40 | (headerLength / 4);
   packet[field.typeOfService] = repr.typeOfService ?? 0;
   packet.writeUInt16BE(totalLength, field.totalLength);

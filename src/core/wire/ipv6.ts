@@ -7,6 +7,7 @@
  * burn a parser's time, and no legitimate packet needs more than a handful. Anything else (ESP, AH, no next
  * header, an unknown number) ends the walk and is reported as the upper-layer protocol.
  */
+import {zeroedBuffer} from './bytes.js';
 import {IpAddress} from './address.js';
 import type {IpPacketView} from './ip.js';
 import {fail, ok, type Parsed} from './parsed.js';
@@ -180,7 +181,7 @@ export function buildIpv6(repr: Ipv6Repr, payload: Uint8Array): Buffer {
   if (payload.length > MAX_PAYLOAD_LENGTH) {
     throw new RangeError(`IPv6 payload of ${payload.length} bytes exceeds 65535`);
   }
-  const packet = Buffer.alloc(Ipv6Packet.HEADER_LENGTH + payload.length);
+  const packet = zeroedBuffer(Ipv6Packet.HEADER_LENGTH + payload.length);
   const versionClassFlow = (6 << 28) | (((repr.trafficClass ?? 0) & 0xff) << 20) | ((repr.flowLabel ?? 0) & 0xfffff);
   packet.writeUInt32BE(versionClassFlow >>> 0, field.versionClassFlow);
   packet.writeUInt16BE(payload.length, field.payloadLength);

@@ -7,6 +7,7 @@
  * are kept raw. The checksum is *not* checked by parse: with checksum offload (veth, most NICs) a capture shows
  * wrong checksums on perfectly good segments, so rejecting them would drop everything. `checksumValid` reports it.
  */
+import {zeroedBuffer} from './bytes.js';
 import type {IpAddress} from './address.js';
 import {onesComplementSum, pseudoHeaderSum, transportChecksum, verifyTransportChecksum} from './checksum.js';
 import {IpProtocol} from './ip.js';
@@ -318,7 +319,7 @@ function emitOptions(options: TcpOptions = {}): Buffer {
 export function buildTcp(repr: TcpRepr, payload: Uint8Array, source: IpAddress, destination: IpAddress): Buffer {
   const options = emitOptions(repr.options);
   const headerLength = TcpSegment.MIN_HEADER_LENGTH + options.length;
-  const segment = Buffer.alloc(headerLength + payload.length);
+  const segment = zeroedBuffer(headerLength + payload.length);
   segment.writeUInt16BE(repr.sourcePort, field.sourcePort);
   segment.writeUInt16BE(repr.destinationPort, field.destinationPort);
   segment.writeUInt32BE(repr.sequenceNumber >>> 0, field.sequenceNumber);

@@ -8,6 +8,7 @@
  * IPVS writes longer forms only with tun_flags (GUE remote checksum offload, GRE checksum); parse() accepts them
  * and skips what it does not use, build() emits the plain forms IPVS sends by default.
  */
+import {zeroedBuffer} from './bytes.js';
 import type {IpFamily} from './address.js';
 import {EtherType} from './ethernet.js';
 import {IpProtocol} from './ip.js';
@@ -54,7 +55,7 @@ export interface GueHeader {
 
 /** A GUE header as IPVS sends it: version 0, data, no options, in front of `inner` (an IPv4 or IPv6 packet). */
 export function buildGue(innerFamily: IpFamily, inner: Uint8Array): Buffer {
-  const out = Buffer.alloc(GUE_HEADER_LENGTH + inner.length);
+  const out = zeroedBuffer(GUE_HEADER_LENGTH + inner.length);
   out[1] = innerIpProtocol(innerFamily);
   out.set(inner, GUE_HEADER_LENGTH);
   return out;
@@ -96,7 +97,7 @@ const GRE_OBSOLETE = 0x4000 | 0x0800 | 0x0700 | 0x00f8;
 
 /** A GRE header as IPVS sends it by default (no checksum, key or sequence) in front of `inner`. */
 export function buildGre(innerFamily: IpFamily, inner: Uint8Array): Buffer {
-  const out = Buffer.alloc(GRE_HEADER_LENGTH + inner.length);
+  const out = zeroedBuffer(GRE_HEADER_LENGTH + inner.length);
   out.writeUInt16BE(innerFamily === 4 ? EtherType.IPv4 : EtherType.IPv6, 2);
   out.set(inner, GRE_HEADER_LENGTH);
   return out;

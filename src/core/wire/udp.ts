@@ -10,6 +10,7 @@
  * checksum" (RFC 768). That is allowed over IPv4 only: over IPv6 the checksum is mandatory (RFC 8200 section
  * 8.1), so a received IPv6 datagram with 0 is invalid.
  */
+import {zeroedBuffer} from './bytes.js';
 import type {IpAddress} from './address.js';
 import {transportChecksum, verifyTransportChecksum} from './checksum.js';
 import {IpProtocol} from './ip.js';
@@ -71,7 +72,7 @@ export class UdpDatagram {
 export function buildUdp(repr: UdpRepr, payload: Uint8Array, source: IpAddress, destination: IpAddress): Buffer {
   const length = UdpDatagram.HEADER_LENGTH + payload.length;
   if (length > 0xffff) throw new RangeError(`UDP payload of ${payload.length} bytes does not fit in a datagram`);
-  const datagram = Buffer.alloc(length);
+  const datagram = zeroedBuffer(length);
   datagram.writeUInt16BE(repr.sourcePort, field.sourcePort);
   datagram.writeUInt16BE(repr.destinationPort, field.destinationPort);
   datagram.writeUInt16BE(length, field.length);

@@ -55,6 +55,17 @@ describe('wire/checksum', () => {
     assert.equal(pseudoHeaderSum(CLIENT_V6, SERVER_V6, IpProtocol.TCP, 40), onesComplementSum([explicit]));
   });
 
+  it('matches the explicit pseudo-header for any length, also IPv6 lengths above 16 bits (jumbograms)', () => {
+    for (const length of [0, 1, 0xffff, 0x10000, 0x12345, 0xfffffff]) {
+      const v6 = Buffer.alloc(8);
+      v6.writeUInt32BE(length, 0);
+      v6[7] = IpProtocol.UDP;
+      assert.equal(pseudoHeaderSum(CLIENT_V6, SERVER_V6, IpProtocol.UDP, length), onesComplementSum([CLIENT_V6.bytes, SERVER_V6.bytes, v6]), `IPv6 ${length}`);
+      const v4 = Buffer.from([0, IpProtocol.TCP, (length >> 8) & 0xff, length & 0xff]);
+      assert.equal(pseudoHeaderSum(CLIENT_V4, SERVER_V4, IpProtocol.TCP, length), onesComplementSum([CLIENT_V4.bytes, SERVER_V4.bytes, v4]), `IPv4 ${length}`);
+    }
+  });
+
   it('verifies checksums the kernel computed in software (IPv4 TCP, IPv6 TCP, ICMPv6)', () => {
     const cases = [
       {frame: kernelFrames.syn, offset: V4_TRANSPORT, src: CLIENT_V4, dst: SERVER_V4, protocol: IpProtocol.TCP},
