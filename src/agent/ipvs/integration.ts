@@ -6,7 +6,8 @@
  * A table that cannot be opened yet (ip_vs not loaded at boot: lvscare's "Could not get ipvs family
  * information") or a read that fails is logged once per streak, leaves the targets as they were, and is tried again
  * every `ipvs-interval`: the agent keeps running, and its other services keep being probed. At stop, weights stay as they are: a checker that stops is no reason to move traffic, and a
- * restart (or keepalived, or the operator) takes over from a table that still matches the last verdicts.
+ * restart (or keepalived, or the operator) takes over from a table that still matches the last verdicts. A
+restart that manages nothing any more still gives back what the state file says an earlier run drained.
  */
 import {describeServiceKey, type IpvsControl, type IpvsTable} from '../../core/ipvs/model.js';
 import type {DriveClock, ScheduledTimer} from '../../core/flow/drive.js';
@@ -56,6 +57,8 @@ export class IpvsIntegration {
   private running: Promise<void> | undefined;
   private pendingTurns = 0;
   private stopped = false;
+  /** The state file remembers destinations of an earlier run although nothing is managed now. */
+  private leftovers = false;
 
   constructor(
     private config: IpvsConfig,
@@ -71,7 +74,18 @@ export class IpvsIntegration {
    * than forget what it drained), then opens and reads the table, then follows it.
    */
   async start(): Promise<void> {
-    if (this.manages) await new WeightStateFile(this.config.stateDir).load();
+    if (this.manages) {
+      await new WeightStateFile(this.config.stateDir).load();
+    } else {
+      // Not managing now, but an earlier run may have drained or removed real servers (then a restart with
+      // ipvs-weights off, or after a kill): the weight manager is started to give them back (release()).
+      const stateFile = new WeightStateFile(this.config.stateDir);
+      try {
+        this.leftovers = (await stateFile.load()).length > 0;
+      } catch (error) {
+        this.options.log(`${(error as Error).message}; what an earlier run drained is not restored`);
+      }
+    }
     await this.turn();
     this.schedule();
   }
@@ -88,9 +102,15 @@ export class IpvsIntegration {
       }
       if (this.openFailures > 0) this.options.log(`IPVS table opened (after ${this.openFailures} failed attempts)`);
     }
-    if (this.manages && !this.weights) {
+    if ((this.manages || this.leftovers) && !this.weights) {
       if (!this.control.canWrite) {
-        if (!this.readOnlyLogged) this.options.log('ipvs-weights: manage needs write access to the IPVS table (netlink with CAP_NET_ADMIN); the table is read-only here, so weights are not managed');
+        if (!this.readOnlyLogged) {
+          this.options.log(
+            this.manages
+              ? 'ipvs-weights: manage needs write access to the IPVS table (netlink with CAP_NET_ADMIN); the table is read-only here, so weights are not managed'
+              : `the state file in ${this.config.stateDir} remembers real servers an earlier run drained or removed; the IPVS table is read-only here (netlink with CAP_NET_ADMIN is needed), so they are not restored`,
+          );
+        }
         this.readOnlyLogged = true;
       } else {
         const weights = new WeightManager(this.control, new WeightStateFile(this.config.stateDir), {log: this.options.log, action: this.options.action});

@@ -278,6 +278,32 @@ services: [{name: web, vip: 198.51.100.100, port: 80, check: tcp, real-servers: 
     await again.integration.stop();
   });
 
+  it('gives back what an earlier run drained when it restarts with ipvs-weights off, and forgets it', async () => {
+    const managed = `defaults: {rise: 2, fall: 3}
+services: [{name: web, vip: 198.51.100.100, port: 80, check: tcp, real-servers: ipvs, ipvs-weights: manage}]`;
+    const h = harness(managed);
+    await h.integration.start();
+    for (const t of h.integration.targets) h.probe(t, true, 2);
+    h.probe(h.target('web/198.51.100.12'), false, 3);
+    await h.run(() => h.ipvs.weightOf(web.key, '198.51.100.12', 80) === 0);
+    await h.integration.stop(); // weights stay as they are at a stop (integration.ts)
+
+    // The restart with ipvs-weights off: nothing is managed any more, and the drained server is still down.
+    const off = harness('services: [{name: web, vip: 198.51.100.100, port: 80, check: tcp, real-servers: ipvs}]', h.ipvs);
+    await off.integration.start();
+    assert.equal(off.ipvs.weightOf(web.key, '198.51.100.12', 80), 3, "the operator's weight is back");
+    assert.match(off.logs.join('\n'), /198\.51\.100\.12:80: restored: weight 0 -> 3 \(ipvs-weights is no longer manage for this service\)/);
+    assert.equal(off.integration.status(off.target('web/198.51.100.12'))?.managed, undefined, 'not managed');
+    await off.integration.stop();
+
+    // Forgotten: a third start with management on again does not restore anything on its own.
+    const writes = h.ipvs.writes.length;
+    const third = harness(managed, h.ipvs);
+    await third.integration.start();
+    await third.integration.stop();
+    assert.equal(h.ipvs.writes.length, writes);
+  });
+
   it('judges nothing before fall failures or rise successes were seen', () => {
     const rules = {rise: 2, fall: 3, initial: 'down' as const};
     const health = new HealthState(rules, 0);
