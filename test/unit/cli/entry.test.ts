@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import {spawnSync} from 'node:child_process';
 import {fileURLToPath} from 'node:url';
 
+const EXAMPLE_PLUGIN = fileURLToPath(new URL('../../../examples/vipcheck-plugin-redis', import.meta.url));
 const BIN = fileURLToPath(new URL('../../../bin/run.cjs', import.meta.url));
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -30,6 +31,18 @@ describe('bin/run.cjs', () => {
       assert.equal(short.stdout, long.stdout);
       assert.match(short.stdout, /--vip=ADDRESS/);
     }
+  });
+
+  it('lists the third-party checks it finds in the root help, after the built-ins, and none when there are none', () => {
+    for (const args of [['help'], ['--help'], []]) {
+      const r = run(args, {VIPCHECK_PLUGINS: EXAMPLE_PLUGIN});
+      assert.equal(r.code, 0, args.join(' '));
+      assert.match(r.stdout, /\n {2}tcp +Check that a real server accepts/, args.join(' '));
+      assert.match(r.stdout, /\nTHIRD-PARTY CHECKS\n {2}redis +from vipcheck-plugin-redis; vipcheck redis --help for its flags\n/, args.join(' '));
+    }
+    const bare = run(['help'], {VIPCHECK_PLUGINS: ''});
+    assert.equal(bare.code, 0);
+    assert.doesNotMatch(bare.stdout, /THIRD-PARTY/);
   });
 
   it('gives one UNKNOWN line, exit 3, for a usage error on both paths', () => {
