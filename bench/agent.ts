@@ -386,7 +386,10 @@ async function transferPart(b: BenchLab): Promise<void> {
   console.log(`  curl:  mean ${ms(curlMean)}, median ${ms(median(curlTimes))} of ${curlTimes.length} (half before, half after the agent)`);
   const ratio = mean / curlMean;
   console.log(`  ratio agent / curl: mean ${ratio.toFixed(2)}, median ${(median(agentTimes) / median(curlTimes)).toFixed(2)} (target <= 2)`);
-  verdict('1 MiB via the warm agent <= 2x curl to RIP', `${ms(mean)} vs ${ms(curlMean)} = ${ratio.toFixed(2)}x (means)`, ratio <= 2);
+  // Judged on medians: curl's mean carries an outlier run now and then (4.7 ms mean against a 2.0 ms median),
+  // which once made a 4x transfer pass by means.
+  const medianRatio = median(agentTimes) / median(curlTimes);
+  verdict('1 MiB via the warm agent <= 2x curl to RIP', `${ms(median(agentTimes))} vs ${ms(median(curlTimes))} = ${medianRatio.toFixed(2)}x (medians; means ${ratio.toFixed(2)}x)`, medianRatio <= 2);
 }
 
 // ---------------------------------------------------------------------------------------------- main
