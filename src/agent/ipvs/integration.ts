@@ -57,6 +57,8 @@ export class IpvsIntegration {
   private running: Promise<void> | undefined;
   private pendingTurns = 0;
   private stopped = false;
+  /** Weights of the last read by destination id, for tableWeight(). */
+  private weightIndex: {readonly table: IpvsTable; readonly weights: Map<string, number>} | undefined;
   /** The state file remembers destinations of an earlier run although nothing is managed now. */
   private leftovers = false;
 
@@ -259,12 +261,22 @@ export class IpvsIntegration {
     };
   }
 
+  /**
+   * A destination's weight in the last read, through an index built once per read: a scrape or a /status asks
+   * for every target's, and scanning the table for each was quadratic (a million ids built per scrape at 1,000
+   * real servers).
+   */
   private tableWeight(ref: DestinationRef): number | undefined {
-    const id = destinationId(ref);
-    for (const {service, destinations} of this.table?.services ?? []) {
-      for (const d of destinations) if (destinationId({service: service.key, address: d.address, port: d.port}) === id) return d.weight;
+    const table = this.table;
+    if (!table) return undefined;
+    if (this.weightIndex?.table !== table) {
+      const weights = new Map<string, number>();
+      for (const {service, destinations} of table.services) {
+        for (const d of destinations) weights.set(destinationId({service: service.key, address: d.address, port: d.port}), d.weight);
+      }
+      this.weightIndex = {table, weights};
     }
-    return undefined;
+    return this.weightIndex.weights.get(destinationId(ref));
   }
 }
 

@@ -199,6 +199,7 @@ describe('agent ipvs integration', () => {
     const reads = h.ipvs.reads;
     await h.run(() => h.ipvs.reads === reads + 2);
     assert.equal(h.applied(), 1, 'an unchanged table applies nothing');
+    assert.equal(h.integration.status(h.target('web/198.51.100.12'))?.weight, 3, 'from the index of this read');
     h.ipvs.addBehindTheBack(web.key, destination('198.51.100.15', 80, 1));
     h.ipvs.removeBehindTheBack(web.key, '198.51.100.11', 80);
     await h.run(() => h.applied() === 2);
