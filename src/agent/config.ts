@@ -105,7 +105,9 @@ export interface PassiveNames {
 export interface IcingaPassiveConfig {
   readonly url: string;
   readonly user: string;
+  /** Inline, or read from passwordFile by loadConfig (empty until then). */
   readonly password: string;
+  readonly passwordFile?: string;
   readonly caFile?: string;
   /** The CA file's contents, read by loadConfig (a file that cannot be read is a configuration error). */
   readonly ca?: Buffer;
@@ -182,15 +184,26 @@ export async function loadConfig(path: string, plugins: ReadonlyMap<string, Chec
     throw new ConfigError([`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
   }
   const config = checkConfig(await parseYamlOf(text), plugins, path);
-  const caFile = config.icinga?.caFile;
-  if (config.icinga && caFile !== undefined) {
+  if (!config.icinga) return config;
+  const {caFile, passwordFile} = config.icinga;
+  const problems: string[] = [];
+  const read = async (key: string, file: string) => {
     try {
-      return {...config, icinga: {...config.icinga, ca: await readFile(caFile)}};
+      return await readFile(file);
     } catch (error) {
-      throw new ConfigError([`icinga.ca-file: cannot read ${caFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
+      problems.push(`icinga.${key}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      return undefined;
     }
+  };
+  const ca = caFile === undefined ? undefined : await read('ca-file', caFile);
+  let password = config.icinga.password;
+  if (passwordFile !== undefined) {
+    // The first line, as systemd credentials and secret mounts hold it (a trailing newline is not part of it).
+    password = (await read('password-file', passwordFile))?.toString('utf8').split(/\r?\n/)[0] ?? '';
+    if (password === '' && problems.length === 0) problems.push(`icinga.password-file: ${passwordFile} holds no password on its first line`);
   }
-  return config;
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {...config, icinga: {...config.icinga, password, ...(ca ? {ca} : {})}};
 }
 
 export type YamlOutcome = {readonly data: unknown} | {readonly errors: readonly string[]};
@@ -276,7 +289,7 @@ interface RawConfig {
   'ipvs-interval'?: number | string;
   defaults?: Record<string, unknown>;
   nagios?: {'command-file': string; host?: string; service?: string; 'every-probe'?: boolean};
-  icinga?: {url: string; user: string; password: string; 'ca-file'?: string; host?: string; service?: string; 'every-probe'?: boolean};
+  icinga?: {url: string; user: string; password?: string; 'password-file'?: string; 'ca-file'?: string; host?: string; service?: string; 'every-probe'?: boolean};
   services: RawService[];
 }
 
@@ -326,6 +339,9 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
   const defaults = raw.defaults ?? {};
   const listen = parseListen(raw.listen ?? DEFAULTS.listen);
   if (typeof listen === 'string') problems.push(`listen: ${listen}`);
+  if (raw.icinga && (raw.icinga.password === undefined) === (raw.icinga['password-file'] === undefined)) {
+    problems.push(raw.icinga.password === undefined ? 'icinga.password: required (or password-file)' : 'icinga.password-file: give password or password-file, not both');
+  }
   const targets: TargetConfig[] = [];
   const names = new Set<string>();
   const files = new Map<string, string>();
@@ -461,7 +477,8 @@ function normalize(raw: RawConfig, plugins: ReadonlyMap<string, CheckPlugin>): A
           icinga: {
             url: raw.icinga.url.replace(/\/$/, ''),
             user: raw.icinga.user,
-            password: raw.icinga.password,
+            password: raw.icinga.password ?? '',
+            ...(raw.icinga['password-file'] === undefined ? {} : {passwordFile: raw.icinga['password-file']}),
             ...(raw.icinga['ca-file'] === undefined ? {} : {caFile: raw.icinga['ca-file']}),
             everyProbe: raw.icinga['every-probe'] ?? false,
           },

@@ -70,14 +70,44 @@ describe('passive results to Icinga 2', () => {
     }
   });
 
-  it('refuses a URL that is not https://host[:port] and a missing password, in one line each', async () => {
+  it('refuses a URL that is not https://host[:port], and a missing or doubled password, in one line each', async () => {
     const plugins = await agentChecks();
+    const problemsOf = (icinga: string) => {
+      try {
+        parseConfig(config(icinga), plugins);
+      } catch (error) {
+        assert.ok(error instanceof ConfigError);
+        return error.problems;
+      }
+      return assert.fail('accepted');
+    };
+    assert.deepEqual(problemsOf("{url: 'http://icinga:5665/v1', user: a, password: b}"), ['icinga.url: must match pattern "^https://[^/]+/?$"']);
+    assert.deepEqual(problemsOf("{url: 'https://icinga:5665', user: a}"), ['icinga.password: required (or password-file)']);
+    assert.deepEqual(problemsOf("{url: 'https://icinga:5665', user: a, password: b, password-file: /run/credentials/pw}"), ['icinga.password-file: give password or password-file, not both']);
+    assert.deepEqual(problemsOf("{url: 'https://icinga:5665', user: a, password-file: pw}"), ['icinga.password-file: must match pattern "^/"']);
+  });
+
+  it('reads the password from password-file (its first line) at load, and says in one line when it cannot', async () => {
+    const plugins = await agentChecks();
+    const dir = mkdtempSync(join(tmpdir(), 'vipcheck-icinga-'));
     try {
-      parseConfig(config("{url: 'http://icinga:5665/v1', user: a}"), plugins);
-      assert.fail('accepted');
-    } catch (error) {
-      assert.ok(error instanceof ConfigError);
-      assert.deepEqual(error.problems, ['icinga.password: required', 'icinga.url: must match pattern "^https://[^/]+/?$"']);
+      const file = join(dir, 'agent.yaml');
+      writeFileSync(file, config(`{url: 'https://127.0.0.1:5665', user: a, password-file: ${dir}/pw}`));
+      const failsWith = (problem: string) =>
+        assert.rejects(loadConfig(file, plugins), (error: unknown) => {
+          assert.ok(error instanceof ConfigError);
+          assert.deepEqual(error.problems, [problem]);
+          return true;
+        });
+      await failsWith(`icinga.password-file: cannot read ${dir}/pw: ENOENT`);
+      writeFileSync(join(dir, 'pw'), '\nsecret\n');
+      await failsWith(`icinga.password-file: ${dir}/pw holds no password on its first line`);
+      writeFileSync(join(dir, 'pw'), 's3cret:x\r\nignored\n');
+      const icinga = (await loadConfig(file, plugins)).icinga!;
+      assert.equal(icinga.password, 's3cret:x');
+      assert.equal(icinga.passwordFile, `${dir}/pw`);
+    } finally {
+      rmSync(dir, {recursive: true, force: true});
     }
   });
 });
