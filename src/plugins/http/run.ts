@@ -9,8 +9,11 @@ import {judgeFailure, judgeResponse, perfdataFor, type JudgeContext} from './jud
 import type {HttpCheckOptions} from './options.js';
 import {StatusList} from './status-list.js';
 
+/** http-status's default: parsed once, not on every run (a StatusList is never changed after parsing). */
+const HTTP_STATUS_DEFAULT = StatusList.parse('200-399', '--status');
+
 export async function runHttpCheck(options: HttpCheckOptions, context: RunContext, title: 'HTTP' | 'HTTP-STATUS'): Promise<CheckResult> {
-  const defaultStatus = title === 'HTTP-STATUS' ? StatusList.parse('200-399', '--status') : undefined;
+  const defaultStatus = title === 'HTTP-STATUS' ? HTTP_STATUS_DEFAULT : undefined;
   const opened = await openConnector(options.target, options.role, context, {maxReceiveBytes: options.request.maxBytes + 65536});
   const ctx: JudgeContext = {
     title,
