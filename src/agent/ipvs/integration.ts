@@ -7,7 +7,7 @@
  * information") or a read that fails is logged once per streak, leaves the targets as they were, and is tried again
  * every `ipvs-interval`: the agent keeps running, and its other services keep being probed. At stop, weights stay as they are: a checker that stops is no reason to move traffic, and a
  * restart (or keepalived, or the operator) takes over from a table that still matches the last verdicts. A
-restart that manages nothing any more still gives back what the state file says an earlier run drained.
+ * restart that manages nothing any more still gives back what the state file says an earlier run drained.
  */
 import {describeServiceKey, type IpvsControl, type IpvsTable} from '../../core/ipvs/model.js';
 import type {DriveClock, ScheduledTimer} from '../../core/flow/drive.js';
@@ -76,12 +76,12 @@ export class IpvsIntegration {
    * than forget what it drained), then opens and reads the table, then follows it.
    */
   async start(): Promise<void> {
+    const stateFile = new WeightStateFile(this.config.stateDir);
     if (this.manages) {
-      await new WeightStateFile(this.config.stateDir).load();
+      await stateFile.load();
     } else {
-      // Not managing now, but an earlier run may have drained or removed real servers (then a restart with
-      // ipvs-weights off, or after a kill): the weight manager is started to give them back (release()).
-      const stateFile = new WeightStateFile(this.config.stateDir);
+      // Not managing now, but an earlier run may have drained or removed real servers (a restart with
+      // ipvs-weights off): the weight manager then starts anyway, to give them back (release()).
       try {
         this.leftovers = (await stateFile.load()).length > 0;
       } catch (error) {
