@@ -3,7 +3,8 @@
 // NAT and fwmark services; with weights 5, 3 and 2, the real server that loses its VIP drains to 0 within
 // fall x interval + timeout and the client sees no failure after; its VIP back restores 3, not 1; a kill -9 in
 // the drained state and a restart converge; panic mode restores every real server; a foreign service and the
-// stop leave the table alone.
+// stop leave the table alone; with on-down: remove the destination leaves the table and, across a kill -9 while
+// it is out, comes back with every field it had.
 
 import assert from 'node:assert/strict';
 import type { IpvsWeightsResult } from '../../src/lab/vm/scenarios.js';
@@ -108,6 +109,25 @@ describeVmScenario<IpvsWeightsResult>('ipvs-weights', (s) => {
     assert.match(first!.lines, /-w 4/);
     assert.match(first!.lines, /-w 0/);
     for (const step of rest) assert.equal(step.lines, first!.lines, step.step);
+  });
+
+  it('on-down: remove deletes the down real server, keeps clients whole, and adds it back with every field after a kill -9 while removed', () => {
+    const m = r().remove;
+    const { novip } = r().hosts;
+    console.log(`      remove: VIP deleted -> destination gone in ${m.ms} ms; VIP back (after kill -9 and restart) -> weight 3 in ${m.addBackMs} ms`);
+    console.log(`      novip before: ${m.lineBefore}; after: ${m.lineAfter}`);
+    assert.notEqual(m.settledMs, null, 'the on-down: remove agent never saw all three up');
+    assert.match(m.lineBefore ?? '', new RegExp(`-r ${novip.replace(/\./g, '\\.')}:\\d+ -g -w 3 \\| thresholds 100 50$`));
+    assert.ok(m.ms !== null && m.ms <= drainBoundMs() + SLACK_MS, `${m.ms} ms`);
+    assert.equal(m.lineWhileRemoved, null, 'novip is still in the table');
+    assert.match(m.logLine ?? '', /removed from the table \(down; weight 3 is remembered\)/);
+    assert.ok(m.requestsAfter.length > 0 && m.requestsAfter.every((a) => a.ok && a.server !== 'novip'), JSON.stringify(m.requestsAfter));
+    const state = JSON.parse(m.stateFileWhileRemoved ?? 'null') as unknown;
+    assert.match(JSON.stringify(state), /"state":"removed"/, m.stateFileWhileRemoved ?? 'no state file');
+    assert.ok(m.writesAfterRestart.every((w) => w.novip === null), `novip came back while down: ${JSON.stringify(m.writesAfterRestart)}`);
+    assert.notEqual(m.addBackMs, null, 'novip was never added back');
+    assert.match(m.addBackLogLine ?? '', /added back with weight 3/);
+    assert.equal(m.lineAfter, m.lineBefore, 'novip came back with other fields than it had');
   });
 
   it('leaves the weights as they are when it stops (SIGTERM)', () => {

@@ -49,7 +49,7 @@ export const SCENARIOS = {
     timeoutMs: 300_000,
   },
   'ipvs-weights': {
-    description: 'vipcheck agent discovers real servers from the IPVS table and manages their weights (5, 3, 2): drain, restore 3, kill -9 and restart, panic, a foreign service untouched',
+    description: 'vipcheck agent discovers real servers from the IPVS table and manages their weights (5, 3, 2): drain, restore 3, kill -9 and restart, panic, a foreign service untouched, on-down: remove and its kill -9',
     guestScript: 'dist/lab/vm/guest/ipvs-weights.js',
     guestArgs: [],
     modules: [...DR_MODULES, 'ip_vs_wrr', 'nf_tables'],
@@ -254,6 +254,25 @@ export interface IpvsWeightsResult {
   };
   /** SIGTERM: how long the exit took, and the weights before and 1 s after. */
   stop: { ms: number | null; weightsBefore: Weights; weightsAfter: Weights };
+  /**
+   * Step 8, on-down: remove: novip's `ipvsadm -S -n` line and its thresholds (`-L --thresholds`) before (-x 100 -y 50 set), while removed
+   * (null) and after it came back; the time from the VIP's deletion to the destination's; the client's requests
+   * meanwhile; the state file at a kill -9 while removed; the table's changes between the restart and the VIP's
+   * return (none expected); the time from the VIP's return to weight 3.
+   */
+  remove: {
+    lineBefore: string | null;
+    settledMs: number | null;
+    ms: number | null;
+    logLine: string | null;
+    lineWhileRemoved: string | null;
+    requestsAfter: HttpAttempt[];
+    stateFileWhileRemoved: string | null;
+    writesAfterRestart: Weights[];
+    addBackMs: number | null;
+    addBackLogLine: string | null;
+    lineAfter: string | null;
+  };
   /** The foreign service's ipvsadm -S -n lines at every step. */
   foreign: Array<{ step: string; lines: string }>;
   timeline: WeightSnapshot[];

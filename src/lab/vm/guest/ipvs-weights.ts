@@ -12,6 +12,10 @@
 //   6. Panic: good, novip and closed all lose the VIP; every weight must end at the operator's, with the panic
 //      logged and vipcheck_panic 1; then all VIPs come back.
 //   7. SIGTERM: the weights stay as they are.
+//   8. on-down: remove. The operator gives novip thresholds (-x 100 -y 50); an agent with on-down: remove starts;
+//      novip's VIP is deleted: timed until its destination is gone from the table. The agent is killed (-9) while
+//      novip is removed and started again (novip is no longer in the table: only the state file knows it); the
+//      VIP comes back: novip is added back with every field it had (its ipvsadm -S -n line and thresholds as before).
 // The foreign service's `ipvsadm -S -n` lines are taken at every step. Assertions are the host's
 // (test/vm/ipvs-weights.test.ts); this script only measures and writes result.json.
 //
@@ -71,6 +75,11 @@ services:
     on-down: drain
     panic-threshold: 50
 `;
+}
+
+/** The agent of step 8: as steps 2-7, but a real server that is down is deleted from the table. */
+export function removeAgentConfig(vip: string, port: number): string {
+  return weightsAgentConfig(vip, port).replace('on-down: drain', 'on-down: remove');
 }
 
 /** The agent of step 1: everything the table has, and the fwmark service by name. */
@@ -147,7 +156,7 @@ async function main(): Promise<void> {
     const timeline: WeightSnapshot[] = [];
     let weights: Record<RsName, number | null> = { good: null, novip: null, closed: null };
     let polling = true;
-    const poller = (async () => {
+    const poll = async (): Promise<void> => {
       while (polling) {
         const r = await lab.exec('director', ['ipvsadm', '-L', '-n', '-t', `${vip}:${port}`]);
         if (r.code === 0) {
@@ -161,7 +170,8 @@ async function main(): Promise<void> {
         }
         await sleep(TABLE_POLL_MS);
       }
-    })();
+    };
+    let poller = poll();
     const until = async (predicate: () => boolean, timeoutMs: number): Promise<number | null> => {
       const started = performance.now();
       for (;;) {
@@ -261,6 +271,48 @@ async function main(): Promise<void> {
     const weightsAfterStop = Object.fromEntries(HOSTS.map((h) => [h, afterStop.find((s) => s.address === ip[h])?.weight ?? null])) as Record<RsName, number | null>;
     foreign.push({ step: 'after the agent stopped', lines: await foreignLines() });
 
+    // 8. on-down: remove, with a kill -9 while the destination is out of the table.
+    // `ipvsadm -S` leaves the thresholds out; `-L --thresholds` gives them (Uthreshold, Lthreshold).
+    const novipLine = async (): Promise<string | null> => {
+      const saved = (await ipvsadm(['-S', '-n'])).split('\n').find((l) => l.startsWith(`-a -t ${vip}:${port} -r ${ip.novip}:${port} `));
+      if (!saved) return null;
+      const row = (await ipvsadm(['-L', '-n', '--thresholds', '-t', `${vip}:${port}`])).split('\n').find((l) => l.includes(`-> ${ip.novip}:${port} `));
+      const [upper, lower] = row?.trim().split(/\s+/).slice(2, 4) ?? [];
+      return `${saved} | thresholds ${upper ?? '?'} ${lower ?? '?'}`;
+    };
+    await ipvsadm(['-e', '-t', `${vip}:${port}`, '-r', `${ip.novip}:${port}`, '-g', '-w', String(WEIGHTS.novip), '-x', '100', '-y', '50']);
+    const removeLineBefore = await novipLine();
+    const removeConfigPath = join(lab.tmpDir, 'agent-remove.yaml');
+    writeFileSync(removeConfigPath, removeAgentConfig(vip, port));
+    polling = true;
+    poller = poll();
+    const removeStartAt = performance.now();
+    agent = await startAgent(lab, removeConfigPath, agentLog, origin);
+    const removeSettledMs = await until(() => HOSTS.every((h) => agentLog.some((l) => l.atMs >= Math.round(removeStartAt) && l.line.includes(`rs ${ip[h]}: down -> up`))), guest.SETTLE_TIMEOUT_MS);
+    log("on-down: remove: deleting novip's VIP");
+    const removeAt = await changeVip(['novip'], 'del');
+    const removeMs = await until(() => weights.novip === null, guest.REACTION_TIMEOUT_MS);
+    const removeLogLine = agentLine(Math.round(removeAt), `rs ${ip.novip}:${port}: removed from the table`);
+    const lineWhileRemoved = await novipLine();
+    const requestsAfterRemove = await series();
+    agent.child.kill('SIGKILL');
+    await waitForExit(agent.child, 5_000);
+    const stateFileWhileRemoved = guest.readOrNull(join(STATE_DIR, 'ipvs-weights.json'));
+    agent = await startAgent(lab, removeConfigPath, agentLog, origin);
+    const removeRestartAt = performance.now();
+    // The restarted agent probes novip from the state file alone; it must stay out of the table while down.
+    await sleep((AGENT_TIMING.fall * AGENT_TIMING.intervalS + AGENT_TIMING.timeoutS) * 1000 + 1_000);
+    const writesWhileRemoved = timeline.filter((t) => t.atMs >= Math.round(removeRestartAt)).map((t) => t.weights);
+    const addBackAt = await changeVip(['novip'], 'add');
+    const addBackMs = await until(() => weights.novip === WEIGHTS.novip, guest.REACTION_TIMEOUT_MS);
+    const addBackLogLine = agentLine(Math.round(addBackAt), `rs ${ip.novip}:${port}: added back with weight ${WEIGHTS.novip}`);
+    const removeLineAfter = await novipLine();
+    foreign.push({ step: 'after on-down: remove', lines: await foreignLines() });
+    polling = false;
+    await poller;
+    agent.child.kill('SIGTERM');
+    await waitForExit(agent.child, 5_000);
+
     const result: IpvsWeightsResult = {
       vip,
       port,
@@ -298,6 +350,19 @@ async function main(): Promise<void> {
         weightsAfter: weightsAfterPanic,
       },
       stop: { ms: stopMs, weightsBefore: weightsBeforeStop, weightsAfter: weightsAfterStop },
+      remove: {
+        lineBefore: removeLineBefore,
+        settledMs: removeSettledMs,
+        ms: removeMs,
+        logLine: removeLogLine?.line ?? null,
+        lineWhileRemoved,
+        requestsAfter: requestsAfterRemove,
+        stateFileWhileRemoved,
+        writesAfterRestart: writesWhileRemoved,
+        addBackMs,
+        addBackLogLine: addBackLogLine?.line ?? null,
+        lineAfter: removeLineAfter,
+      },
       foreign,
       timeline,
       agentLog,
