@@ -23,7 +23,7 @@ import type {TcpConnection, TcpErrorReason} from '../tcp/connection.js';
 import {realClock, startDriving, type DriveClock, type DriveHandle, type DriveOptions, type ScheduledTimer} from './drive.js';
 import type {TcpFlow} from './tcp-flow.js';
 
-export interface TcpDuplexOptions extends Omit<DriveOptions, 'afterStep'> {
+export interface TcpDuplexOptions extends Omit<DriveOptions, 'afterStep' | 'startAtEndOfTurn'> {
   readonly link: FrameLink;
   readonly flow: TcpFlow;
   /** A connection not started yet; the duplex starts it at once. */
@@ -96,6 +96,8 @@ export class TcpDuplex extends Duplex {
     this.driver = startDriving(link, this.flow, this.connection, {
       clock: this.clock,
       ...(trace ? {trace} : {}),
+      // The stream's user (an HTTP client) sets itself up after creating us: let the SYN leave after that.
+      startAtEndOfTurn: true,
       afterStep: () => this.onStep(),
     });
     this.settled = this.driver.done.then(
