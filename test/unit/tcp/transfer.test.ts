@@ -115,6 +115,21 @@ describe('TCP engine transfers over the in-memory wire (virtual time)', function
     assert.equal(md5(got.data()), md5(request));
   });
 
+  it('sends the SYN once the turn that created the socket is over; a request written meanwhile leaves with the handshake', async () => {
+    const request = Buffer.from('GET / HTTP/1.1\r\n\r\n');
+    const h = harness({peer: {onConnection: (c) => ((c.onData = (chunk) => c.write(chunk)), (c.onEnd = () => c.end()))}});
+    const got = collect(h.socket);
+    h.socket.end(request);
+    await Promise.resolve();
+    assert.equal(h.clientFrames(), 0, 'the SYN left in the turn that created the socket');
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.ok(h.clientFrames() >= 1, 'the SYN did not leave at the end of the turn');
+    await until(h, () => got.closed && h.connection.finished);
+    assert.equal(got.data().toString(), request.toString());
+    // SYN, then the request riding on the handshake's ACK: no pure ACK in between.
+    assert.ok(h.link.sent[1]!.length > 54 + request.length - 1, 'the second frame did not carry the request');
+  });
+
   it('closes the window for a paused reader (backpressure), lets the peer probe it, and reopens it', async () => {
     const h = harness({
       connection: {receiveBufferSize: 32 * 1024},
