@@ -26,7 +26,7 @@ import type {TcpFlow} from './tcp-flow.js';
 export interface TcpDuplexOptions extends Omit<DriveOptions, 'afterStep' | 'startAtEndOfTurn'> {
   readonly link: FrameLink;
   readonly flow: TcpFlow;
-  /** A connection not started yet; the duplex starts it at once. */
+  /** A connection not started yet; the duplex starts it at the end of the current event-loop turn. */
   readonly connection: TcpConnection;
   /** As net.Socket: false (the default) ends our side when the peer's FIN has been read. */
   readonly allowHalfOpen?: boolean;
