@@ -90,7 +90,7 @@ export class SynProbe {
     if (now >= this.config.deadline) {
       if (this.phase === 'closing' && this.openOutcome) {
         // The port answered; only the orderly close did not finish. Abort it and keep the verdict.
-        this.finish({...this.openOutcome, closedCleanly: false});
+        this.finish(Object.assign({}, this.openOutcome, {closedCleanly: false}));
         return [this.reset(seqAdd(this.config.isn, 2), seqAdd(this.serverIsn, 1))];
       }
       this.finish({kind: 'timeout', attempts: this.attempts});
@@ -156,7 +156,7 @@ export class SynProbe {
     const serverNext = seqAdd(this.serverIsn, 1);
     if (segment.has(TcpFlags.RST)) {
       this.notes.push('server reset the connection during the orderly close');
-      this.finish({...this.openOutcome!, closedCleanly: false});
+      this.finish(Object.assign({}, this.openOutcome!, {closedCleanly: false}));
       return [];
     }
     if (segment.has(TcpFlags.SYN)) {
@@ -165,7 +165,7 @@ export class SynProbe {
     if (segment.has(TcpFlags.FIN)) {
       // Data before the FIN (a banner) advances the sequence; we accept and acknowledge it all.
       const finSeq = seqAdd(segment.sequenceNumber, segment.payload.length);
-      this.finish({...this.openOutcome!, closedCleanly: true});
+      this.finish(Object.assign({}, this.openOutcome!, {closedCleanly: true}));
       return [this.segment(seqAdd(ourNext, 1), seqAdd(finSeq, 1), TcpFlags.ACK)];
     }
     return [];

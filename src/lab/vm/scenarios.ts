@@ -268,6 +268,9 @@ export interface IpvsWeightsResult {
     lineWhileRemoved: string | null;
     requestsAfter: HttpAttempt[];
     stateFileWhileRemoved: string | null;
+    /** On the scenario's clock, like the agent log's `atMs`: the restart after the kill -9, and the VIP's return. */
+    restartAtMs: number;
+    vipBackAtMs: number;
     writesAfterRestart: Weights[];
     addBackMs: number | null;
     addBackLogLine: string | null;

@@ -58,7 +58,7 @@ export async function exchangeThroughVip(
     service: formatHostPort(target.vip, target.port),
     via: describeHop(target, path),
     details: [`path: VIP path to ${formatHostPort(target.vip, target.port)} on ${path.interfaceName}`],
-    data: {...vipPathFacts(target, path, reason), protocol: 'udp', attempts: outcome.attempts, outcome: outcome.kind},
+    data: Object.assign(vipPathFacts(target, path, reason), {protocol: 'udp', attempts: outcome.attempts, outcome: outcome.kind}),
   };
 }
 
@@ -71,23 +71,21 @@ export function noReplyResult(check: string, exchange: VipUdpExchange, context: 
     const {report} = outcome;
     // A closed port on the real server answers from the VIP (the address the datagram was sent to).
     if (report.portUnreachable && report.reporter.equals(exchange.target.vip)) {
-      return {
-        ...base,
+      return Object.assign({}, base, {
         summary: `${service} refused the request ${via} (ICMP port unreachable from the VIP): the real server holds the VIP but nothing listens on UDP port ${exchange.target.port}`,
         perfdata: perf(outcome.elapsedMs / 1000),
-      };
+      });
     }
     const what = report.portUnreachable ? 'port unreachable' : `destination unreachable (code ${report.code})`;
-    return {...base, summary: `${service} is unreachable ${via}: ICMP${report.family === 6 ? 'v6' : ''} ${what} from ${report.reporter}`, perfdata: perf(outcome.elapsedMs / 1000)};
+    return Object.assign({}, base, {summary: `${service} is unreachable ${via}: ICMP${report.family === 6 ? 'v6' : ''} ${what} from ${report.reporter}`, perfdata: perf(outcome.elapsedMs / 1000)});
   }
   if (outcome.kind === 'timeout') {
-    return {
-      ...base,
+    return Object.assign({}, base, {
       summary:
         `no answer from ${service} ${via} within ${formatSeconds(context.timeoutMs)} to ${outcome.attempts} datagram${outcome.attempts === 1 ? '' : 's'} ` +
         silenceHint(exchange.path, ', and the service running'),
       perfdata: perf(undefined),
-    };
+    });
   }
   throw new TypeError('noReplyResult called with a reply');
 }

@@ -41,7 +41,7 @@ export async function runDnsCheck(options: DnsCheckOptions, context: RunContext)
   let elapsedMs = outcome.elapsedMs;
   let transport = 'UDP';
   const details = [...exchange.details];
-  const data: Record<string, unknown> = {...exchange.data, id: query.id, truncated: reply.truncated};
+  const data: Record<string, unknown> = Object.assign({}, exchange.data, {id: query.id, truncated: reply.truncated});
   const critical = (summary: string, count?: number): CheckResult => ({
     check: 'DNS',
     path: 'vip',

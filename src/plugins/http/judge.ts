@@ -141,15 +141,19 @@ export function judgeResponse(options: HttpCheckOptions, ctx: JudgeContext, fact
     details,
     perfdata: perfdataFor(options, ctx, facts.timings, totalMs, facts),
     path: ctx.path,
-    data: {
-      ...ctx.data,
-      status: facts.status,
-      httpVersion: facts.httpVersion,
-      bodyBytes: facts.bodyBytes,
-      timings: facts.timings,
-      findings: findings.map((f) => ({state: stateName(f.state), text: f.text})),
-      ...(facts.tls ? {tls: {...facts.tls, validTo: facts.tls.validTo?.toISOString()}} : {}),
-    },
+    // Object.assign, not a spread followed by more keys: that costs V8 6-7 µs here (docs/benchmarks.md).
+    data: Object.assign(
+      {},
+      ctx.data,
+      {
+        status: facts.status,
+        httpVersion: facts.httpVersion,
+        bodyBytes: facts.bodyBytes,
+        timings: facts.timings,
+        findings: findings.map((f) => ({state: stateName(f.state), text: f.text})),
+      },
+      facts.tls ? {tls: Object.assign({}, facts.tls, {validTo: facts.tls.validTo?.toISOString()})} : undefined,
+    ),
   };
 }
 
@@ -165,7 +169,7 @@ export function judgeFailure(options: HttpCheckOptions, ctx: JudgeContext, error
     details: [...ctx.details],
     perfdata: perfdataFor(options, ctx, error.timings, undefined),
     path: ctx.path,
-    data: {...ctx.data, error: error.kind},
+    data: Object.assign({}, ctx.data, {error: error.kind}),
   };
 }
 

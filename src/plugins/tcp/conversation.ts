@@ -72,7 +72,7 @@ export function converse(socket: Duplex, spec: ConversationSpec, deadline: numbe
       if (done) return;
       done = true;
       clearTimeout(timer);
-      const result: ConversationOutcome = {...outcome, received, ...(connectMs === undefined ? {} : {connectMs})};
+      const result: ConversationOutcome = Object.assign({}, outcome, connectMs === undefined ? {received} : {received, connectMs});
       if (spec.quit && connectMs !== undefined && outcome.kind !== 'reset') {
         socket.end(spec.quit);
         // Give the server no more of our time: the verdict is settled.

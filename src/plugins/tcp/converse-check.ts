@@ -19,7 +19,7 @@ export async function runConversationCheck(options: TcpCheckOptions, spec: Conve
   const opened = await openConnector(options.target, options.role, context, {maxReceiveBytes: spec.maxBytes + 65536});
   const outcome = await converse(opened.connect(), spec, context.deadline);
   const shown = opened.path === 'vip' ? service : formatHostPort(options.target.rs, options.target.port);
-  const base = {check: 'TCP', path: opened.path, data: {...opened.data, outcome: outcome.kind, received: outcome.received.toString('latin1')}};
+  const base = {check: 'TCP', path: opened.path, data: Object.assign({}, opened.data, {outcome: outcome.kind, received: outcome.received.toString('latin1')})};
   const details = [...opened.details];
   if (outcome.received.length) details.push(`received: ${snippet(outcome.received)}`);
   const seconds = outcome.responseMs === undefined ? undefined : outcome.responseMs / 1000;
@@ -27,22 +27,22 @@ export async function runConversationCheck(options: TcpCheckOptions, spec: Conve
   switch (outcome.kind) {
     case 'matched': {
       const judged = judgeTime(seconds ?? 0, options);
-      return {...base, state: worst(State.Ok, judged.state), summary: `${shown} answered ${opened.via} in ${formatMs(outcome.responseMs ?? 0)}${quoteFirstLine(outcome.received)}${judged.suffix}`, details, perfdata};
+      return Object.assign({}, base, {state: worst(State.Ok, judged.state), summary: `${shown} answered ${opened.via} in ${formatMs(outcome.responseMs ?? 0)}${quoteFirstLine(outcome.received)}${judged.suffix}`, details, perfdata});
     }
     case 'mismatch':
-      return {...base, state: MISMATCH[spec.mismatch], summary: `${shown} answered ${opened.via} but not as expected${quoteFirstLine(outcome.received)}`, details, perfdata};
+      return Object.assign({}, base, {state: MISMATCH[spec.mismatch], summary: `${shown} answered ${opened.via} but not as expected${quoteFirstLine(outcome.received)}`, details, perfdata});
     case 'closed-early':
-      return {...base, state: State.Critical, summary: `${shown} closed the connection ${opened.via} without sending anything`, details, perfdata};
+      return Object.assign({}, base, {state: State.Critical, summary: `${shown} closed the connection ${opened.via} without sending anything`, details, perfdata});
     case 'refused':
-      return {...base, state: State.Critical, summary: `${shown} refused the connection ${opened.via}`, details, perfdata};
+      return Object.assign({}, base, {state: State.Critical, summary: `${shown} refused the connection ${opened.via}`, details, perfdata});
     case 'reset':
-      return {...base, state: State.Critical, summary: `${shown} reset the connection ${opened.via}`, details, perfdata};
+      return Object.assign({}, base, {state: State.Critical, summary: `${shown} reset the connection ${opened.via}`, details, perfdata});
     case 'timeout': {
       const hint = outcome.connectMs === undefined && opened.path === 'vip' ? " (is the VIP configured on the real server's loopback?)" : '';
       const what = outcome.connectMs === undefined ? 'no answer from' : 'no response from';
-      return {...base, state: State.Critical, summary: `${what} ${shown} ${opened.via} within ${formatSeconds(context.timeoutMs)}${hint}`, details, perfdata};
+      return Object.assign({}, base, {state: State.Critical, summary: `${what} ${shown} ${opened.via} within ${formatSeconds(context.timeoutMs)}${hint}`, details, perfdata});
     }
     case 'error':
-      return {...base, state: State.Critical, summary: `connection to ${shown} ${opened.via} failed: ${outcome.message ?? 'unknown error'}`, details, perfdata};
+      return Object.assign({}, base, {state: State.Critical, summary: `connection to ${shown} ${opened.via} failed: ${outcome.message ?? 'unknown error'}`, details, perfdata});
   }
 }

@@ -31,20 +31,19 @@ export async function runUdpCheck(options: UdpCheckOptions, context: RunContext)
     check: 'UDP',
     path: 'vip' as const,
     details: [...exchange.details, `received: ${snippet(received)}`],
-    data: {...exchange.data, received: received.toString('latin1')},
+    data: Object.assign({}, exchange.data, {received: received.toString('latin1')}),
     perfdata: [timePerf(seconds, options, context)],
   };
   const attempts = outcome.attempts > 1 ? ` (after ${outcome.attempts} datagrams)` : '';
   // A datagram is all there is: "not yet settled" (undefined) is a mismatch.
   const matched = !hasExpectations(options.spec) || matchResponse(received, options.spec) === true;
   if (!matched) {
-    return {...base, state: MISMATCH[options.spec.mismatch], summary: `${exchange.service} answered ${exchange.via} but not as expected${quoteFirstLine(received)}`};
+    return Object.assign({}, base, {state: MISMATCH[options.spec.mismatch], summary: `${exchange.service} answered ${exchange.via} but not as expected${quoteFirstLine(received)}`});
   }
   const judged = judgeTime(seconds, options);
   const suffix = judged.suffix;
-  return {
-    ...base,
+  return Object.assign({}, base, {
     state: worst(State.Ok, judged.state),
     summary: `${exchange.service} answered ${exchange.via} in ${formatMs(outcome.elapsedMs)}${attempts}${quoteFirstLine(received)}${suffix}`,
-  };
+  });
 }

@@ -358,6 +358,8 @@ async function main(): Promise<void> {
         lineWhileRemoved,
         requestsAfter: requestsAfterRemove,
         stateFileWhileRemoved,
+        restartAtMs: Math.round(removeRestartAt),
+        vipBackAtMs: Math.round(addBackAt),
         writesAfterRestart: writesWhileRemoved,
         addBackMs,
         addBackLogLine: addBackLogLine?.line ?? null,
