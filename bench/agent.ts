@@ -13,6 +13,8 @@
 // RSS(10,000 targets) <= 150 MiB, no RSS growth, 1 MiB transfer <= 2x curl.
 // Usage (root, after `npm run build`; needs prometheus-blackbox-exporter and curl):
 //   npx tsx bench/agent.ts [--parts tcp,http,memory,soak,transfer] [--targets 2000] [--seconds 20] ...
+// --pairing concurrent measures the agent and blackbox_exporter over one window, both running (default: one after
+// the other); docs/benchmarks.md says why and what it gave.
 // Every option also reads AGENT_BENCH_<NAME> (e.g. AGENT_BENCH_TARGETS=500); --help lists them.
 // AGENT_BENCH_STDOUT=FILE keeps the agent's stdout there (with --node-flags=--trace-gc-nvp: every GC's figures).
 import {existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs';
@@ -67,6 +69,8 @@ const DEFAULTS = {
   'sample-seconds': '10',
   'transfer-runs': '20',
   'node-flags': '', // extra node flags for the agent, space-separated (e.g. --max-semi-space-size=8)
+  // sequential: the agent's window, then blackbox_exporter's; concurrent: both at once, over one window
+  pairing: 'sequential',
   'cpu-prof': '', // a directory: profile the agent of the tcp and http parts there (inflates their CPU figures)
 } as const;
 type Option = keyof typeof DEFAULTS;
@@ -86,6 +90,7 @@ const num = (key: Option): number => {
   return n;
 };
 const parts = new Set(opt('parts').split(','));
+if (!['sequential', 'concurrent'].includes(opt('pairing'))) throw new Error(`--pairing must be sequential or concurrent, got '${opt('pairing')}'`);
 const tcpTargets = num('targets');
 const httpTargets = num('http-targets');
 const memTargets = num('mem-targets');
@@ -124,53 +129,76 @@ interface Rate {
 
 // ---------------------------------------------------------------------------------------------- agent vs blackbox
 
+/** A window of the agent: two scrapes and the process's CPU at either end. */
+interface AgentWindowStart {
+  readonly s0: {m: Metrics; at: number; ms: number};
+  readonly cpu0: {user: number; system: number};
+  readonly t0: number;
+}
+
+async function scrapeAgent(agent: AgentHandle): Promise<{m: Metrics; at: number; ms: number}> {
+  const started = performance.now();
+  const m = await agent.metrics();
+  return {m, at: (started + performance.now()) / 2, ms: performance.now() - started};
+}
+
+async function agentWindowStart(agent: AgentHandle, label: string): Promise<AgentWindowStart> {
+  const s0 = await scrapeAgent(agent);
+  if (s0.m.sum('vipcheck_probes_total', 'result="ok"') === 0) throw new Error(`${label}: no OK probe after the warm-up:\n${agent.log.slice(-10).join('\n')}`);
+  return {s0, cpu0: cpuSplit(agent.pid), t0: performance.now()};
+}
+
+async function agentWindowEnd(agent: AgentHandle, label: string, start: AgentWindowStart): Promise<Rate & {m0: Metrics; m1: Metrics}> {
+  const {s0, cpu0, t0} = start;
+  const split1 = cpuSplit(agent.pid);
+  const cpu1 = split1.user + split1.system;
+  const t1 = performance.now();
+  const rss = rssBytes(agent.pid);
+  const s1 = await scrapeAgent(agent);
+  const cpu2 = cpuSeconds(agent.pid);
+  // prom-client resets its event-loop delay histogram at each scrape: s1 covers the window, s2 the scrape s1.
+  const s2 = await scrapeAgent(agent);
+  const used = cpu1 - (cpu0.user + cpu0.system);
+  const probes = s1.m.sum('vipcheck_probes_total') - s0.m.sum('vipcheck_probes_total');
+  const ok = s1.m.sum('vipcheck_probes_total', 'result="ok"') - s0.m.sum('vipcheck_probes_total', 'result="ok"');
+  const perSecond = probes / ((s1.at - s0.at) / 1000);
+  const cpuPerProbe = used / (perSecond * ((t1 - t0) / 1000));
+  const duration = bucketDelta(s0.m.buckets('vipcheck_probe_duration_seconds'), s1.m.buckets('vipcheck_probe_duration_seconds'));
+  const late = bucketDelta(s0.m.buckets('vipcheck_agent_probe_start_delay_seconds'), s1.m.buckets('vipcheck_agent_probe_start_delay_seconds'));
+  const lag = (m: Metrics, q: string) => ms(m.sum(`nodejs_eventloop_lag_${q}_seconds`));
+  console.log(`  agent (${label}): ${probes} probes in ${((s1.at - s0.at) / 1000).toFixed(1)} s after a ${num('agent-warmup')} s warm-up = ${perSecond.toFixed(0)} checks/s, ${ok} ok, ${probes - ok} not ok`);
+  if (probes > ok) await printFailures(agent);
+  console.log(`    CPU ${used.toFixed(2)} s in ${((t1 - t0) / 1000).toFixed(1)} s (${((100 * used) / ((t1 - t0) / 1000)).toFixed(0)}% of a core) = ${us(cpuPerProbe)} per check (user ${(split1.user - cpu0.user).toFixed(2)} s, system ${(split1.system - cpu0.system).toFixed(2)} s); RSS ${mib(rss)} MiB`);
+  console.log(
+    `    probe duration p50 ${ms(quantile(0.5, duration))}, p99 ${ms(quantile(0.99, duration))}, <= 5 ms: ${(100 * shareWithin(0.005, duration)).toFixed(2)}%;` +
+      ` start delay p99 ${ms(quantile(0.99, late))}, <= 10 ms: ${(100 * shareWithin(0.01, late)).toFixed(2)}%`,
+  );
+  console.log(`    event loop delay in the window p99 ${lag(s1.m, 'p99')}, max ${lag(s1.m, 'max')}; max while serving one /metrics scrape ${lag(s2.m, 'max')}`);
+  console.log(`    at the end of the window ${memory(s1.m)}`);
+  console.log(`    one /metrics scrape: ${(s1.m.bytes / MIB).toFixed(1)} MiB in ${s1.ms.toFixed(0)} ms, agent CPU meanwhile ${((cpu2 - cpu1) * 1000).toFixed(0)} ms (probes included; outside the per-check window)`);
+  return {perSecond, cpuPerProbe, failed: probes - ok, m0: s0.m, m1: s1.m};
+}
+
+async function stopAgent(agent: AgentHandle): Promise<void> {
+  const code = await agent.stop();
+  if (code !== 0) console.log(`    agent exited ${code}:\n${agent.log.slice(-10).join('\n')}`);
+}
+
 /** Runs the agent on `yaml`, measures one window between two scrapes. */
 async function measureAgent(b: BenchLab, label: string, yaml: string, profile?: string): Promise<Rate & {m0: Metrics; m1: Metrics}> {
-  const flags = [...nodeFlags, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [])];
-  const agent = await startAgent(b, yaml, flags);
+  const agent = await startAgent(b, yaml, agentFlags(profile));
   try {
     await sleep(num('agent-warmup') * 1000);
-    const scrape = async () => {
-      const started = performance.now();
-      const m = await agent.metrics();
-      return {m, at: (started + performance.now()) / 2, ms: performance.now() - started};
-    };
-    const s0 = await scrape();
-    if (s0.m.sum('vipcheck_probes_total', 'result="ok"') === 0) throw new Error(`${label}: no OK probe after the warm-up:\n${agent.log.slice(-10).join('\n')}`);
-    const split0 = cpuSplit(agent.pid);
-    const cpu0 = split0.user + split0.system;
-    const t0 = performance.now();
+    const start = await agentWindowStart(agent, label);
     await sleep(num('seconds') * 1000);
-    const split1 = cpuSplit(agent.pid);
-    const cpu1 = split1.user + split1.system;
-    const t1 = performance.now();
-    const rss = rssBytes(agent.pid);
-    const s1 = await scrape();
-    const cpu2 = cpuSeconds(agent.pid);
-    // prom-client resets its event-loop delay histogram at each scrape: s1 covers the window, s2 the scrape s1.
-    const s2 = await scrape();
-    const probes = s1.m.sum('vipcheck_probes_total') - s0.m.sum('vipcheck_probes_total');
-    const ok = s1.m.sum('vipcheck_probes_total', 'result="ok"') - s0.m.sum('vipcheck_probes_total', 'result="ok"');
-    const perSecond = probes / ((s1.at - s0.at) / 1000);
-    const cpuPerProbe = (cpu1 - cpu0) / (perSecond * ((t1 - t0) / 1000));
-    const duration = bucketDelta(s0.m.buckets('vipcheck_probe_duration_seconds'), s1.m.buckets('vipcheck_probe_duration_seconds'));
-    const late = bucketDelta(s0.m.buckets('vipcheck_agent_probe_start_delay_seconds'), s1.m.buckets('vipcheck_agent_probe_start_delay_seconds'));
-    const lag = (m: Metrics, q: string) => ms(m.sum(`nodejs_eventloop_lag_${q}_seconds`));
-    console.log(`  agent (${label}): ${probes} probes in ${((s1.at - s0.at) / 1000).toFixed(1)} s after a ${num('agent-warmup')} s warm-up = ${perSecond.toFixed(0)} checks/s, ${ok} ok, ${probes - ok} not ok`);
-    if (probes > ok) await printFailures(agent);
-    console.log(`    CPU ${(cpu1 - cpu0).toFixed(2)} s in ${((t1 - t0) / 1000).toFixed(1)} s (${((100 * (cpu1 - cpu0)) / ((t1 - t0) / 1000)).toFixed(0)}% of a core) = ${us(cpuPerProbe)} per check (user ${(split1.user - split0.user).toFixed(2)} s, system ${(split1.system - split0.system).toFixed(2)} s); RSS ${mib(rss)} MiB`);
-    console.log(
-      `    probe duration p50 ${ms(quantile(0.5, duration))}, p99 ${ms(quantile(0.99, duration))}, <= 5 ms: ${(100 * shareWithin(0.005, duration)).toFixed(2)}%;` +
-        ` start delay p99 ${ms(quantile(0.99, late))}, <= 10 ms: ${(100 * shareWithin(0.01, late)).toFixed(2)}%`,
-    );
-    console.log(`    event loop delay in the window p99 ${lag(s1.m, 'p99')}, max ${lag(s1.m, 'max')}; max while serving one /metrics scrape ${lag(s2.m, 'max')}`);
-    console.log(`    at the end of the window ${memory(s1.m)}`);
-    console.log(`    one /metrics scrape: ${(s1.m.bytes / MIB).toFixed(1)} MiB in ${s1.ms.toFixed(0)} ms, agent CPU meanwhile ${((cpu2 - cpu1) * 1000).toFixed(0)} ms (probes included; outside the per-check window)`);
-    return {perSecond, cpuPerProbe, failed: probes - ok, m0: s0.m, m1: s1.m};
+    return await agentWindowEnd(agent, label, start);
   } finally {
-    const code = await agent.stop();
-    if (code !== 0) console.log(`    agent exited ${code}:\n${agent.log.slice(-10).join('\n')}`);
+    await stopAgent(agent);
   }
+}
+
+function agentFlags(profile: string | undefined): string[] {
+  return [...nodeFlags, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [])];
 }
 
 /** The agent's own view of its memory (prom-client's process and Node.js metrics). */
@@ -192,32 +220,83 @@ async function printFailures(agent: AgentHandle): Promise<void> {
   for (const [text, n] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 3)) console.log(`    ${n} targets last said ${text}`);
 }
 
+/** blackbox_exporter and its load generator, driven like Prometheus. */
+interface BlackboxRun {
+  readonly exporter: {pid: number; stop: () => Promise<number | null>};
+  readonly load: ReturnType<typeof startLoad>;
+  readonly module: string;
+  readonly targets: number;
+}
+
+async function startBlackboxRun(b: BenchLab, module: string, targets: readonly string[], rate: number): Promise<BlackboxRun> {
+  const exporter = await startBlackbox(b, 0.5);
+  return {exporter, load: startLoad(b, module, targets.map(encodeURIComponent), rate, num('concurrency')), module, targets: targets.length};
+}
+
+function blackboxWindowStart(run: BlackboxRun) {
+  return {c0: run.load.latest(), cpu0: cpuSplit(run.exporter.pid), t0: performance.now()};
+}
+
+function blackboxWindowEnd(run: BlackboxRun, start: ReturnType<typeof blackboxWindowStart>): Rate {
+  const {c0, cpu0, t0} = start;
+  const split1 = cpuSplit(run.exporter.pid);
+  const used = split1.user + split1.system - (cpu0.user + cpu0.system);
+  const t1 = performance.now();
+  const c1 = run.load.latest();
+  const rss = rssBytes(run.exporter.pid);
+  const done = c1.ok + c1.failed - (c0.ok + c0.failed);
+  const failed = c1.failed - c0.failed;
+  const perSecond = done / ((c1.at - c0.at) / 1000);
+  const cpuPerProbe = used / (perSecond * ((t1 - t0) / 1000));
+  console.log(`  blackbox_exporter (${run.module}, ${run.targets} RIP targets): ${done} probes = ${perSecond.toFixed(0)}/s, ${failed} failed, ${c1.skipped - c0.skipped} turns skipped at ${num('concurrency')} in flight`);
+  console.log(`    CPU ${used.toFixed(2)} s in ${((t1 - t0) / 1000).toFixed(1)} s (${((100 * used) / ((t1 - t0) / 1000)).toFixed(0)}% of a core) = ${us(cpuPerProbe)} per probe (user ${(split1.user - cpu0.user).toFixed(2)} s, system ${(split1.system - cpu0.system).toFixed(2)} s); RSS ${mib(rss)} MiB`);
+  return {perSecond, cpuPerProbe, failed};
+}
+
+async function stopBlackboxRun(run: BlackboxRun): Promise<void> {
+  await run.load.stop();
+  await run.exporter.stop();
+}
+
 /** blackbox_exporter probing `targets` round robin at `rate` a second, as Prometheus would drive it. */
 async function measureBlackbox(b: BenchLab, module: string, targets: readonly string[], rate: number): Promise<Rate> {
-  const exporter = await startBlackbox(b, 0.5);
-  const load = startLoad(b, module, targets.map(encodeURIComponent), rate, num('concurrency'));
+  const run = await startBlackboxRun(b, module, targets, rate);
   try {
     await sleep(num('warmup') * 1000);
-    const c0 = load.latest();
-    const split0 = cpuSplit(exporter.pid);
-    const cpu0 = split0.user + split0.system;
-    const t0 = performance.now();
+    const start = blackboxWindowStart(run);
     await sleep(num('seconds') * 1000);
-    const split1 = cpuSplit(exporter.pid);
-    const cpu1 = split1.user + split1.system;
-    const t1 = performance.now();
-    const c1 = load.latest();
-    const rss = rssBytes(exporter.pid);
-    const done = c1.ok + c1.failed - (c0.ok + c0.failed);
-    const failed = c1.failed - c0.failed;
-    const perSecond = done / ((c1.at - c0.at) / 1000);
-    const cpuPerProbe = (cpu1 - cpu0) / (perSecond * ((t1 - t0) / 1000));
-    console.log(`  blackbox_exporter (${module}, ${targets.length} RIP targets): ${done} probes = ${perSecond.toFixed(0)}/s, ${failed} failed, ${c1.skipped - c0.skipped} turns skipped at ${num('concurrency')} in flight`);
-    console.log(`    CPU ${(cpu1 - cpu0).toFixed(2)} s in ${((t1 - t0) / 1000).toFixed(1)} s (${((100 * (cpu1 - cpu0)) / ((t1 - t0) / 1000)).toFixed(0)}% of a core) = ${us(cpuPerProbe)} per probe (user ${(split1.user - split0.user).toFixed(2)} s, system ${(split1.system - split0.system).toFixed(2)} s); RSS ${mib(rss)} MiB`);
-    return {perSecond, cpuPerProbe, failed};
+    return blackboxWindowEnd(run, start);
   } finally {
-    await load.stop();
-    await exporter.stop();
+    await stopBlackboxRun(run);
+  }
+}
+
+/**
+ * `--pairing concurrent`: the agent and blackbox_exporter run at the same time and are measured over the same
+ * window, so a change in the machine's speed between two windows cannot move their ratio (sequential windows
+ * on this host gave HTTP ratios of 0.46-0.64x within one day). Each still does its full rate of probes.
+ */
+async function measurePair(b: BenchLab, label: string, yaml: string, profile: string | undefined, module: string, targets: readonly string[], rate: number): Promise<{agent: Rate & {m0: Metrics; m1: Metrics}; blackbox: Rate}> {
+  if (opt('pairing') === 'sequential') {
+    const agent = await measureAgent(b, label, yaml, profile);
+    return {agent, blackbox: await measureBlackbox(b, module, targets, rate)};
+  }
+  const agent = await startAgent(b, yaml, agentFlags(profile));
+  try {
+    await sleep(Math.max(0, num('agent-warmup') - num('warmup')) * 1000);
+    const run = await startBlackboxRun(b, module, targets, rate);
+    try {
+      await sleep(num('warmup') * 1000);
+      const agentStart = await agentWindowStart(agent, label);
+      const blackboxStart = blackboxWindowStart(run);
+      await sleep(num('seconds') * 1000);
+      const blackboxRate = blackboxWindowEnd(run, blackboxStart);
+      return {agent: await agentWindowEnd(agent, label, agentStart), blackbox: blackboxRate};
+    } finally {
+      await stopBlackboxRun(run);
+    }
+  } finally {
+    await stopAgent(agent);
   }
 }
 
@@ -241,10 +320,10 @@ async function tcpPart(b: BenchLab): Promise<void> {
   const targets = targetsOver(b.vips, tcpTargets);
   console.log(`\n## tcp: ${targets.length} VIP:port targets (${b.vips.length} VIPs x ${Math.ceil(targets.length / b.vips.length)} ports, one RS) every ${interval} s`);
   const profile = profileFor('tcp');
-  const agent = await measureAgent(b, 'tcp', agentYaml(b, targets, 'tcp', interval, Math.min(0.5, interval / 2)), profile);
-  printProfile(profile);
   const ports = [...new Set(targets.map((t) => t.port))];
-  const blackbox = await measureBlackbox(b, 'tcp', ports.map((p) => `${b.rip}:${p}`), targets.length / interval);
+  const yaml = agentYaml(b, targets, 'tcp', interval, Math.min(0.5, interval / 2));
+  const {agent, blackbox} = await measurePair(b, 'tcp', yaml, profile, 'tcp', ports.map((p) => `${b.rip}:${p}`), targets.length / interval);
+  printProfile(profile);
   const ratio = agent.cpuPerProbe / blackbox.cpuPerProbe;
   console.log(`  CPU per check, agent / blackbox: ${ratio.toFixed(2)} (target <= 0.4)`);
   // 1% tolerance: the window's ends are two scrapes' midpoints.
@@ -261,10 +340,10 @@ async function httpPart(b: BenchLab): Promise<void> {
   const targets = targetsOver(b.vips, httpTargets);
   console.log(`\n## http: ${targets.length} VIP:port targets, http-status GET / every ${interval} s`);
   const profile = profileFor('http');
-  const agent = await measureAgent(b, 'http-status', agentYaml(b, targets, 'http-status', interval, Math.min(0.5, interval / 2), ', path: /'), profile);
-  printProfile(profile);
   const ports = [...new Set(targets.map((t) => t.port))];
-  const blackbox = await measureBlackbox(b, 'http', ports.map((p) => `http://${b.rip}:${p}/`), targets.length / interval);
+  const yaml = agentYaml(b, targets, 'http-status', interval, Math.min(0.5, interval / 2), ', path: /');
+  const {agent, blackbox} = await measurePair(b, 'http-status', yaml, profile, 'http', ports.map((p) => `http://${b.rip}:${p}/`), targets.length / interval);
+  printProfile(profile);
   const ratio = agent.cpuPerProbe / blackbox.cpuPerProbe;
   console.log(`  CPU per check, agent / blackbox: ${ratio.toFixed(2)} (target <= 0.5)`);
   verdict('CPU per VIP-path HTTP check <= 0.5x blackbox HTTP probe', `${us(agent.cpuPerProbe)} vs ${us(blackbox.cpuPerProbe)} = ${ratio.toFixed(2)}x (${agent.perSecond.toFixed(0)} vs ${blackbox.perSecond.toFixed(0)}/s)`, ratio <= 0.5);

@@ -10,9 +10,11 @@ import {
   FIXTURE_PORTS,
   TLS_NAME,
   TLS_PORT,
+  addEgressDuplicates,
   addEgressLoss,
   fixtureBodyMd5,
   makeCertificates,
+  removeEgressDuplicates,
   removeEgressLoss,
   startFixtureServers,
   startNginxTls,
@@ -200,6 +202,21 @@ describeLab(
         } finally {
           await removeEgressLoss(s.lab);
         }
+      });
+
+      it('reports segments that arrive twice as D-SACKs, which the real server\'s Linux counts, and reads the body once', async () => {
+        // RFC 2883: a sender that learns its retransmission was spurious undoes the window cut it made for it.
+        const dsacksReceived = async () => Number(/TcpExtTCPDSACKRecv\s+(\d+)/.exec((await s.lab.execOk('good', ['nstat', '-az', 'TcpExtTCPDSACKRecv'])).stdout)?.[1] ?? NaN);
+        const before = await dsacksReceived();
+        await addEgressDuplicates(s.lab, 'good', 8080);
+        try {
+          const run = await runVipcheck(s.lab, 'director', http('http', 8080, '-u', `/chunked?bytes=${MIB}`, '--digest', MIB_MD5));
+          assert.equal(run.code, 0, run.stdout);
+        } finally {
+          await removeEgressDuplicates(s.lab, 'good');
+        }
+        const after = await dsacksReceived();
+        assert.ok(after > before, `TcpExtTCPDSACKRecv ${before} -> ${after}`);
       });
 
       it('uses a kernel connect to RIP:port on a backup director', async () => {

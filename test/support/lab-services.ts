@@ -113,6 +113,23 @@ export async function addEgressLoss(lab: Lab, host: HostName, sourcePort: number
   await lab.execOk('switch', ['nft', '-f', '-'], {input: `${rules}\n`});
 }
 
+/**
+ * `host`'s kernel sends every segment from `sourcePort` twice: a copy of each goes to the director's address
+ * as well (nftables `dup`), so the director receives every one twice, as after a spurious retransmission.
+ */
+export async function addEgressDuplicates(lab: Lab, host: HostName, sourcePort: number): Promise<void> {
+  const rules = [
+    'add table ip vipcheck_dup',
+    'add chain ip vipcheck_dup out { type filter hook output priority 0; policy accept; }',
+    `add rule ip vipcheck_dup out tcp sport ${sourcePort} dup to ${lab.hosts.director.ipv4} device "${lab.hosts[host].iface}"`,
+  ].join('\n');
+  await lab.execOk(host, ['nft', '-f', '-'], {input: `${rules}\n`});
+}
+
+export async function removeEgressDuplicates(lab: Lab, host: HostName): Promise<void> {
+  await lab.exec(host, ['nft', 'delete', 'table', 'ip', 'vipcheck_dup']);
+}
+
 export async function removeEgressLoss(lab: Lab): Promise<void> {
   await lab.exec('switch', ['nft', 'delete', 'table', 'bridge', 'vipcheck_loss']);
 }

@@ -481,8 +481,12 @@ export class TcpConnection implements SansIoTcp {
       return;
     }
     if (!this.receiver.acceptable(seq, length)) {
-      if (seqLe(seqAdd(seq, length), this.receiver.nextSeq)) this.received.duplicate++;
-      else this.received.rejected++;
+      if (seqLe(seqAdd(seq, length), this.receiver.nextSeq)) {
+        this.received.duplicate++;
+        this.receiver.noteDuplicate(seq, segment.payload.length);
+      } else {
+        this.received.rejected++;
+      }
       this.receiver.requestAck(); // tells the peer where we are (RFC 9293: send an ACK, drop the segment)
       return;
     }
@@ -674,7 +678,7 @@ export class TcpConnection implements SansIoTcp {
   }
 
   private sackBlocks(): Array<[number, number]> {
-    if (!this.negotiatedOptions?.sack || !this.receiver.hasOutOfOrderData) return [];
+    if (!this.negotiatedOptions?.sack || (!this.receiver.hasOutOfOrderData && !this.receiver.hasDuplicateToReport)) return [];
     // 40 option bytes: with timestamps (12) three blocks fit (4 + 24), without them four (4 + 32).
     return this.receiver.sackBlocks(this.negotiatedOptions.timestamps ? 3 : 4);
   }

@@ -14,7 +14,7 @@
 import type {Millis} from '../time.js';
 import {seqAdd, seqGe, seqInRange, seqLe, seqSub} from '../wire/seq.js';
 import {ByteQueue} from './byte-queue.js';
-import {Reassembler} from './reassembly.js';
+import {Reassembler, type StreamRange} from './reassembly.js';
 
 export interface ReceiverConfig {
   /** Receive buffer: the most data held for the application, and so the largest window advertised. */
@@ -69,6 +69,13 @@ export class Receiver {
   ackDue: Millis = Infinity;
   /** Something requires an ACK now (out-of-order data, a duplicate, a FIN, a window update). */
   private ackImmediately = false;
+  /**
+   * Data that arrived again, to report once as the first SACK block of the next ACK (D-SACK, RFC 2883): bytes
+   * below RCV.NXT, or out-of-order bytes already held. It tells the sender that its retransmission was
+   * spurious (the original was reordered, or our ACK was late): Linux then undoes the window cut of that
+   * recovery and widens its reordering window (RACK), where without it the cut stays. Stream offsets.
+   */
+  private duplicate: StreamRange | undefined;
 
   constructor(private readonly config: ReceiverConfig) {
     this.outOfOrder = new Reassembler(config.maxOutOfOrderSegments);
@@ -136,10 +143,12 @@ export class Receiver {
     if (this.finSeen) {
       // Everything up to the FIN is already here; this can only be a retransmission. Acknowledge it again.
       if (payload.length > 0 || fin) this.ackImmediately = true;
+      this.noteDuplicate(seq, payload.length);
       return {delivered: 0, finReached: false, kind: payload.length > 0 || fin ? 'duplicate' : 'none', limitExceeded: false};
     }
-    const start = this.delivered + seqSub(seq, seqAdd(this.irs, 1 + this.delivered));
+    const start = this.offsetOf(seq);
     const end = start + payload.length;
+    if (start < this.delivered && payload.length > 0) this.duplicate = {start: Math.max(0, start), end: Math.min(end, this.delivered)};
     // Nothing is accepted past a FIN already seen out of order (the peer cannot send beyond its own FIN).
     const edge = Math.min(Math.max(this.advertisedEdge, this.delivered), this.finOffset ?? Infinity);
     const lo = Math.max(start, this.delivered);
@@ -184,6 +193,7 @@ export class Receiver {
     } else if (hi > lo) {
       // Refused (too many pieces) counts as out of order too: it is simply not stored, and comes again.
       kind = this.outOfOrder.insert(lo, payload.subarray(lo - start, hi - start)) === 'duplicate' ? 'duplicate' : 'out-of-order';
+      if (kind === 'duplicate') this.duplicate = {start: lo, end: hi};
       this.ackImmediately = true; // duplicate ACK with SACK blocks: the sender's loss signal (RFC 5681 4.2)
     } else if (payload.length > 0) {
       this.ackImmediately = true; // an old duplicate: our ACK for it was probably lost
@@ -215,6 +225,22 @@ export class Receiver {
     return this.ackImmediately;
   }
 
+  /**
+   * A segment that ended at or before RCV.NXT (refused as unacceptable, answered with an ACK): its data bytes
+   * are reported as a D-SACK in that ACK.
+   */
+  noteDuplicate(seq: number, payloadLength: number): void {
+    if (payloadLength === 0) return;
+    const start = Math.max(0, this.offsetOf(seq));
+    const end = Math.min(this.offsetOf(seq) + payloadLength, this.delivered);
+    if (start < end) this.duplicate = {start, end};
+  }
+
+  /** Whether the next ACK has a D-SACK block to carry. */
+  get hasDuplicateToReport(): boolean {
+    return this.duplicate !== undefined;
+  }
+
   /** The connection needs an ACK sent now: the handshake's third segment, a challenge ACK, an unacceptable segment. */
   requestAck(): void {
     this.ackImmediately = true;
@@ -235,15 +261,24 @@ export class Receiver {
     this.ackImmediately = false;
     this.ackDue = Infinity;
     this.unackedBytes = 0;
+    this.duplicate = undefined;
     return {ack: this.nextSeq, window};
   }
 
-  /** SACK blocks (sequence numbers, right edge exclusive) for the out-of-order data, most recent first. */
+  /**
+   * SACK blocks (sequence numbers, right edge exclusive): a D-SACK first when there is one, then the out-of-order
+   * data, most recent first. A duplicate of held data has just touched its range, so the range that holds it
+   * comes second, as RFC 2883 4 asks.
+   */
   sackBlocks(max: number): Array<[number, number]> {
-    return this.outOfOrder
-      .ranges()
-      .slice(0, max)
-      .map(({start, end}) => [seqAdd(this.irs, 1 + start), seqAdd(this.irs, 1 + end)]);
+    const ranges = this.outOfOrder.ranges();
+    const blocks = this.duplicate ? [this.duplicate, ...ranges] : ranges;
+    return blocks.slice(0, max).map(({start, end}) => [seqAdd(this.irs, 1 + start), seqAdd(this.irs, 1 + end)]);
+  }
+
+  /** The stream offset of sequence number `seq`, taken relative to RCV.NXT so that wrap-around cannot mislead. */
+  private offsetOf(seq: number): number {
+    return this.delivered + seqSub(seq, seqAdd(this.irs, 1 + this.delivered));
   }
 
   /**

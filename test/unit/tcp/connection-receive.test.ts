@@ -109,6 +109,62 @@ describe('TcpConnection receive path', () => {
     assert.equal(s.conn.counters.duplicateSegments, 2);
   });
 
+  describe('D-SACK (RFC 2883): data that arrives again is reported once, as the first SACK block', () => {
+    const sackOf = (out: ReturnType<Script['receive']>) => out.map((seg) => seg.repr.options?.sackBlocks);
+
+    it('reports a repeat of the last segment, and only in the next ACK', () => {
+      const s = new Script();
+      s.handshake();
+      s.receive(data(s, 0, 500));
+      assert.deepEqual(sackOf(s.receive(data(s, 0, 500))), [[[s.serverSeq(0), s.serverSeq(500)]]]);
+      assert.deepEqual(sackOf(s.receive(data(s, 500, 100))), [undefined], 'reported once');
+    });
+
+    it('reports an old duplicate below RCV.NXT (refused as unacceptable, answered with an ACK)', () => {
+      const s = new Script();
+      s.handshake();
+      s.receive(data(s, 0, 500));
+      const again = s.receive(data(s, 0, 300));
+      assert.deepEqual(again.map((seg) => seg.repr.acknowledgmentNumber), [s.serverSeq(500)]);
+      assert.deepEqual(sackOf(again), [[[s.serverSeq(0), s.serverSeq(300)]]]);
+    });
+
+    it('reports the repeated part of a retransmission that also brings new data', () => {
+      const s = new Script();
+      s.handshake();
+      s.receive(data(s, 0, 500));
+      const out = s.receive(data(s, 200, 600));
+      assert.deepEqual(out.map((seg) => seg.repr.acknowledgmentNumber), [s.serverSeq(800)]);
+      assert.deepEqual(sackOf(out), [[[s.serverSeq(200), s.serverSeq(500)]]]);
+      assert.deepEqual(s.readAll().data, pattern(800));
+    });
+
+    it('reports a duplicate of held out-of-order data, followed by the block that holds it, then the others', () => {
+      const s = new Script();
+      s.handshake();
+      s.receive(data(s, 1000, 1000));
+      s.receive(data(s, 3000, 500));
+      const out = s.receive(data(s, 1200, 300));
+      assert.deepEqual(out.map((seg) => seg.repr.acknowledgmentNumber), [s.serverSeq(0)]);
+      assert.deepEqual(sackOf(out), [[
+        [s.serverSeq(1200), s.serverSeq(1500)],
+        [s.serverSeq(1000), s.serverSeq(2000)],
+        [s.serverSeq(3000), s.serverSeq(3500)],
+      ]]);
+      s.receive(data(s, 0, 1000));
+      s.receive(data(s, 2000, 1000));
+      assert.deepEqual(s.readAll().data, pattern(3500));
+    });
+
+    it('sends no SACK blocks at all when the peer did not permit SACK', () => {
+      const s = new Script();
+      s.handshake({mss: 1460, windowScale: 7});
+      s.receive(data(s, 0, 500));
+      assert.deepEqual(sackOf(s.receive(data(s, 0, 500))), [undefined]);
+      assert.deepEqual(sackOf(s.receive(data(s, 1000, 100))), [undefined]);
+    });
+  });
+
   it('reassembles overlapping retransmissions cut differently from the originals, byte-exact', () => {
     const s = new Script();
     s.handshake();
