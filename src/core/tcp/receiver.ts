@@ -231,9 +231,9 @@ export class Receiver {
    */
   noteDuplicate(seq: number, payloadLength: number): void {
     if (payloadLength === 0) return;
-    const start = Math.max(0, this.offsetOf(seq));
-    const end = Math.min(this.offsetOf(seq) + payloadLength, this.delivered);
-    if (start < end) this.duplicate = {start, end};
+    const start = this.offsetOf(seq);
+    const end = Math.min(start + payloadLength, this.delivered);
+    if (Math.max(0, start) < end) this.duplicate = {start: Math.max(0, start), end};
   }
 
   /** Whether the next ACK has a D-SACK block to carry. */

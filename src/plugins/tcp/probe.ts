@@ -65,47 +65,25 @@ function vipResult(
   const {vip, port} = options.target;
   const service = formatHostPort(vip, port);
   const via = describeHop(options.target, path);
-  // The keys a spread would give, in its order, without one: a spread followed by more keys costs V8 a few µs
-  // per probe (docs/benchmarks.md).
+  // No spread followed by more keys, here or in `result`: that costs V8 a few µs per probe (docs/benchmarks.md).
   const data = Object.assign(vipPathFacts(options.target, path, reason), {attempts: outcome.attempts, outcome: outcome.kind});
   const details = [`path: VIP path on ${path.interfaceName} (${reason})`];
+  const result = (state: State, summary: string, perfdata: CheckResult['perfdata']): CheckResult => ({check: 'TCP', path: 'vip', data, state, summary, details, perfdata});
   switch (outcome.kind) {
     case 'open': {
       const seconds = outcome.rttMs / 1000;
       const judged = judgeTime(seconds, options);
       if (outcome.closedCleanly === false) details.push('the connection opened but did not close cleanly (aborted with RST)');
-      return {
-        check: 'TCP',
-        path: 'vip',
-        data,
-        state: worst(State.Ok, judged.state),
-        summary: `${service} answered ${via} in ${formatMs(outcome.rttMs)}${judged.suffix}`,
-        details,
-        perfdata: [timePerf(seconds, options, context)],
-      };
+      return result(worst(State.Ok, judged.state), `${service} answered ${via} in ${formatMs(outcome.rttMs)}${judged.suffix}`, [timePerf(seconds, options, context)]);
     }
     case 'refused':
-      return {
-        check: 'TCP',
-        path: 'vip',
-        data,
-        state: State.Critical,
-        summary: `${service} refused the connection ${via} (RST after ${formatMs(outcome.rttMs)}): the real server holds the VIP but nothing listens on port ${port}`,
-        details,
-        perfdata: [timePerf(outcome.rttMs / 1000, options, context)],
-      };
+      return result(State.Critical, `${service} refused the connection ${via} (RST after ${formatMs(outcome.rttMs)}): the real server holds the VIP but nothing listens on port ${port}`, [timePerf(outcome.rttMs / 1000, options, context)]);
     case 'timeout':
-      return {
-        check: 'TCP',
-        path: 'vip',
-        data,
-        state: State.Critical,
-        summary:
-          `no answer from ${service} ${via} within ${formatSeconds(context.timeoutMs)} to ${outcome.attempts} SYN${outcome.attempts === 1 ? '' : 's'} ` +
-          silenceHint(path),
-        details,
-        perfdata: [timePerf(undefined, options, context)],
-      };
+      return result(
+        State.Critical,
+        `no answer from ${service} ${via} within ${formatSeconds(context.timeoutMs)} to ${outcome.attempts} SYN${outcome.attempts === 1 ? '' : 's'} ` + silenceHint(path),
+        [timePerf(undefined, options, context)],
+      );
   }
 }
 
@@ -114,40 +92,17 @@ function ripResult(options: TcpCheckOptions, context: RunContext, outcome: RipCo
   const service = formatHostPort(rs, port);
   const data = {vip: vip.toString(), rs: rs.toString(), port, role: reason, outcome: outcome.kind};
   const details = [`path: kernel connect to RIP (${reason}); the VIP path was not tested`];
+  const result = (state: State, summary: string, perfdata: CheckResult['perfdata']): CheckResult => ({check: 'TCP', path: 'rip', data, details, state, summary, perfdata});
   switch (outcome.kind) {
     case 'open': {
       const judged = judgeTime(outcome.ms / 1000, options);
-      return {
-        check: 'TCP',
-        path: 'rip',
-        data,
-        details,
-        state: judged.state,
-        summary: `${service} answered (kernel connect to RIP) in ${formatMs(outcome.ms)}${judged.suffix}`,
-        perfdata: [timePerf(outcome.ms / 1000, options, context)],
-      };
+      return result(judged.state, `${service} answered (kernel connect to RIP) in ${formatMs(outcome.ms)}${judged.suffix}`, [timePerf(outcome.ms / 1000, options, context)]);
     }
     case 'refused':
-      return {check: 'TCP', path: 'rip', data, details, state: State.Critical, summary: `${service} refused the connection (kernel connect to RIP)`, perfdata: [timePerf(outcome.ms / 1000, options, context)]};
+      return result(State.Critical, `${service} refused the connection (kernel connect to RIP)`, [timePerf(outcome.ms / 1000, options, context)]);
     case 'timeout':
-      return {
-        check: 'TCP',
-        path: 'rip',
-        data,
-        details,
-        state: State.Critical,
-        summary: `no answer from ${service} (kernel connect to RIP) within ${formatSeconds(context.timeoutMs)}`,
-        perfdata: [timePerf(undefined, options, context)],
-      };
+      return result(State.Critical, `no answer from ${service} (kernel connect to RIP) within ${formatSeconds(context.timeoutMs)}`, [timePerf(undefined, options, context)]);
     case 'error':
-      return {
-        check: 'TCP',
-        path: 'rip',
-        data,
-        details,
-        state: State.Critical,
-        summary: `connect to ${service} failed: ${outcome.code}`,
-        perfdata: [timePerf(undefined, options, context)],
-      };
+      return result(State.Critical, `connect to ${service} failed: ${outcome.code}`, [timePerf(undefined, options, context)]);
   }
 }
