@@ -159,15 +159,19 @@ export interface StatusDoc {
   services: Array<{name: string; realServers: Array<{rs: string; state: string; lastProbe: {status: string; summary: string; durationSeconds: number; at: string} | null}>}>;
 }
 
-/** Starts `node [nodeFlags] bin/run.cjs agent --config <yaml>` in the director namespace, resolves once it logged "started". */
-export async function startAgent(b: BenchLab, yaml: string, nodeFlags: readonly string[] = []): Promise<AgentHandle> {
+/**
+ * Starts `node [nodeFlags] bin/run.cjs agent --config <yaml>` in the director namespace, resolves once it logged
+ * "started". onStdoutLine sees the agent's stdout, where V8's --trace-gc writes.
+ */
+export async function startAgent(b: BenchLab, yaml: string, nodeFlags: readonly string[] = [], onStdoutLine?: (line: string) => void): Promise<AgentHandle> {
   const config = join(b.lab.tmpDir, `agent-${Date.now()}.yaml`);
   writeFileSync(config, yaml);
   const child = b.lab.spawn('director', [process.execPath, ...nodeFlags, join(REPO, 'bin/run.cjs'), 'agent', '--config', config]);
   const log: string[] = [];
   lines(child.stderr, (line) => log.length < 10_000 && log.push(line));
   if (process.env.AGENT_BENCH_STDOUT) child.stdout?.pipe(createWriteStream(process.env.AGENT_BENCH_STDOUT));
-  else child.stdout?.resume();
+  if (onStdoutLine) lines(child.stdout, onStdoutLine);
+  else if (!process.env.AGENT_BENCH_STDOUT) child.stdout?.resume();
   await firstLine(child, /^vipcheck agent: started: /, 60_000, 'the agent');
   const get = (path: string) => curlToFile(b.lab, `http://127.0.0.1:${AGENT_PORT}${path}`);
   return {

@@ -182,6 +182,38 @@ describe('agent ipvs weight manager', () => {
     assert.deepEqual(weights(), [5, 3, 2]);
   });
 
+  it('after kill -9 between the kernel write and the outcome (file "draining", table 0), keeps 0 until up, then restores', async () => {
+    const first = manager();
+    await first.load();
+    await turn(first);
+    verdicts.set('198.51.100.12', 'down');
+    await turn(first);
+    assert.deepEqual(weights(), [5, 0, 2]);
+    // The process dies after the kernel took the 0 and before the outcome reached the file: the intent is left.
+    const file = join(dir, STATE_FILE_NAME);
+    const state = JSON.parse(await readFile(file, 'utf8')) as {destinations: Array<{address: string; state: string}>};
+    state.destinations.find((d) => d.address === '198.51.100.12')!.state = 'draining';
+    await writeFile(file, JSON.stringify(state));
+
+    const second = manager();
+    await second.load();
+    verdicts = new Map();
+    await turn(second);
+    const novip = {service: web.key, address: ipvs.get(web.key, '198.51.100.12', 80)!.address, port: 80};
+    assert.deepEqual(second.view(novip), {weight: 0, configuredWeight: 3, state: 'drained'}, 'the 0 is the agent\'s, not the operator\'s');
+    verdicts = new Map([
+      ['198.51.100.11', 'up'],
+      ['198.51.100.12', 'down'],
+      ['198.51.100.13', 'up'],
+    ]);
+    await turn(second);
+    assert.deepEqual(weights(), [5, 0, 2]);
+    verdicts.set('198.51.100.12', 'up');
+    await turn(second);
+    assert.deepEqual(weights(), [5, 3, 2]);
+    assert.ok(!logs.some((l) => l.includes('by someone else')), logs.join('\n'));
+  });
+
   it('on-down remove: takes the destination out, keeps remembering it, and adds it back whole', async () => {
     const services: ManagedService[] = [{...managed, onDown: 'remove'}];
     const m = manager();

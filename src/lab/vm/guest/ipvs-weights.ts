@@ -222,10 +222,15 @@ async function main(): Promise<void> {
     // 5. kill -9 while novip is drained, a restart while it is still down, then its VIP back.
     const killDrainAt = await changeVip(['novip'], 'del');
     const killDrainMs = await until(() => weights.novip === 0, guest.REACTION_TIMEOUT_MS);
+    // The agent writes its outcome ("drained") to the state file just after the kernel write that the poller saw;
+    // a kill in between leaves the intent ("draining"), which a restart also reads right (unit tests), but this
+    // step is the drained state's.
+    const stateFile = join(STATE_DIR, 'ipvs-weights.json');
+    await until(() => /"state": "drained"/.test(guest.readOrNull(stateFile) ?? ''), guest.REACTION_TIMEOUT_MS);
     agent.child.kill('SIGKILL');
     await waitForExit(agent.child, 5_000);
     const weightsAtKill = { ...weights };
-    const stateFileAtKill = guest.readOrNull(join(STATE_DIR, 'ipvs-weights.json'));
+    const stateFileAtKill = guest.readOrNull(stateFile);
     log(`agent killed (-9) ${Math.round(performance.now() - killDrainAt)} ms after the VIP went; weights ${JSON.stringify(weightsAtKill)}`);
     agent = await startAgent(lab, configPath, agentLog, origin);
     const restartAt = performance.now();
