@@ -300,9 +300,11 @@ async function main(): Promise<void> {
     const removeLogLine = agentLine(Math.round(removeAt), `rs ${ip.novip}:${port}: removed from the table`);
     const lineWhileRemoved = await novipLine();
     const requestsAfterRemove = await series();
+    // As in step 5: the kill lands after the outcome ("removed") reached the state file, not between.
+    await until(() => /"state": "removed"/.test(guest.readOrNull(stateFile) ?? ''), guest.REACTION_TIMEOUT_MS);
     agent.child.kill('SIGKILL');
     await waitForExit(agent.child, 5_000);
-    const stateFileWhileRemoved = guest.readOrNull(join(STATE_DIR, 'ipvs-weights.json'));
+    const stateFileWhileRemoved = guest.readOrNull(stateFile);
     agent = await startAgent(lab, removeConfigPath, agentLog, origin);
     const removeRestartAt = performance.now();
     // The restarted agent probes novip from the state file alone; it must stay out of the table while down.
