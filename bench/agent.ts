@@ -425,6 +425,8 @@ async function soakPart(b: BenchLab): Promise<void> {
       await sleep(Math.min(num('sample-seconds') * 1000, Math.max(0, started + seconds * 1000 - Date.now())));
       samples.push(rssBytes(agent.pid));
     }
+    // What the final scrape below allocates (tens of MB of text for 10,000 targets) is not the soak's.
+    const liveInWindow = live.slice();
     const m = await agent.metrics();
     const probes = m.sum('vipcheck_probes_total');
     const ok = m.sum('vipcheck_probes_total', 'result="ok"');
@@ -436,10 +438,10 @@ async function soakPart(b: BenchLab): Promise<void> {
     console.log(`  ${probes} probes (${ok} ok) in ${elapsed.toFixed(0)} s = ${(probes / elapsed).toFixed(0)}/s of ${rate} scheduled; CPU ${cpuSeconds(agent.pid).toFixed(1)} s in all; at the end ${memory(m)}`);
     console.log(`  RSS curve (MiB, every ${num('sample-seconds')} s): ${samples.map(mib).join(' ')}`);
     console.log(`  mean RSS first quarter ${mib(first)} MiB, last quarter ${mib(last)} MiB: growth ${mib(last - first)} MiB (${((100 * (last - first)) / first).toFixed(1)}%)`);
-    console.log(`  live heap after each mark-compact (MB at s): ${live.map((x) => `${x.mb}@${x.atS.toFixed(0)}`).join(' ') || 'none'}`);
+    console.log(`  live heap after each mark-compact (MB at s): ${liveInWindow.map((x) => `${x.mb}@${x.atS.toFixed(0)}`).join(' ') || 'none'}`);
     // The first mark-compacts run while the agent is still starting (config, targets, code): the window starts
     // with the soak's sampling, 10 s after the agent's start at the earliest.
-    const steady = live.filter((x) => x.atS >= 10);
+    const steady = liveInWindow.filter((x) => x.atS >= 10);
     if (steady.length < 4) {
       verdict(`no live-heap growth over ${probes} probes`, `only ${steady.length} mark-compacts after the first 10 s: run longer (--soak-probes)`, false);
     } else {

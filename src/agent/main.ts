@@ -11,6 +11,7 @@ import {openIpvsControl} from '../core/ipvs/open.js';
 import {Agent} from './agent.js';
 import {agentChecks} from './checks.js';
 import {ConfigError, loadConfig} from './config.js';
+import {paceHeap} from './heap-pacing.js';
 
 const USAGE = 'usage: vipcheck agent --config FILE | --check-config FILE';
 
@@ -50,6 +51,7 @@ export async function agentMain(argv: readonly string[]): Promise<never> {
     log(USAGE);
     process.exit(1);
   }
+  paceHeap();
   let agent: Agent;
   try {
     agent = await Agent.start({configPath: values.config, log, version: version(), openIpvs: (notice) => openIpvsControl({notice})});
