@@ -6,7 +6,8 @@
 // - http:     the same with `http-status` (path /) against blackbox's http prober.
 // - memory:   RSS of an agent with 10,000 targets at a 60 s interval, after start and after a minute: bare, and with the
 //             V8 settings of the shipped systemd unit (its NODE_OPTIONS line).
-// - soak:     the same 10,000 targets at 2,000 probes/s until --soak-probes probes: RSS curve and growth.
+// - soak:     the same 10,000 targets at 2,000 probes/s until --soak-probes probes, with the unit's V8 settings and
+//             --trace-gc: the live heap after each mark-compact (the leak criterion), the RSS curve and its growth.
 // - transfer: a 1 MiB body through the VIP path (a warm agent's `http` check, probe duration sum/count) against
 //             curl to RIP:port (time_total), same server, same run.
 // Targets: TCP CPU/check <= 0.4x blackbox's per TCP probe, HTTP <= 0.5x, >= 2,000 TCP checks/s, p99 < 5 ms,
