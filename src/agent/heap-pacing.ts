@@ -3,8 +3,9 @@
  * own GC and mutator speeds, up to 4x what the last mark-compact left live. The agent's live heap is flat
  * (~30 MB with 10,000 targets at 2,000 probes/s), but that factor climbs during a long run, and RSS follows
  * it: a sawtooth of 134-206 MiB in the bench's soak. A fixed factor of 1.5 kept RSS at 133-136 MiB over the
- * same soak (and over 10^6 probes), with one mark-compact every ~3 s instead of every ~16 s: ~20 ms of marking on the main thread
- * each (pauses of 2-7 ms, as before), no measurable change in CPU per check (docs/benchmarks.md).
+ * same soak and over 10^6 probes, with one mark-compact every ~3 s instead of every ~16 s: 12-20 ms of
+ * incremental marking on the main thread each, final pauses of 2-7 ms as before, and no measurable change in
+ * CPU per check (docs/benchmarks.md).
  *
  * Node refuses this V8 flag in NODE_OPTIONS, so the agent sets it at start. V8 reads it at every limit
  * computation, so setting it at run time takes effect from the next collection. An operator who passes
