@@ -440,8 +440,8 @@ async function soakPart(b: BenchLab): Promise<void> {
     console.log(`  RSS curve (MiB, every ${num('sample-seconds')} s): ${samples.map(mib).join(' ')}`);
     console.log(`  mean RSS first quarter ${mib(first)} MiB, last quarter ${mib(last)} MiB: growth ${mib(last - first)} MiB (${((100 * (last - first)) / first).toFixed(1)}%)`);
     console.log(`  live heap after each mark-compact (MB at s): ${liveInWindow.map((x) => `${x.mb}@${x.atS.toFixed(0)}`).join(' ') || 'none'}`);
-    // The first mark-compacts run while the agent is still starting (config, targets, code): the window starts
-    // with the soak's sampling, 10 s after the agent's start at the earliest.
+    // The first mark-compacts run while the agent is still starting (config, targets, code): those of its first
+    // 10 s (--trace-gc's times count from the isolate's start) are left out.
     const steady = liveInWindow.filter((x) => x.atS >= 10);
     if (steady.length < 4) {
       verdict(`no live-heap growth over ${probes} probes`, `only ${steady.length} mark-compacts after the first 10 s: run longer (--soak-probes)`, false);
@@ -454,7 +454,7 @@ async function soakPart(b: BenchLab): Promise<void> {
       verdict(`no live-heap growth over ${probes} probes (after each of ${steady.length} mark-compacts)`, `${heapFirst.toFixed(1)} -> ${heapLast.toFixed(1)} MB (${growth.toFixed(1)}%)`, growth <= 5);
     }
     // RSS as before: within 5% between the first and the last quarter of the run. It breathes with the
-    // collector's limit (a sawtooth of tens of MiB), so this one can miss without a leak; the heap's tells.
+    // collector's limit (a sawtooth of tens of MiB), so this one can miss without a leak; the live heap tells them apart.
     verdict(`no RSS growth over ${probes} probes`, `${mib(first)} -> ${mib(last)} MiB (${((100 * (last - first)) / first).toFixed(1)}%), max ${mib(Math.max(...samples))}`, last - first <= 0.05 * first);
   } finally {
     await agent.stop();
