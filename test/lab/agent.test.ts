@@ -60,15 +60,10 @@ services:
       await a.until(async () => (await a.upOf('lossy'))[good.ipv4] === 1, 10_000, 'lossy up');
       await a.until(async () => (await a.upOf('web6'))[good.ipv6] === 1, 10_000, 'IPv6 VIP through the good server up');
       assert.equal((await a.upOf('web6'))[novip.ipv6], 0, 'the IPv6 VIP is missing on novip too');
-      // Down is also the initial state: wait until the other two real servers have been probed, not only judged.
-      const webByRs = async () => Object.fromEntries((await a.status()).services.find((x) => x.name === 'web')!.realServers.map((r) => [r.rs, r]));
-      await a.until(async () => {
-        const rs = await webByRs();
-        return rs[novip.ipv4]?.lastProbe != null && rs[closed.ipv4]?.lastProbe != null;
-      }, 10_000, 'a probe of novip and closed');
+      await a.untilProbed('web', [novip.ipv4, closed.ipv4]);
       const up = await a.upOf('web');
       assert.deepEqual(up, {[good.ipv4]: 1, [novip.ipv4]: 0, [closed.ipv4]: 0});
-      const byRs = await webByRs();
+      const byRs = await a.realServersOf('web');
       assert.equal(byRs[good.ipv4]!.state, 'up');
       assert.match(byRs[novip.ipv4]!.lastProbe!.summary, /no answer/);
       assert.match(byRs[closed.ipv4]!.lastProbe!.summary, /refused/);

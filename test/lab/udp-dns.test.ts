@@ -91,14 +91,9 @@ services:
     try {
       await agent.until(async () => (await agent.upOf('dns'))[good.ipv4] === 1, 10_000, 'dns up on good');
       await agent.until(async () => (await agent.upOf('echo6'))[good.ipv6] === 1, 10_000, 'udp echo up over IPv6');
-      // Down is also the initial state: wait until the other two real servers have been probed, not only judged.
-      const dnsByRs = async () => Object.fromEntries((await agent.status()).services.find((x) => x.name === 'dns')!.realServers.map((r) => [r.rs, r]));
-      await agent.until(async () => {
-        const rs = await dnsByRs();
-        return rs[novip.ipv4]?.lastProbe != null && rs[closed.ipv4]?.lastProbe != null;
-      }, 10_000, 'a probe of novip and closed');
+      await agent.untilProbed('dns', [novip.ipv4, closed.ipv4]);
       assert.deepEqual(await agent.upOf('dns'), {[good.ipv4]: 1, [novip.ipv4]: 0, [closed.ipv4]: 0});
-      const byRs = await dnsByRs();
+      const byRs = await agent.realServersOf('dns');
       assert.match(byRs[novip.ipv4]!.lastProbe!.summary, /no answer/);
       assert.match(byRs[closed.ipv4]!.lastProbe!.summary, /refused/);
     } finally {

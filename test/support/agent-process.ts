@@ -113,6 +113,24 @@ export class AgentProcess {
     return out;
   }
 
+  /** /status's real servers of `service`, by address. */
+  async realServersOf(service: string): Promise<Record<string, {rs: string; state: string; lastProbe: {status: string; summary: string} | null}>> {
+    const found = (await this.status()).services.find((x) => x.name === service);
+    if (!found) throw new Error(`/status has no service ${service}`);
+    return Object.fromEntries(found.realServers.map((r) => [r.rs, r]));
+  }
+
+  /**
+   * Until each of `addresses` in `service` has a last probe: down is also the initial state, so vipcheck_up 0
+   * alone does not say a real server was probed yet.
+   */
+  async untilProbed(service: string, addresses: readonly string[], timeoutMs = 10_000): Promise<void> {
+    await this.until(async () => {
+      const rs = await this.realServersOf(service);
+      return addresses.every((a) => rs[a]?.lastProbe != null);
+    }, timeoutMs, `a probe of ${addresses.join(', ')} in ${service}`);
+  }
+
   /** Polls until `condition` holds (every 100 ms); returns how long it took. */
   async until(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
     const started = Date.now();

@@ -25,6 +25,13 @@ describe('agent ipvs weight manager', () => {
     await m.observe(await ipvs.read(), services);
     await m.act(services, verdict);
   };
+  /** What a kill -9 between the intent and the outcome leaves in the state file: the intent. */
+  const leaveIntent = async (address: string, intent: string) => {
+    const file = join(dir, STATE_FILE_NAME);
+    const state = JSON.parse(await readFile(file, 'utf8')) as {destinations: Array<{address: string; state: string}>};
+    state.destinations.find((d) => d.address === address)!.state = intent;
+    await writeFile(file, JSON.stringify(state));
+  };
   const weights = () => ['198.51.100.11', '198.51.100.12', '198.51.100.13'].map((rs) => ipvs.weightOf(web.key, rs, 80));
 
   beforeEach(async () => {
@@ -157,10 +164,7 @@ describe('agent ipvs weight manager', () => {
     await first.observe(await ipvs.read(), services);
     ipvs.failWrites.length = 0;
     await first.act(services, (d) => (d.address.toString() === '198.51.100.11' ? 'down' : 'unknown'));
-    const file = join(dir, STATE_FILE_NAME);
-    const state = JSON.parse(await readFile(file, 'utf8')) as {destinations: Array<{address: string; state: string}>};
-    state.destinations.find((d) => d.address === '198.51.100.12')!.state = 'draining';
-    await writeFile(file, JSON.stringify(state));
+    await leaveIntent('198.51.100.12', 'draining');
     assert.deepEqual(weights(), [0, 3, 2]);
 
     // The restart: probes not judged yet, then .11 is up again and .12 still down.
@@ -190,10 +194,7 @@ describe('agent ipvs weight manager', () => {
     await turn(first);
     assert.deepEqual(weights(), [5, 0, 2]);
     // The process dies after the kernel took the 0 and before the outcome reached the file: the intent is left.
-    const file = join(dir, STATE_FILE_NAME);
-    const state = JSON.parse(await readFile(file, 'utf8')) as {destinations: Array<{address: string; state: string}>};
-    state.destinations.find((d) => d.address === '198.51.100.12')!.state = 'draining';
-    await writeFile(file, JSON.stringify(state));
+    await leaveIntent('198.51.100.12', 'draining');
 
     const second = manager();
     await second.load();
