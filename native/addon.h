@@ -10,7 +10,7 @@
  * value; `release` frees it only when both the poll handle is closed (libuv is done with it) and the external has
  * been garbage collected (JavaScript can no longer pass it to send() or close()), whichever comes last.
  */
-#define ADDON_MAX_CALLBACKS 3
+#define ADDON_MAX_CALLBACKS 4
 
 typedef struct AddonSocket {
   int fd;

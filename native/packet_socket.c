@@ -27,6 +27,7 @@
 #include <uv.h>
 
 #include "addon.h"
+#include "bulk_receive.h"
 
 #include <errno.h>
 #include <linux/filter.h>
@@ -51,6 +52,8 @@ typedef struct {
   unsigned char *buffer;
   size_t buffer_length;
   int frames_per_wakeup;
+  /* The bulk receive offload's flows (bulk_receive.c); NULL until JavaScript arms the first. */
+  BulkTable *bulk;
 } PacketSocket;
 
 #define CHECK(call)                                   \
@@ -59,7 +62,7 @@ typedef struct {
   } while (0)
 
 /* The callbacks open() keeps, by index. */
-enum { ON_FRAME, ON_ERROR, ON_WRITABLE, CALLBACK_COUNT };
+enum { ON_FRAME, ON_ERROR, ON_WRITABLE, ON_BULK, CALLBACK_COUNT };
 
 
 /* Hands an error to JavaScript (which may close the socket itself), then stops reading. */
@@ -85,6 +88,39 @@ static uint32_t auxiliary_status(struct msghdr *message) {
 
 /* Frames handed to JavaScript per readable event before returning to the event loop, unless open() says. */
 #define MAX_FRAMES_PER_WAKEUP 256
+/* Frames the bulk receive offload may take per readable event on top: each costs a copy and at most one ACK, no
+ * JavaScript, but a stream of them must still let timers run. */
+#define MAX_BULK_FRAMES_PER_WAKEUP 64
+
+static void free_handoff(napi_env env, void *data, void *hint) { free(data); }
+
+/*
+ * Hands every armed flow's data to JavaScript: onBulk(slot, data, firstSeq, lastAckSent, tsRecent, frames, acks).
+ * Runs before any other frame reaches JavaScript and at the end of each batch, so a flow's data always arrives in
+ * order with its other segments.
+ */
+static void hand_off_bulk(PacketSocket *socket) {
+  if (!bulk_pending(socket->bulk)) return;
+  BulkHandoff handoffs[BULK_MAX_FLOWS];
+  int count = bulk_handoff_all(socket->bulk, handoffs);
+  napi_env env = socket->base.env;
+  for (int i = 0; i < count; i++) {
+    BulkHandoff *h = &handoffs[i];
+    napi_value arguments[7];
+    if (socket->base.closed ||
+        napi_create_external_buffer(env, h->length, h->data, free_handoff, NULL, &arguments[1]) != napi_ok) {
+      free(h->data);
+      continue;
+    }
+    napi_create_int32(env, h->slot, &arguments[0]);
+    napi_create_uint32(env, h->first_seq, &arguments[2]);
+    napi_create_uint32(env, h->last_ack_sent, &arguments[3]);
+    napi_create_uint32(env, h->ts_recent, &arguments[4]);
+    napi_create_uint32(env, h->frames, &arguments[5]);
+    napi_create_uint32(env, h->acks, &arguments[6]);
+    addon_socket_call(&socket->base, ON_BULK, 7, arguments);
+  }
+}
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
   PacketSocket *socket = handle->data;
@@ -104,6 +140,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     }
     /* Level-triggered: frames left after a batch make the poll fire again on the next loop turn, so a busy
      * segment (a promiscuous passive audit) cannot starve timers and the deadline. */
+    int bulk_frames = 0;
     for (int batch = 0; batch < socket->frames_per_wakeup && !socket->base.closed; batch++) {
       struct iovec data_vector = {.iov_base = socket->buffer, .iov_len = socket->buffer_length};
       union {
@@ -125,12 +162,22 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       }
       /* MSG_TRUNC returns the frame's real length; keep what fits (the snap length, like a capture). */
       size_t kept = (size_t)length < socket->buffer_length ? (size_t)length : socket->buffer_length;
+      uint32_t status = auxiliary_status(&message);
+      if (kept == (size_t)length && bulk_frames < MAX_BULK_FRAMES_PER_WAKEUP &&
+          bulk_take(socket->bulk, socket->base.fd, socket->buffer, kept, status)) {
+        bulk_frames++;
+        batch--; /* counted against its own budget */
+        continue;
+      }
+      hand_off_bulk(socket);
+      if (socket->base.closed) break;
       napi_value arguments[2];
       void *data;
       if (napi_create_buffer_copy(socket->base.env, kept, socket->buffer, &data, &arguments[0]) != napi_ok) break;
-      if (napi_create_uint32(socket->base.env, auxiliary_status(&message), &arguments[1]) != napi_ok) break;
+      if (napi_create_uint32(socket->base.env, status, &arguments[1]) != napi_ok) break;
       addon_socket_call(&socket->base, ON_FRAME, 2, arguments);
     }
+    hand_off_bulk(socket);
   }
   napi_close_handle_scope(socket->base.env, scope);
 }
@@ -138,6 +185,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 /* Called once libuv and JavaScript are both done with it. */
 static void release_socket(AddonSocket *base) {
   PacketSocket *socket = (PacketSocket *)base;
+  bulk_table_free(socket->bulk);
   free(socket->buffer);
   free(socket);
 }
@@ -160,14 +208,14 @@ static int attach_filter(int fd, void *program, size_t length, char *error, size
 }
 
 /*
- * open(interface, program, snapLength, receiveBufferBytes, promiscuous, onFrame, onError, onWritable
+ * open(interface, program, snapLength, receiveBufferBytes, promiscuous, onFrame, onError, onWritable, onBulk
  *      [, framesPerWakeup]) -> handle
  */
 static napi_value open_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 10;
+  napi_value argv[10];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 8) return addon_throw_error(env, "open() needs 8 arguments", 0);
+  if (argc < 9) return addon_throw_error(env, "open() needs 9 arguments", 0);
   char name[IF_NAMESIZE + 1];
   size_t name_length;
   CHECK(napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_length));
@@ -250,8 +298,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   socket->buffer_length = (size_t)snap_length;
   int32_t frames_per_wakeup = MAX_FRAMES_PER_WAKEUP;
   napi_valuetype batch_type = napi_undefined;
-  if (argc >= 9) napi_typeof(env, argv[8], &batch_type);
-  if (batch_type == napi_number) napi_get_value_int32(env, argv[8], &frames_per_wakeup);
+  if (argc >= 10) napi_typeof(env, argv[9], &batch_type);
+  if (batch_type == napi_number) napi_get_value_int32(env, argv[9], &frames_per_wakeup);
   socket->frames_per_wakeup = frames_per_wakeup < 1 ? 1 : frames_per_wakeup > MAX_FRAMES_PER_WAKEUP ? MAX_FRAMES_PER_WAKEUP : frames_per_wakeup;
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok ||
@@ -281,17 +329,33 @@ fail:
 }
 
 /*
+ * The socket a call names in its first argument, with the call's `count` arguments in argv; NULL (with `usage`
+ * thrown) when there are not exactly that many or the first is not a socket, or (`must_be_open`) it is closed.
+ */
+static PacketSocket *socket_argument(napi_env env, napi_callback_info info, size_t count, napi_value *argv, const char *usage, int must_be_open) {
+  size_t argc = count;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  PacketSocket *socket = argc == count ? addon_socket_from(env, argv[0]) : NULL;
+  if (!socket) {
+    addon_throw_error(env, usage, 0);
+    return NULL;
+  }
+  if (must_be_open && socket->base.closed) {
+    addon_throw_error(env, "the socket is closed", 0);
+    return NULL;
+  }
+  return socket;
+}
+
+/*
  * send(handle, frame) -> 0 sent, 1 the socket's send buffer is full (EAGAIN: watchWritable() tells when it has
  * room), 2 the device queue is full (ENOBUFS: retry a little later; poll would say writable at once). Neither is
  * a failure of the flow: the caller keeps the frame. Any other error throws.
  */
 static napi_value send_frame(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  PacketSocket *socket = argc == 2 ? addon_socket_from(env, argv[0]) : NULL;
-  if (!socket) return addon_throw_error(env, "send() needs a socket handle and a frame", 0);
-  if (socket->base.closed) return addon_throw_error(env, "the socket is closed", 0);
+  PacketSocket *socket = socket_argument(env, info, 2, argv, "send() needs a socket handle and a frame", 1);
+  if (!socket) return NULL;
   void *data;
   size_t length;
   if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return addon_throw_error(env, "the frame must be a Buffer", 0);
@@ -306,13 +370,53 @@ static napi_value send_frame(napi_env env, napi_callback_info info) {
   }
 }
 
+/*
+ * bulkArm(handle, slot, ackTemplate, fields) -> slot: arms the bulk receive offload for one flow (slot -1: a new
+ * one); fields is a Uint32Array laid out as bulk_receive.h's enum. -1 when every slot is taken (the flow then runs
+ * without it). Throws on a template or fields the offload cannot use.
+ */
+static napi_value bulk_arm_flow(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  PacketSocket *socket = socket_argument(env, info, 4, argv, "bulkArm() needs a socket handle, a slot, a template and fields", 1);
+  if (!socket) return NULL;
+  int32_t slot;
+  void *template_frame;
+  size_t template_length;
+  napi_typedarray_type type;
+  size_t count;
+  void *fields;
+  if (napi_get_value_int32(env, argv[1], &slot) != napi_ok || napi_get_buffer_info(env, argv[2], &template_frame, &template_length) != napi_ok ||
+      napi_get_typedarray_info(env, argv[3], &type, &count, &fields, NULL, NULL) != napi_ok || type != napi_uint32_array ||
+      count != BULK_FIELD_COUNT)
+    return addon_throw_error(env, "bulkArm() needs a slot, a Buffer and a Uint32Array of the fields", 0);
+  if (!socket->bulk && !(socket->bulk = bulk_table_new())) return addon_throw_error(env, "out of memory", 0);
+  char error[160];
+  int armed = bulk_arm(socket->bulk, slot, template_frame, template_length, fields, error, sizeof error);
+  if (armed == -1) return addon_throw_error(env, error, 0);
+  napi_value result;
+  CHECK(napi_create_int32(env, armed < 0 ? -1 : armed, &result));
+  return result;
+}
+
+/* bulkPause(handle, slot) and bulkRelease(handle, slot): see bulk_receive.h. */
+static napi_value bulk_slot_call(napi_env env, napi_callback_info info, void (*operation)(BulkTable *, int)) {
+  napi_value argv[2];
+  PacketSocket *socket = socket_argument(env, info, 2, argv, "needs a socket handle and a slot", 0);
+  int32_t slot;
+  if (!socket) return NULL;
+  if (napi_get_value_int32(env, argv[1], &slot) != napi_ok) return addon_throw_error(env, "needs a socket handle and a slot", 0);
+  if (socket->bulk) operation(socket->bulk, slot);
+  return NULL;
+}
+
+static napi_value bulk_pause_flow(napi_env env, napi_callback_info info) { return bulk_slot_call(env, info, bulk_pause); }
+static napi_value bulk_release_flow(napi_env env, napi_callback_info info) { return bulk_slot_call(env, info, bulk_release); }
+
 /* watchWritable(handle): calls onWritable once when the socket can take frames again. */
 static napi_value watch_writable(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  PacketSocket *socket = argc == 1 ? addon_socket_from(env, argv[0]) : NULL;
-  if (!socket) return addon_throw_error(env, "watchWritable() needs a socket handle", 0);
+  PacketSocket *socket = socket_argument(env, info, 1, argv, "watchWritable() needs a socket handle", 0);
+  if (!socket) return NULL;
   if (socket->base.closed || socket->watching_writable) return NULL;
   socket->watching_writable = 1;
   uv_poll_start(&socket->base.poll, UV_READABLE | UV_WRITABLE, on_readable);
@@ -321,11 +425,9 @@ static napi_value watch_writable(napi_env env, napi_callback_info info) {
 
 /* close(handle): idempotent. The poll handle is released by libuv on the next loop turn. */
 static napi_value close_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  PacketSocket *socket = argc == 1 ? addon_socket_from(env, argv[0]) : NULL;
-  if (!socket) return addon_throw_error(env, "close() needs a socket handle", 0);
+  PacketSocket *socket = socket_argument(env, info, 1, argv, "close() needs a socket handle", 0);
+  if (!socket) return NULL;
   addon_socket_close(&socket->base);
   return NULL;
 }
@@ -406,6 +508,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"send", NULL, send_frame, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_socket, NULL, NULL, NULL, napi_default, NULL},
       {"watchWritable", NULL, watch_writable, NULL, NULL, NULL, napi_default, NULL},
+      {"bulkArm", NULL, bulk_arm_flow, NULL, NULL, NULL, napi_default, NULL},
+      {"bulkPause", NULL, bulk_pause_flow, NULL, NULL, NULL, napi_default, NULL},
+      {"bulkRelease", NULL, bulk_release_flow, NULL, NULL, NULL, napi_default, NULL},
       {"reservePort", NULL, reserve_port, NULL, NULL, NULL, napi_default, NULL},
       {"releasePort", NULL, release_port, NULL, NULL, NULL, napi_default, NULL},
   };

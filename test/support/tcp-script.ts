@@ -3,6 +3,7 @@
  * parsed back, see segments.ts) and the clock by hand. After every call the script polls the connection while
  * it asks for an immediate poll, as a driver would, and fails if that never ends (a machine that spins).
  */
+import type {BulkHandoff} from '../../src/core/bulk-receive.js';
 import {TcpConnection, type TcpConnectionConfig, type TcpEvent} from '../../src/core/tcp/connection.js';
 import type {OutgoingSegment} from '../../src/core/tcp/segment.js';
 import {seqAdd} from '../../src/core/wire/seq.js';
@@ -69,6 +70,11 @@ export class Script {
   /** Feeds one server segment at the current time. */
   receive(spec: SegmentSpec): OutgoingSegment[] {
     return this.settle(this.conn.receive(this.now, serverSegment(spec)));
+  }
+
+  /** Hands over what a bulk receive offload took (core/bulk-receive.ts) at the current time. */
+  receiveBulk(handoff: BulkHandoff): OutgoingSegment[] {
+    return this.settle(this.conn.receiveBulk(this.now, handoff));
   }
 
   /** Moves the clock to `at` and polls. */

@@ -14,7 +14,7 @@ import {EtherType} from '../wire/ethernet.js';
 import {Icmpv6Type} from '../wire/icmpv6.js';
 import {IpProtocol} from '../wire/ip.js';
 import type {FrameIntegrity} from './frame-integrity.js';
-import {LinkError, type FrameHandler, type FrameLink} from './link.js';
+import {LinkError, type BulkReceiveOffload, type FrameHandler, type FrameLink} from './link.js';
 import {ICMPV4_DESTINATION_UNREACHABLE, ICMPV6_DESTINATION_UNREACHABLE} from '../wire/icmp-unreachable.js';
 
 export type FlowProtocol = 'tcp' | 'udp';
@@ -163,6 +163,8 @@ class DispatchedLink implements FrameLink {
   readonly name: string;
   readonly mac;
   readonly integrity: FrameIntegrity;
+  /** The shared link's: its slots are per flow already. */
+  readonly bulkReceive: BulkReceiveOffload | undefined;
   private handler: FrameHandler | undefined;
   private closed = false;
 
@@ -173,6 +175,7 @@ class DispatchedLink implements FrameLink {
     this.name = shared.name;
     this.mac = shared.mac;
     this.integrity = shared.integrity;
+    this.bulkReceive = shared.bulkReceive;
   }
 
   send(frame: Uint8Array): void {

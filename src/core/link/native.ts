@@ -21,8 +21,14 @@ export interface NativeAddon {
     onFrame: (frame: Buffer, status: number) => void,
     onError: (message: string) => void,
     onWritable: () => void,
+    /** The bulk receive offload's hand-off (native/bulk_receive.c). */
+    onBulk: (slot: number, data: Buffer, firstSeq: number, lastAckSent: number, tsRecent: number, frames: number, acks: number) => void,
     framesPerWakeup?: number,
   ): {handle: unknown; hardwareType: number};
+  /** Arms slot `slot` (-1: a new one); returns the slot, -1 when none is free. `fields`: bulk_receive.h's order. */
+  bulkArm(handle: unknown, slot: number, ackFrame: Buffer, fields: Uint32Array): number;
+  bulkPause(handle: unknown, slot: number): void;
+  bulkRelease(handle: unknown, slot: number): void;
   /** 0 sent; 1 EAGAIN (watchWritable tells when to retry); 2 ENOBUFS (retry shortly). Throws on other errors. */
   send(handle: unknown, frame: Buffer): 0 | 1 | 2;
   watchWritable(handle: unknown): void;

@@ -13,13 +13,17 @@
  * - every frame comes with the kernel's checksum status for it, and passes the checksum gate
  *   (frame-integrity.ts) before the handler sees it;
  * - an exception in the handler must not escape into the native callback (it would be fatal), so it is kept
- *   for the caller to report.
+ *   for the caller to report;
+ * - the socket has a bulk receive offload (native/bulk_receive.c, core/bulk-receive.ts): segments it takes
+ *   reach their flow as hand-offs instead of frames, and are not counted by the checksum gate (the kernel
+ *   vouched for their checksums). VIPCHECK_BULK_RECEIVE=off turns it off, to rule it out when chasing a problem.
  */
 import {performance} from 'node:perf_hooks';
 import type {MacAddress} from '../wire/address.js';
 import type {BpfFilter} from './bpf.js';
 import {FrameIntegrity} from './frame-integrity.js';
-import {LinkError, type FrameHandler, type FrameLink} from './link.js';
+import type {BulkHandoff, BulkReceiveFields} from '../bulk-receive.js';
+import {LinkError, type BulkReceiveOffload, type BulkReceiveSlot, type FrameHandler, type FrameLink} from './link.js';
 import {nativeAddon, type NativeAddon} from './native.js';
 
 export interface PacketLinkOptions {
@@ -71,6 +75,8 @@ export class PacketSocketLink implements FrameLink {
   droppedOnSend = 0;
   /** Frames that had to wait for room (EAGAIN or ENOBUFS) before they went out. */
   deferredSends = 0;
+  readonly bulkReceive: BulkReceiveOffload | undefined;
+  private readonly bulkHandlers = new Map<number, (handoff: BulkHandoff) => void>();
 
   constructor(options: PacketLinkOptions) {
     this.name = options.interfaceName;
@@ -88,6 +94,7 @@ export class PacketSocketLink implements FrameLink {
         (frame, status) => this.deliver(frame, status),
         (message) => (this.receiveError ??= message),
         () => this.flush(),
+        (slot, data, firstSeq, lastAckSent, tsRecent, frames, acks) => this.handOff(slot, {data, firstSeq, lastAckSent, tsRecent, frames, acks}),
         options.framesPerWakeup,
       );
     } catch (error) {
@@ -97,6 +104,19 @@ export class PacketSocketLink implements FrameLink {
     if (!ETHERNET_HARDWARE_TYPES.has(opened.hardwareType)) {
       this.close();
       throw new LinkError(`interface ${options.interfaceName} is not Ethernet (hardware type ${opened.hardwareType})`);
+    }
+    this.bulkReceive = process.env.VIPCHECK_BULK_RECEIVE === 'off' ? undefined : new NativeBulkReceive(this.addon, this.handle, this.bulkHandlers);
+  }
+
+  private handOff(slot: number, handoff: BulkHandoff): void {
+    if (this.closed) return;
+    const counters = (this.bulkReceive as NativeBulkReceive).counters;
+    counters.frames += handoff.frames;
+    counters.acks += handoff.acks;
+    try {
+      this.bulkHandlers.get(slot)?.(handoff);
+    } catch (error) {
+      this.handlerError ??= error;
     }
   }
 
@@ -170,6 +190,74 @@ export class PacketSocketLink implements FrameLink {
     this.queued.length = 0;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.addon.close(this.handle);
+  }
+}
+
+/** The fields in bulk_receive.h's order. */
+function packFields(fields: BulkReceiveFields, into: Uint32Array): Uint32Array {
+  into[0] = fields.rcvNxt;
+  into[1] = fields.edge;
+  into[2] = fields.acceptUntil;
+  into[3] = fields.scale;
+  into[4] = fields.peerAck;
+  into[5] = fields.peerWindow;
+  into[6] = fields.minPayload;
+  into[7] = fields.timestamps ? 1 : 0;
+  into[8] = fields.tsRecent;
+  into[9] = fields.tsval;
+  into[10] = fields.lastAckSent;
+  return into;
+}
+
+class NativeBulkReceive implements BulkReceiveOffload {
+  readonly counters = {frames: 0, acks: 0, refused: 0};
+  /** Why the offload last refused to arm a flow (a bug if it ever does). */
+  lastRefusal: string | undefined;
+  /** One array for every arm() call: the addon reads it before returning. */
+  private readonly scratch = new Uint32Array(11);
+
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly handle: unknown,
+    private readonly handlers: Map<number, (handoff: BulkHandoff) => void>,
+  ) {}
+
+  open(onData: (handoff: BulkHandoff) => void): BulkReceiveSlot {
+    let slot = -1;
+    let released = false;
+    return {
+      arm: (ackFrame, fields) => {
+        if (released) return false;
+        let armed: number;
+        try {
+          armed = this.addon.bulkArm(this.handle, slot, ackFrame, packFields(fields, this.scratch));
+        } catch (error) {
+          // A frame or fields the offload cannot use: this flow runs without it (the engine does everything).
+          this.counters.refused++;
+          this.lastRefusal = (error as Error).message;
+          released = true;
+          if (slot >= 0) this.release(slot);
+          return false;
+        }
+        if (armed < 0) return false;
+        slot = armed;
+        this.handlers.set(slot, onData);
+        return true;
+      },
+      pause: () => {
+        if (slot >= 0 && !released) this.addon.bulkPause(this.handle, slot);
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        if (slot >= 0) this.release(slot);
+      },
+    };
+  }
+
+  private release(slot: number): void {
+    this.handlers.delete(slot);
+    this.addon.bulkRelease(this.handle, slot);
   }
 }
 

@@ -16,6 +16,7 @@
  * it was synchronized) whatever its state, so no server can hold a check past its time budget.
  */
 import type {Millis} from '../time.js';
+import type {BulkHandoff, BulkReceiveFields} from '../bulk-receive.js';
 import {TcpFlags, type TcpOptions, type TcpSegment} from '../wire/tcp.js';
 import {seqAdd, seqGt, seqLe, seqLt, seqSub} from '../wire/seq.js';
 import type {TcpErrorReason, TcpEvent, TcpState} from './events.js';
@@ -201,6 +202,12 @@ export class TcpConnection implements SansIoTcp {
   private failure: TcpErrorReason | undefined;
   private received = {segments: 0, outOfOrder: 0, duplicate: 0, rejected: 0};
   private sentSegments = 0;
+  /** The window field of the last acceptable segment: the bulk receive offload requires it unchanged. */
+  private peerWindowField = 0;
+  /** A full-sized in-order segment has arrived: a bulk transfer, worth the offload (never armed before). */
+  private bulkSeen = false;
+  /** The edge (stream offset) the offload was last armed to advertise. */
+  private bulkEdge = 0;
   /** Anomalies worth a verbose line (ignored RSTs, challenge ACKs, odd options, ...). */
   readonly notes: string[] = [];
 
@@ -425,6 +432,64 @@ export class TcpConnection implements SansIoTcp {
     return this.takeOutput();
   }
 
+  /**
+   * The bulk receive offload may take the peer's next segments while this holds: ESTABLISHED with a bulk transfer
+   * under way, nothing of ours queued or in flight (so a taken segment's ACK field changes nothing), no
+   * out-of-order data or D-SACK to report (those ACKs carry SACK blocks), and no ACK owed now. Any segment that
+   * does not fit reaches receive() as before, and the state is asked again after it.
+   */
+  bulkReceiveArm(): {fields: BulkReceiveFields; ack: OutgoingSegment} | undefined {
+    const negotiated = this.negotiatedOptions;
+    if (!this.bulkSeen || this.current !== 'established' || this.abortRequested || !negotiated || this.now >= this.config.deadline) return undefined;
+    const sender = this.sender;
+    if (sender.bufferedBytes > 0 || sender.shutdownQueued || sender.retransmitDue || sender.sndUna !== sender.sndMax) return undefined;
+    const receiver = this.receiver;
+    if (receiver.hasOutOfOrderData || receiver.hasDuplicateToReport || receiver.finReceived || receiver.wantsAck) return undefined;
+    const {edge, acceptUntil} = receiver.offloadWindow();
+    this.bulkEdge = edge;
+    const tsval = this.tsValue();
+    const fields: BulkReceiveFields = {
+      rcvNxt: receiver.nextSeq,
+      edge: receiver.seqAt(edge),
+      acceptUntil: receiver.seqAt(acceptUntil),
+      scale: negotiated.receiveWindowScale,
+      peerAck: sender.sndMax,
+      peerWindow: this.peerWindowField,
+      minPayload: this.receiveMss,
+      timestamps: negotiated.timestamps,
+      tsRecent: this.tsRecent,
+      tsval,
+      lastAckSent: this.lastAckSent,
+    };
+    // The offload patches the ACK number, window and timestamps; the rest of this segment stays as built.
+    const options: TcpOptions = negotiated.timestamps ? {timestamp: {value: tsval, echo: this.tsRecent}} : {};
+    const ack = outgoing(this.config, {sequenceNumber: sender.sndMax, acknowledgmentNumber: fields.rcvNxt, flags: ACK, window: 0, options});
+    return {fields, ack};
+  }
+
+  /** In-order data the offload took and acknowledged (see bulkReceiveArm), handed over in order. */
+  receiveBulk(now: Millis, handoff: BulkHandoff): OutgoingSegment[] {
+    this.advanceClock(now);
+    if (this.current !== 'established' || this.abortRequested) return this.poll(now);
+    if (handoff.firstSeq !== this.receiver.nextSeq) {
+      // Never expected: the offload only takes RCV.NXT as armed, and hands off before any other frame.
+      throw new Error(`bulk receive handed over data at ${handoff.firstSeq} while RCV.NXT is ${this.receiver.nextSeq} (bug)`);
+    }
+    this.received.segments += handoff.frames;
+    this.sentSegments += handoff.acks;
+    this.tsRecent = handoff.tsRecent;
+    this.lastAckSent = handoff.lastAckSent;
+    const taken = this.receiver.takeAcknowledged(this.now, handoff.data, handoff.lastAckSent, handoff.acks > 0 ? this.bulkEdge : undefined);
+    if (taken > 0) this.events.push({type: 'data', bytes: taken});
+    if (taken < handoff.data.length) {
+      this.fail('receive-limit', `the peer sent more than ${this.config.maxReceiveBytes} bytes`, true);
+      return this.takeOutput();
+    }
+    if (now >= this.config.deadline) return this.onDeadline();
+    this.flush();
+    return this.takeOutput();
+  }
+
   // ---- Segment arrival (RFC 9293 3.10.7) -------------------------------------------------------------------
 
   private receiveInSynSent(segment: TcpSegment): void {
@@ -511,6 +576,7 @@ export class TcpConnection implements SansIoTcp {
       this.challenge(`ACK ${ack} too old (SND.UNA ${this.sender.sndUna})`);
       return;
     }
+    this.peerWindowField = segment.window;
     const isPureAck = segment.payload.length === 0 && !segment.has(FIN);
     const outcome = this.sender.onAck(this.now, seq, ack, segment.window, isPureAck, this.timestampRtt(segment, ack), segment.options.sackBlocks);
     if (outcome.kind === 'new') this.afterNewAck();
@@ -546,6 +612,7 @@ export class TcpConnection implements SansIoTcp {
     if (outcome.kind === 'out-of-order') this.received.outOfOrder++;
     if (outcome.kind === 'duplicate') this.received.duplicate++;
     if (outcome.delivered > 0) this.events.push({type: 'data', bytes: outcome.delivered});
+    if (outcome.kind === 'in-order' && payload.length >= this.receiveMss) this.bulkSeen = true;
     if (outcome.limitExceeded) {
       this.fail('receive-limit', `the peer sent more than ${this.config.maxReceiveBytes} bytes`, true);
       return;

@@ -208,6 +208,42 @@ export class Receiver {
     return {delivered, finReached, kind, limitExceeded};
   }
 
+  /**
+   * The window for the bulk receive offload (drive.ts): the right edge its ACKs may advertise, and where its
+   * taking must stop (the edge, or the receive limit before it), as stream offsets. The edge is the one our next
+   * ACK would advertise; it becomes the advertised one once the offload has sent an ACK (`takeAcknowledged`).
+   */
+  offloadWindow(): {edge: number; acceptUntil: number} {
+    const edge = this.edgeToAdvertise();
+    return {edge, acceptUntil: Math.min(edge, Math.max(this.delivered, this.config.maxReceiveBytes))};
+  }
+
+  /** Stream offset to sequence number. */
+  seqAt(offset: number): number {
+    return seqAdd(this.irs, 1 + offset);
+  }
+
+  /**
+   * In-order data the offload took and acknowledged itself, up to `lastAckSent`, advertising `edge` (a stream
+   * offset; undefined when it sent no ACK). Whatever it left unacknowledged is owed as after any in-order
+   * segment: at once beyond one full segment, else at the delayed-ACK time.
+   */
+  takeAcknowledged(now: Millis, data: Buffer, lastAckSent: number, edge: number | undefined): number {
+    const take = Math.max(0, Math.min(data.length, this.config.maxReceiveBytes - this.delivered));
+    if (take > 0) this.unread.push(take === data.length ? data : data.subarray(0, take));
+    this.delivered += take;
+    if (edge !== undefined) this.advertisedEdge = Math.max(this.advertisedEdge, edge);
+    this.unackedBytes = Math.max(0, seqSub(this.nextSeq, lastAckSent));
+    if (this.unackedBytes === 0) {
+      this.ackDue = Infinity;
+    } else if (this.config.delayedAckMs <= 0 || this.unackedBytes > Math.min(this.config.mss, Math.max(1, this.peerSegmentSize))) {
+      this.ackImmediately = true;
+    } else if (this.ackDue === Infinity) {
+      this.ackDue = now + this.config.delayedAckMs;
+    }
+    return take;
+  }
+
   /** Reads up to `max` bytes the application has not read yet; may schedule a window update. */
   read(max = Infinity): Buffer | undefined {
     const chunk = this.unread.shift(max);

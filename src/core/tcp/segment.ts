@@ -4,6 +4,7 @@
  * Ethernet), and the time the machine next needs a poll. The machines never see a socket, a link or a clock.
  */
 import type {Millis} from '../time.js';
+import type {BulkHandoff, BulkReceiveFields} from '../bulk-receive.js';
 import type {TcpRepr, TcpSegment} from '../wire/tcp.js';
 
 export interface OutgoingSegment {
@@ -28,6 +29,13 @@ export interface SansIoTcp {
    * (drive.ts).
    */
   readonly receiveMss?: number;
+  /**
+   * What a bulk receive offload (core/bulk-receive.ts) may be armed with now, and the pure ACK it patches;
+   * undefined when the machine's state does not allow it. Asked after every step by a driver whose link has one.
+   */
+  bulkReceiveArm?(): {readonly fields: BulkReceiveFields; readonly ack: OutgoingSegment} | undefined;
+  /** In-order data the offload took and acknowledged, handed over (in order with the flow's segments). */
+  receiveBulk?(now: Millis, handoff: BulkHandoff): OutgoingSegment[];
 }
 
 export const EMPTY_PAYLOAD: Buffer = Buffer.alloc(0);
