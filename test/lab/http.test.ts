@@ -278,6 +278,9 @@ describeLab(
         const run = await runVipcheck(s.lab, 'director', ['http', '--vip', s.lab.vip6, '--rs', s.lab.hosts.good.ipv6, '-p', '8080', '-s', 'hello from node']);
         assert.equal(run.code, 0, run.stdout);
         assert.match(firstLine(run), /via 2001:db8:100::11 \(02:00:00:00:00:11\)/);
+        const bulk = await runVipcheck(s.lab, 'director', ['http', '--vip', s.lab.vip6, '--rs', s.lab.hosts.good.ipv6, '-p', '8080', '-u', `/chunked?bytes=${MIB}`, '--digest', MIB_MD5, '-vv']);
+        assert.equal(bulk.code, 0, bulk.stdout);
+        assert.match(bulk.stdout, /bulk receive on eth0: [1-9]\d* segment\(s\) taken/, `the offload took part of the body over IPv6: ${bulk.stdout}`);
       });
     });
 

@@ -9,6 +9,7 @@ import {realClock, type DriveClock} from '../../src/core/flow/drive.js';
 import {TcpDuplex, type TcpDuplexOptions} from '../../src/core/flow/duplex.js';
 import {TcpFlow} from '../../src/core/flow/tcp-flow.js';
 import {MacAddress} from '../../src/core/wire/address.js';
+import {MemoryBulkReceiveLink} from './memory-bulk-receive.js';
 import {CLIENT_IP} from './segments.js';
 import {PEER_MAC, PEER_VIP, TestPeer, type TestPeerOptions} from './tcp-test-peer.js';
 import {VirtualClock} from './virtual-clock.js';
@@ -23,6 +24,8 @@ export interface HarnessOptions {
   /** Frame loss rate applied in both directions, with seeded PRNGs. */
   readonly loss?: number;
   readonly seed?: number;
+  /** Give the client's link a bulk receive offload (memory-bulk-receive.ts). */
+  readonly bulkReceive?: boolean;
 }
 
 export interface Harness {
@@ -36,6 +39,8 @@ export interface Harness {
   readonly connection: TcpConnection;
   /** Frames the client sent. */
   readonly clientFrames: () => number;
+  /** The client's offload, with `bulkReceive`. */
+  readonly offload: MemoryBulkReceiveLink | undefined;
 }
 
 export function harness(options: HarnessOptions = {}): Harness {
@@ -61,8 +66,9 @@ export function harness(options: HarnessOptions = {}): Harness {
     timestampBase: 99,
     ...options.connection,
   });
-  const socket = new TcpDuplex({link, flow, connection, clock, ...options.duplex});
-  return {wire, clock, virtual, peer, link, socket, connection, clientFrames: () => link.sent.length};
+  const offload = options.bulkReceive ? new MemoryBulkReceiveLink(link) : undefined;
+  const socket = new TcpDuplex({link: offload ?? link, flow, connection, clock, ...options.duplex});
+  return {wire, clock, virtual, peer, link, socket, connection, clientFrames: () => link.sent.length, offload};
 }
 
 /** Waits (in virtual time when the harness has it) until `done()`; real-clock harnesses poll every 5 ms. */
