@@ -30,12 +30,11 @@ enum {
 
 typedef struct BulkTable BulkTable;
 
-/* What one flow's offload did since its last hand-off. `data` is malloc'd and now the caller's. */
+/* What one flow's offload took since its last hand-off (the bytes themselves the caller kept, frame by frame). */
 typedef struct {
   int slot;
-  /* The sequence number of data's first byte: the receiver's RCV.NXT when it takes the data. */
+  /* The sequence number of the first byte taken: the receiver's RCV.NXT when it takes the data. */
   uint32_t first_seq;
-  unsigned char *data;
   size_t length;
   uint32_t last_ack_sent;
   uint32_t ts_recent;
@@ -50,7 +49,7 @@ void bulk_table_free(BulkTable *table);
  * Arms `slot` (or a free slot when it is -1) with an ACK frame to patch and send and the fields above. Returns
  * the slot, or -1 with `error` set when the template or the fields are not usable, -2 when every slot is taken.
  * A slot belongs to one flow until released: pausing it (or a frame that needs JavaScript) stops the taking, and
- * data taken but not handed off yet stays with the slot.
+ * what was taken but not handed off yet is still handed off.
  */
 int bulk_arm(BulkTable *table, int slot, const uint8_t *template_frame, size_t template_length, const uint32_t *fields,
              char *error, size_t error_size);
@@ -58,22 +57,24 @@ int bulk_arm(BulkTable *table, int slot, const uint8_t *template_frame, size_t t
 /* Stops taking frames for `slot` until it is armed again. Out-of-range or free slots are ignored. */
 void bulk_pause(BulkTable *table, int slot);
 
-/* Frees `slot` (its undelivered data too: the flow is over). Out-of-range or free slots are ignored. */
+/* Frees `slot` (the flow is over). Out-of-range or free slots are ignored. */
 void bulk_release(BulkTable *table, int slot);
 
 /*
- * Takes `frame` if it is the next in-order, full-sized segment of an armed flow, appends its data and sends the
- * ACKs it calls for on `fd`: 1. Otherwise 0, and the flow it belongs to (if any) is paused until re-armed, since
- * JavaScript's handling of the frame may change what the offload assumes.
+ * Takes `frame` if it is the next in-order, full-sized segment of an armed flow and sends the ACK it calls for on
+ * `fd`: returns the flow's slot, with where the payload lies in the frame (the caller keeps those bytes, in
+ * order, for the hand-off). Otherwise -1, and the flow the frame belongs to (if any) is paused until re-armed,
+ * since JavaScript's handling of the frame may change what the offload assumes.
  */
-int bulk_take(BulkTable *table, int fd, const uint8_t *frame, size_t length, uint32_t kernel_status);
+int bulk_take(BulkTable *table, int fd, const uint8_t *frame, size_t length, uint32_t kernel_status, size_t *payload_offset,
+              size_t *payload_length);
 
 /* Whether any slot holds data not handed off yet. */
 int bulk_pending(const BulkTable *table);
 
 /*
- * Moves every slot's data and facts out into `out` (room for BULK_MAX_FLOWS); returns how many. All of it leaves
- * at once, so that the JavaScript the caller then runs for each can arm, pause or release any slot safely.
+ * Moves every slot's facts since its last hand-off out into `out` (room for BULK_MAX_FLOWS); returns how many.
+ * All leave at once, so that the JavaScript the caller then runs for each can arm, pause or release any slot.
  */
 int bulk_handoff_all(BulkTable *table, BulkHandoff *out);
 

@@ -32,8 +32,9 @@ export interface BulkReceiveFields {
 
 /** What the offload took since the last hand-off, in order. */
 export interface BulkHandoff {
-  readonly data: Buffer;
-  /** The sequence number of data[0]: the engine's RCV.NXT if nothing went wrong. */
+  /** The payloads taken, in order (one per segment: small allocations reuse warm memory). */
+  readonly chunks: readonly Buffer[];
+  /** The sequence number of the first byte: the engine's RCV.NXT if nothing went wrong. */
   readonly firstSeq: number;
   /** The ACK number of the offload's last ACK (Last.ACK.sent), and TS.Recent after the data. */
   readonly lastAckSent: number;

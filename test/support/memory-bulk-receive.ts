@@ -164,7 +164,7 @@ export class MemoryBulkReceiveLink implements FrameLink {
     const ready = [...this.slots].filter((slot) => slot.taken.length > 0);
     const handoffs = ready.map((slot) => {
       const handoff: BulkHandoff = {
-        data: Buffer.concat(slot.taken),
+        chunks: slot.taken,
         firstSeq: slot.firstSeq,
         lastAckSent: slot.fields.lastAckSent,
         tsRecent: slot.fields.tsRecent,

@@ -22,7 +22,7 @@ export interface NativeAddon {
     onError: (message: string) => void,
     onWritable: () => void,
     /** The bulk receive offload's hand-off (native/bulk_receive.c). */
-    onBulk: (slot: number, data: Buffer, firstSeq: number, lastAckSent: number, tsRecent: number, frames: number, acks: number) => void,
+    onBulk: (slot: number, chunks: Buffer[], firstSeq: number, lastAckSent: number, tsRecent: number, frames: number, acks: number) => void,
     framesPerWakeup?: number,
   ): {handle: unknown; hardwareType: number};
   /** Arms slot `slot` (-1: a new one); returns the slot, -1 when none is free. `fields`: bulk_receive.h's order. */

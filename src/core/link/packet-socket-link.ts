@@ -94,7 +94,7 @@ export class PacketSocketLink implements FrameLink {
         (frame, status) => this.deliver(frame, status),
         (message) => (this.receiveError ??= message),
         () => this.flush(),
-        (slot, data, firstSeq, lastAckSent, tsRecent, frames, acks) => this.handOff(slot, {data, firstSeq, lastAckSent, tsRecent, frames, acks}),
+        (slot, chunks, firstSeq, lastAckSent, tsRecent, frames, acks) => this.handOff(slot, {chunks, firstSeq, lastAckSent, tsRecent, frames, acks}),
         options.framesPerWakeup,
       );
     } catch (error) {

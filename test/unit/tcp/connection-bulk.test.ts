@@ -26,7 +26,7 @@ function data(s: Script, offset: number, length: number, extra: {flags?: number;
 
 /** What the offload hands over after taking `length` bytes at `offset` and acknowledging up to `ackedTo`. */
 function handoff(s: Script, offset: number, length: number, ackedTo: number, tsRecent = SERVER_TS + 2): BulkHandoff {
-  return {data: pattern(length, offset), firstSeq: s.serverSeq(offset), lastAckSent: s.serverSeq(ackedTo), tsRecent, frames: 1, acks: ackedTo > offset ? 1 : 0};
+  return {chunks: [pattern(length, offset)], firstSeq: s.serverSeq(offset), lastAckSent: s.serverSeq(ackedTo), tsRecent, frames: 1, acks: ackedTo > offset ? 1 : 0};
 }
 
 function established(overrides = {}) {
