@@ -436,6 +436,9 @@ static napi_value bulk_slot_call(napi_env env, napi_callback_info info, void (*o
   if (!socket) return NULL;
   if (napi_get_value_int32(env, argv[1], &slot) != napi_ok) return addon_throw_error(env, "needs a socket handle and a slot", 0);
   if (socket->bulk) operation(socket->bulk, slot);
+  /* A released slot's payloads kept in this event (only if JavaScript released it from an error callback in the
+   * middle of a batch) must not reach the slot's next flow. */
+  if (operation == bulk_release && slot >= 0 && slot < BULK_MAX_FLOWS) socket->bulk_chunk_count[slot] = 0;
   return NULL;
 }
 
