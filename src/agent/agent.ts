@@ -85,7 +85,13 @@ export class Agent {
     this.files = new FileCheckWriter(options.log);
     this.scheduler = new Scheduler({clock: options.clock ?? realClock, maxConcurrent: config.maxConcurrent, onLate: (ms) => this.metrics.startDelay.observe(ms / 1000)});
     this.metrics = new AgentMetrics({
-      interfaces: () => network.interfaceStats().map((i) => ({name: i.name, received: i.dispatcher.counters.frames, dropped: i.link.integrity.dropped})),
+      interfaces: () =>
+        network.interfaceStats().map((i) => ({
+          name: i.name,
+          received: i.dispatcher.counters.frames,
+          dropped: i.link.integrity.dropped,
+          bulkTaken: i.link.bulkReceive?.counters.frames ?? 0,
+        })),
       targets: () => this.targets.size,
       inFlight: () => this.scheduler.inFlight,
       portsBusy: () => network.ports.busy,

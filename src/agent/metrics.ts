@@ -34,6 +34,8 @@ export interface InterfaceCounts {
   readonly name: string;
   readonly received: number;
   readonly dropped: ReadonlyMap<string, number>;
+  /** Segments the bulk receive offload took before JavaScript (they never reach the dispatcher). */
+  readonly bulkTaken: number;
 }
 
 /** One IPVS destination of a target, read at scrape time. */
@@ -115,6 +117,16 @@ export class AgentMetrics {
       collect() {
         this.reset();
         for (const i of gauges.interfaces()) this.inc({interface: i.name}, i.received);
+      },
+    });
+    new Counter({
+      name: 'vipcheck_frames_bulk_received_total',
+      help: 'Segments of bulk transfers the packet socket acknowledged itself before JavaScript (not counted in vipcheck_frames_received_total).',
+      labelNames: ['interface'],
+      registers,
+      collect() {
+        this.reset();
+        for (const i of gauges.interfaces()) this.inc({interface: i.name}, i.bulkTaken);
       },
     });
     new Counter({

@@ -198,6 +198,10 @@ services:${many}`;
           hostile.after.find((m) => m.name === 'vipcheck_probes_total' && m.labels['service'] === service && m.labels['result'] === result)?.value ?? 0;
         assert.ok(probesOf('endless', 'warning') + probesOf('endless', 'critical') >= 2, 'the endless body was read, and cut');
         assert.ok(probesOf('silent', 'critical') >= 2, 'the silent server failed by its deadline');
+        // The endless body is a bulk transfer: the socket's offload took its segments (and still the other
+        // probes were not delayed).
+        const bulk = hostile.after.find((m) => m.name === 'vipcheck_frames_bulk_received_total' && m.labels['interface'] === 'eth0')?.value ?? 0;
+        assert.ok(bulk > 0, `vipcheck_frames_bulk_received_total ${bulk}`);
       } finally {
         await agent2.stop();
       }
