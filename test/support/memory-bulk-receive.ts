@@ -21,6 +21,9 @@ interface Slot {
   released: boolean;
   fields: {-readonly [K in keyof BulkReceiveFields]: BulkReceiveFields[K]};
   template: Buffer;
+  /** The flow's ports as the ACK template has them (ours first). */
+  localPort: number;
+  remotePort: number;
   unacknowledged: number;
   taken: Buffer[];
   firstSeq: number;
@@ -62,13 +65,17 @@ export class MemoryBulkReceiveLink implements FrameLink {
   }
 
   private open(onData: (handoff: BulkHandoff) => void): BulkReceiveSlot {
-    const slot: Slot = {active: false, released: false, fields: undefined!, template: Buffer.alloc(0), unacknowledged: 0, taken: [], firstSeq: 0, frames: 0, acks: 0, onData};
+    const slot: Slot = {active: false, released: false, fields: undefined!, template: Buffer.alloc(0), localPort: 0, remotePort: 0, unacknowledged: 0, taken: [], firstSeq: 0, frames: 0, acks: 0, onData};
     return {
       arm: (ackFrame, fields) => {
         if (slot.released) return false;
         if (slot.taken.length > 0) throw new Error('armed while holding data (the contract says this cannot happen)');
         slot.fields = {...fields};
         slot.template = Buffer.from(ackFrame);
+        const ours = TcpSegment.parse(templateTcp(slot.template));
+        if (!ours.ok) throw new Error('unusable ACK template');
+        slot.localPort = ours.value.sourcePort;
+        slot.remotePort = ours.value.destinationPort;
         slot.unacknowledged = seqSub(fields.rcvNxt, fields.lastAckSent);
         slot.active = true;
         this.slots.add(slot);
@@ -100,8 +107,7 @@ export class MemoryBulkReceiveLink implements FrameLink {
     if (!parsed.ok) return false;
     const segment = parsed.value;
     for (const slot of this.slots) {
-      const ours = TcpSegment.parse(templateTcp(slot.template));
-      if (!ours.ok || ours.value.sourcePort !== segment.destinationPort || ours.value.destinationPort !== segment.sourcePort) continue;
+      if (slot.localPort !== segment.destinationPort || slot.remotePort !== segment.sourcePort) continue;
       if (!slot.active) return false;
       const f = slot.fields;
       const ts = segment.options.timestamp;

@@ -75,7 +75,10 @@ export class PacketSocketLink implements FrameLink {
   droppedOnSend = 0;
   /** Frames that had to wait for room (EAGAIN or ENOBUFS) before they went out. */
   deferredSends = 0;
-  readonly bulkReceive: BulkReceiveOffload | undefined;
+  get bulkReceive(): BulkReceiveOffload | undefined {
+    return this.nativeBulk;
+  }
+  private readonly nativeBulk: NativeBulkReceive | undefined;
   private readonly bulkHandlers = new Map<number, (handoff: BulkHandoff) => void>();
 
   constructor(options: PacketLinkOptions) {
@@ -105,12 +108,12 @@ export class PacketSocketLink implements FrameLink {
       this.close();
       throw new LinkError(`interface ${options.interfaceName} is not Ethernet (hardware type ${opened.hardwareType})`);
     }
-    this.bulkReceive = process.env.VIPCHECK_BULK_RECEIVE === 'off' ? undefined : new NativeBulkReceive(this.addon, this.handle, this.bulkHandlers);
+    this.nativeBulk = process.env.VIPCHECK_BULK_RECEIVE === 'off' ? undefined : new NativeBulkReceive(this.addon, this.handle, this.bulkHandlers);
   }
 
   private handOff(slot: number, handoff: BulkHandoff): void {
-    if (this.closed) return;
-    const counters = (this.bulkReceive as NativeBulkReceive).counters;
+    if (this.closed || !this.nativeBulk) return;
+    const counters = this.nativeBulk.counters;
     counters.frames += handoff.frames;
     counters.acks += handoff.acks;
     try {

@@ -479,11 +479,9 @@ export class TcpConnection implements SansIoTcp {
     this.sentSegments += handoff.acks;
     this.tsRecent = handoff.tsRecent;
     this.lastAckSent = handoff.lastAckSent;
-    const taken = this.receiver.takeAcknowledged(this.now, handoff.chunks, handoff.lastAckSent, handoff.acks > 0 ? this.bulkEdge : undefined);
-    if (taken > 0) this.events.push({type: 'data', bytes: taken});
-    let offered = 0;
-    for (const chunk of handoff.chunks) offered += chunk.length;
-    if (taken < offered) {
+    const outcome = this.receiver.takeAcknowledged(this.now, handoff.chunks, handoff.lastAckSent, handoff.acks > 0 ? this.bulkEdge : undefined);
+    if (outcome.delivered > 0) this.events.push({type: 'data', bytes: outcome.delivered});
+    if (outcome.limitExceeded) {
       this.fail('receive-limit', `the peer sent more than ${this.config.maxReceiveBytes} bytes`, true);
       return this.takeOutput();
     }

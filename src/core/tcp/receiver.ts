@@ -228,13 +228,15 @@ export class Receiver {
    * offset; undefined when it sent no ACK). Whatever it left unacknowledged is owed as after any in-order
    * segment: at once beyond one full segment, else at the delayed-ACK time.
    */
-  takeAcknowledged(now: Millis, chunks: readonly Buffer[], lastAckSent: number, edge: number | undefined): number {
-    let taken = 0;
+  takeAcknowledged(now: Millis, chunks: readonly Buffer[], lastAckSent: number, edge: number | undefined): {delivered: number; limitExceeded: boolean} {
+    let delivered = 0;
+    let limitExceeded = false;
     for (const chunk of chunks) {
       const take = Math.max(0, Math.min(chunk.length, this.config.maxReceiveBytes - this.delivered));
       if (take > 0) this.unread.push(take === chunk.length ? chunk : chunk.subarray(0, take));
       this.delivered += take;
-      taken += take;
+      delivered += take;
+      if (take < chunk.length) limitExceeded = true;
     }
     if (edge !== undefined) this.advertisedEdge = Math.max(this.advertisedEdge, edge);
     this.unackedBytes = Math.max(0, seqSub(this.nextSeq, lastAckSent));
@@ -245,7 +247,7 @@ export class Receiver {
     } else if (this.ackDue === Infinity) {
       this.ackDue = now + this.config.delayedAckMs;
     }
-    return taken;
+    return {delivered, limitExceeded};
   }
 
   /** Reads up to `max` bytes the application has not read yet; may schedule a window update. */
