@@ -265,6 +265,19 @@ describe('TcpConnection receive path', () => {
     assert.deepEqual(s.readAll().data, pattern(1000, 8192));
   });
 
+  it('sends no window update once the peer has sent its FIN', () => {
+    const s = new Script({receiveBufferSize: 8192, windowScale: undefined});
+    s.handshake({mss: 1460});
+    for (let offset = 0; offset < 8192; offset += 1024) s.receive(data(s, offset, 1024));
+    assert.equal(s.sent.at(-1)!.repr.window, 0, 'nothing read: the window is closed');
+    const finAck = s.receive({seq: s.serverSeq(8192), ack: OUR_NEXT, flags: ACK | FIN});
+    assert.deepEqual(finAck.map(describeSegment), [`. seq=${OUR_NEXT} len=0 ack=${s.serverSeq(8193)} win=0`], 'the FIN is acknowledged');
+    // Reading everything would reopen the window (see the test above), but the peer sends nothing more.
+    const {data: rest, out} = s.readAll();
+    assert.deepEqual(rest, pattern(8192, 0));
+    assert.deepEqual(out, [], 'no window update after the FIN');
+  });
+
   it('never shrinks the advertised right edge when the application stops reading', () => {
     const s = new Script({receiveBufferSize: 8192, windowScale: undefined});
     s.handshake({mss: 1460});
