@@ -164,8 +164,12 @@ export class PeerConnection {
     this.trySend();
   }
 
-  /** FIN after the queued data. */
-  end(): void {
+  /** FIN after the queued data; with `data`, the FIN rides on that data's last segment (as a server's last GSO frame does). */
+  end(data?: Buffer | string): void {
+    if (data !== undefined) {
+      if (this.finQueued) throw new Error('test peer: write after end');
+      this.data = Buffer.concat([this.data, typeof data === 'string' ? Buffer.from(data) : data]);
+    }
     this.finQueued = true;
     this.trySend();
   }

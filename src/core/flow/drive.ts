@@ -111,8 +111,11 @@ export function startDriving(link: FrameLink, flow: TcpFlow, machine: SansIoTcp,
    * another segment leaves first (every segment carries the newest acknowledgement and window). The data was
    * usually the end of a response: the application reads it in this same turn and answers, or closes with a
    * FIN or RST, which then carries the ACK. That is one frame fewer per HTTP check (measured: the send is a
-   * quarter of the agent's CPU). Full-sized segments are acknowledged at once, so a bulk transfer's pace
-   * never waits for the application's processing.
+   * quarter of the agent's CPU). The ACK of a segment carrying the peer's FIN waits the same way, whatever its
+   * length: nothing follows a FIN for the ACK to clock, and a check that closes on the end of the body sends
+   * its RST in this turn (a 1 MiB body's last GRO frame carries the FIN; its ACK left ~200 µs before the RST,
+   * measured). Other full-sized segments are acknowledged at once, so a bulk transfer's pace never waits for
+   * the application's processing.
    */
   let heldAck: Buffer | undefined;
   const hold = (frame: Buffer, endOfTurn: (callback: () => void) => void) => {
@@ -163,11 +166,11 @@ export function startDriving(link: FrameLink, flow: TcpFlow, machine: SansIoTcp,
     bulkArmed = bulkSlot.arm(bulkAckFrame, arm.fields);
   };
 
-  const step = (work: () => OutgoingSegment[], immediatePoll = false, shortSegmentIn = false) => {
+  const step = (work: () => OutgoingSegment[], immediatePoll = false, ackMayWait = false) => {
     if (settled) return;
     try {
       const segments = work();
-      emit(segments, shortSegmentIn && !machine.finished);
+      emit(segments, ackMayWait && !machine.finished);
       if (offload && !machine.finished) syncOffload();
       idleImmediatePolls = immediatePoll && segments.length === 0 ? idleImmediatePolls + 1 : 0;
       options.afterStep?.();
@@ -206,8 +209,10 @@ export function startDriving(link: FrameLink, flow: TcpFlow, machine: SansIoTcp,
     const inbound = flow.match(frame);
     if (!inbound) return;
     options.trace?.(`< ${describeFrame(frame)} [checksum ${trust}]`);
-    const length = inbound.segment.payload.length;
-    step(() => machine.receive(receivedAt, inbound.segment), false, length > 0 && machine.receiveMss !== undefined && length < machine.receiveMss);
+    const segment = inbound.segment;
+    const length = segment.payload.length;
+    const ackMayWait = segment.has(TcpFlags.FIN) || (length > 0 && machine.receiveMss !== undefined && length < machine.receiveMss);
+    step(() => machine.receive(receivedAt, segment), false, ackMayWait);
   });
 
   const begin = () => step(() => machine.start(clock.now()));
