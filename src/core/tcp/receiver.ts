@@ -240,13 +240,8 @@ export class Receiver {
     }
     if (edge !== undefined) this.advertisedEdge = Math.max(this.advertisedEdge, edge);
     this.unackedBytes = Math.max(0, seqSub(this.nextSeq, lastAckSent));
-    if (this.unackedBytes === 0) {
-      this.ackDue = Infinity;
-    } else if (this.config.delayedAckMs <= 0 || this.unackedBytes > Math.min(this.config.mss, Math.max(1, this.peerSegmentSize))) {
-      this.ackImmediately = true;
-    } else if (this.ackDue === Infinity) {
-      this.ackDue = now + this.config.delayedAckMs;
-    }
+    if (this.unackedBytes === 0) this.ackDue = Infinity;
+    else this.scheduleAck(now);
     return {delivered, limitExceeded};
   }
 
@@ -339,7 +334,14 @@ export class Receiver {
     if (this.quickAcksLeft > 0) {
       this.quickAcksLeft--;
       this.ackImmediately = true;
-    } else if (this.config.delayedAckMs <= 0 || this.unackedBytes > Math.min(this.config.mss, this.peerSegmentSize)) {
+    } else {
+      this.scheduleAck(now);
+    }
+  }
+
+  /** Data is unacknowledged: more than one full-sized segment of it is ACKed now, less at the delayed-ACK time. */
+  private scheduleAck(now: Millis): void {
+    if (this.config.delayedAckMs <= 0 || this.unackedBytes > Math.min(this.config.mss, this.peerSegmentSize)) {
       this.ackImmediately = true;
     } else if (this.ackDue === Infinity) {
       this.ackDue = now + this.config.delayedAckMs;
