@@ -204,7 +204,10 @@ export class TcpConnection implements SansIoTcp {
   private sentSegments = 0;
   /** The window field of the last acceptable segment: the bulk receive offload requires it unchanged. */
   private peerWindowField = 0;
-  /** A full-sized in-order segment has arrived: a bulk transfer, worth the offload (never armed before). */
+  /**
+   * A full-sized in-order segment has arrived: a bulk transfer, worth the offload. Before one, it is armed only
+   * while our request is answered by nothing yet (bulkReceiveArm).
+   */
   private bulkSeen = false;
   /** The edge (stream offset) the offload was last armed to advertise. */
   private bulkEdge = 0;
@@ -437,11 +440,18 @@ export class TcpConnection implements SansIoTcp {
    * under way, nothing of ours queued or in flight (so a taken segment's ACK field changes nothing), no
    * out-of-order data or D-SACK to report (those ACKs carry SACK blocks), and no ACK owed now. Any segment that
    * does not fit reaches receive() as before, and the state is asked again after it.
+   *
+   * It is armed once a bulk transfer is under way, and also while our request (data we sent, all acknowledged)
+   * has no answer yet: the answer's first frames are then acknowledged as they are read, instead of after
+   * JavaScript has parsed them. In a 1 MiB transfer that first ACK waited 240-440 µs and held the server's slow
+   * start back by as much (docs/benchmarks.md). A short answer does not qualify and pauses the flow; a check that
+   * sends nothing (a TCP connect) never arms.
    */
   bulkReceiveArm(): {fields: BulkReceiveFields; ack: OutgoingSegment} | undefined {
     const negotiated = this.negotiatedOptions;
-    if (!this.bulkSeen || this.current !== 'established' || this.abortRequested || !negotiated || this.now >= this.config.deadline) return undefined;
+    if (this.current !== 'established' || this.abortRequested || !negotiated || this.now >= this.config.deadline) return undefined;
     const sender = this.sender;
+    if (!this.bulkSeen && (this.receiver.bytesReceived > 0 || sender.sndMax === seqAdd(this.config.isn, 1))) return undefined;
     if (sender.bufferedBytes > 0 || sender.shutdownQueued || sender.retransmitDue || sender.sndUna !== sender.sndMax) return undefined;
     const receiver = this.receiver;
     if (receiver.hasOutOfOrderData || receiver.hasDuplicateToReport || receiver.finReceived || receiver.wantsAck) return undefined;
@@ -475,6 +485,8 @@ export class TcpConnection implements SansIoTcp {
       // Never expected: the offload only takes RCV.NXT as armed, and hands off before any other frame.
       throw new Error(`bulk receive handed over data at ${handoff.firstSeq} while RCV.NXT is ${this.receiver.nextSeq} (bug)`);
     }
+    // The offload takes full-sized segments only: this is a bulk transfer (when it was armed for an answer).
+    this.bulkSeen = true;
     this.received.segments += handoff.frames;
     this.sentSegments += handoff.acks;
     this.tsRecent = handoff.tsRecent;

@@ -64,6 +64,29 @@ describe('TcpConnection and the bulk receive offload', () => {
     assert.deepEqual(arm.ack.repr.options?.timestamp, {value: arm.fields.tsval, echo: SERVER_TS + 1});
   });
 
+  it('is armed while our acknowledged request has no answer yet, and not after a short answer', () => {
+    const s = established();
+    const request = 'GET / HTTP/1.1\r\n\r\n';
+    s.write(request);
+    assert.equal(s.conn.bulkReceiveArm(), undefined, 'the request is in flight');
+    const afterRequest = OUR_NEXT + request.length;
+    s.receive({seq: s.serverSeq(0), ack: afterRequest, flags: ACK, window: SERVER_WINDOW, options: {timestamp: {value: SERVER_TS + 1, echo: 1}}});
+    const arm = s.conn.bulkReceiveArm();
+    assert.ok(arm, 'the request is acknowledged and unanswered: the answer may be a bulk transfer');
+    assert.equal(arm.fields.rcvNxt, s.serverSeq(0));
+    assert.equal(arm.fields.peerAck, afterRequest);
+    assert.equal(arm.fields.peerWindow, SERVER_WINDOW);
+    assert.equal(arm.ack.repr.sequenceNumber, afterRequest);
+    const short = established();
+    short.write(request);
+    short.receive({seq: short.serverSeq(0), ack: afterRequest, flags: ACK, window: SERVER_WINDOW, options: {timestamp: {value: SERVER_TS + 1, echo: 1}}});
+    short.receive({...data(short, 0, 300), ack: afterRequest});
+    assert.equal(short.conn.bulkReceiveArm(), undefined, 'a short answer: no bulk transfer');
+    // The offload took the answer's first frame: that is a bulk transfer, and the flow stays armed after it.
+    s.receiveBulk(handoff(s, 0, 5 * FULL, 5 * FULL));
+    assert.equal(s.conn.bulkReceiveArm()?.fields.rcvNxt, s.serverSeq(5 * FULL), 'armed again after the hand-off');
+  });
+
   it('is not armed while our data is unacknowledged, data is out of order, an ACK is owed or the peer has finished', () => {
     const inFlight = established();
     inFlight.receive(data(inFlight, 0, 4 * FULL));
